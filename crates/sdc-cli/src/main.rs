@@ -1,0 +1,251 @@
+//! `sdc`: generate selective-dependence data, train attention models, measure their
+//! interpretability. Every command is a thin shell over the library crates.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use sdc_interp::InterpSummary;
+use sdc_train::{EpochRecord, ExperimentConfig, SplitMetrics, TrainObserver};
+use tracing_subscriber::EnvFilter;
+
+/// Selective-dependence classification: are attention models interpretable?
+#[derive(Parser, Debug)]
+#[command(name = "sdc", version, about, long_about = None)]
+struct Cli {
+    /// More log output (-v: per-epoch metrics, -vv: everything).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// No progress bar.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Datasets: generate and inspect.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Train a model into a run directory.
+    Train(TrainArgs),
+    /// Evaluate a trained run; writes per-sample predictions.csv and summary.json.
+    Eval(EvalArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCommand {
+    /// Generate the train and test splits of an experiment's `[data]` section.
+    Gen {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Output directory (gets train.sdc and test.sdc).
+        #[arg(long, default_value = "data/synthetic")]
+        out: PathBuf,
+    },
+    /// Print a dataset file's header and label/position counts.
+    Info {
+        /// A `.sdc` file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ConfigArgs {
+    /// Experiment TOML file (default: the embedded configs/dataset2-arch2.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override a key, e.g. `--set model.averaging_layer=1` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> Result<ExperimentConfig> {
+        Ok(match &self.config {
+            Some(path) => ExperimentConfig::load(path, &self.overrides)?,
+            None => ExperimentConfig::default_with(&self.overrides)?,
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Run directory (default: runs/NAME-kK-seedS).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// The run directory to evaluate.
+    #[arg(long)]
+    run: PathBuf,
+    /// A dataset file; without it the run's train and test splits are regenerated.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Where to write (default: RUN/eval).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "info",
+        1 => "info,sdc_train=debug",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match cli.command {
+        Command::Data(DataCommand::Gen { config, out }) => data_gen(&config.load()?, &out),
+        Command::Data(DataCommand::Info { file }) => data_info(&file),
+        Command::Train(args) => train(&args, cli.quiet),
+        Command::Eval(args) => eval(&args),
+    }
+}
+
+fn data_gen(config: &ExperimentConfig, out: &Path) -> Result<()> {
+    let splits = sdc_data::generate(&config.data)?;
+    let meta = serde_json::to_value(&config.data).context("describing the data config")?;
+    sdc_data::save_splits(&splits, &meta, out)?;
+    println!(
+        "wrote {} ({} mosaics) and {} ({} mosaics): m = {}, d = {}, {} classes",
+        out.join("train.sdc").display(),
+        splits.train.len(),
+        out.join("test.sdc").display(),
+        splits.test.len(),
+        splits.train.n_segments(),
+        splits.train.dim(),
+        splits.train.n_classes()
+    );
+    Ok(())
+}
+
+fn data_info(file: &Path) -> Result<()> {
+    let (dataset, meta) = sdc_data::load(file)?;
+    println!(
+        "{}: {} mosaics, m = {}, d = {}, {} classes",
+        file.display(),
+        dataset.len(),
+        dataset.n_segments(),
+        dataset.dim(),
+        dataset.n_classes()
+    );
+    let mut per_label = vec![0usize; dataset.n_classes()];
+    dataset
+        .labels()
+        .iter()
+        .for_each(|&l| per_label[l as usize] += 1);
+    let mut per_position = vec![0usize; dataset.n_segments()];
+    dataset
+        .fg_index()
+        .iter()
+        .for_each(|&j| per_position[j as usize] += 1);
+    println!("mosaics per label: {per_label:?}");
+    println!("mosaics per foreground position: {per_position:?}");
+    println!("generated by: {meta}");
+    Ok(())
+}
+
+/// Shows training progress as a bar with the latest metrics.
+struct Bar(ProgressBar);
+
+impl TrainObserver for Bar {
+    fn on_start(&mut self, first_epoch: usize, max_epochs: usize) {
+        self.0.set_length(max_epochs as u64);
+        self.0.set_position(first_epoch.saturating_sub(1) as u64);
+        self.0.reset_eta();
+    }
+    fn on_epoch(&mut self, record: &EpochRecord) {
+        self.0.set_position(record.epoch as u64);
+        if let Some(train) = &record.train {
+            let s = &train.summary;
+            self.0.set_message(format!(
+                "loss {:.4}  acc {:.1}  FTPT {:.1}  FFPT {:.1}",
+                train.loss, s.accuracy, s.rates.ftpt, s.rates.ffpt
+            ));
+        }
+    }
+}
+
+fn default_run_dir(config: &ExperimentConfig) -> PathBuf {
+    PathBuf::from("runs").join(format!(
+        "{}-k{}-seed{}",
+        config.name, config.model.averaging_layer, config.train.seed
+    ))
+}
+
+fn train(args: &TrainArgs, quiet: bool) -> Result<()> {
+    let config = args.config.load()?;
+    let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(config.train.max_epochs as u64).with_style(
+            ProgressStyle::with_template(
+                "epoch {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+            )
+            .context("progress template")?,
+        )
+    };
+    let mut observer = Bar(bar);
+    let summary = sdc_train::run_experiment(&config, &out, &mut observer)?;
+    observer.0.finish_and_clear();
+    println!("run: {}", out.display());
+    println!(
+        "{} epochs ({:?}), {:.1} s, {:.0} samples/s",
+        summary.epochs, summary.stop_reason, summary.train_seconds, summary.samples_per_second
+    );
+    let mut rows = vec![("train", &summary.train)];
+    if let Some(test) = &summary.test {
+        rows.push(("test", test));
+    }
+    print_table(&rows);
+    Ok(())
+}
+
+fn eval(args: &EvalArgs) -> Result<()> {
+    let reports = sdc_train::eval_run(&args.run, args.data.as_deref(), args.out.as_deref())?;
+    let rows: Vec<(&str, &SplitMetrics)> = reports
+        .iter()
+        .map(|r| (r.split.as_str(), &r.metrics))
+        .collect();
+    print_table(&rows);
+    for r in &reports {
+        println!("{}: {}", r.split, r.predictions_csv.display());
+    }
+    Ok(())
+}
+
+fn print_table(rows: &[(&str, &SplitMetrics)]) {
+    println!(
+        "{:<8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>10} {:>8}",
+        "split", "loss", "accuracy", "FTPT", "FFPT", "FTPF", "FFPF", "max>=0.5", "entropy"
+    );
+    for (name, m) in rows {
+        let s: &InterpSummary = &m.summary;
+        println!(
+            "{:<8} {:>8.4} {:>8.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>10.2} {:>8.3}",
+            name,
+            m.loss,
+            s.accuracy,
+            s.rates.ftpt,
+            s.rates.ffpt,
+            s.rates.ftpf,
+            s.rates.ffpf,
+            s.share_max_ge_half,
+            s.entropy_bits
+        );
+    }
+}

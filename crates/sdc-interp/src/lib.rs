@@ -1,0 +1,34 @@
+//! Interpretability metrics for attention models on selective dependence classification (SDC).
+//!
+//! Each SDC input has `m` segments and its label depends on one of them only, the foreground at
+//! index `J`. Given a model's attention weights (one row of `m` weights per sample), its
+//! predictions and the ground truth, this crate computes the metrics of Pandey et al., "On the
+//! Interpretability of Attention Networks" (ACML 2022): the four focus × prediction cells
+//! (FTPT, FFPT, FTPF, FFPF, in percent), the share of peaked rows, sparsity, distance to the
+//! nearest simplex vertex, entropy and the histogram of the weight on the foreground.
+//!
+//! Everything is a pure function over plain slices: attention is a row-major `f32` buffer wrapped
+//! once in [`AlphaRows`], indices, labels and predictions are `u32` slices with one entry per
+//! sample. Means over zero samples are 0.0; only [`summarize`] treats an empty set as an error.
+//! "paper-spec 3" in comments marks a choice made to reproduce the paper's metric code.
+
+// Tests may unwrap: a panic there is the failure report we want.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod alpha;
+mod attention;
+mod error;
+mod histogram;
+mod rates;
+mod summary;
+
+pub use alpha::{AlphaRows, argmax_first};
+pub use attention::{
+    SPARSITY_EPS, entropy_bits, share_max_at_least, simplex_distance, sparsity_value,
+};
+pub use error::InterpError;
+pub use histogram::{Histogram, alpha_at_true_histogram};
+pub use rates::{
+    FocusCriterion, FourRates, OutcomeCounts, accuracy, focus_true, four_rates, outcome_counts,
+};
+pub use summary::{InterpSummary, summarize};

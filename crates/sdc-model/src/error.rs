@@ -1,0 +1,22 @@
+//! Errors raised while building or loading a model.
+
+/// What can go wrong when a model is configured, built or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A configuration value is out of its accepted range.
+    #[error("model.{field}: {message}")]
+    Invalid {
+        /// Dotted path of the offending field below `model`.
+        field: &'static str,
+        /// What is wrong and what would be accepted.
+        message: String,
+    },
+    /// A checkpoint could not be read or does not match the configured architecture.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}

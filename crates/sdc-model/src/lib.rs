@@ -1,0 +1,23 @@
+//! Attention models for selective-dependence classification (SDC), on Burn.
+//!
+//! An [`AttentionModel`] scores each of the `m` segments of an input with a focus network `f`,
+//! turns the scores into weights `alpha` with an [`AttentionMap`], averages the segments (or
+//! their features at focus layer `k`) with those weights and classifies the average with a
+//! classification network `g` (paper-spec 2).
+//!
+//! Burn 0.22 picks its backend at run time through [`burn::tensor::Device`], so every model
+//! here is backend-agnostic: the same code runs on ndarray, wgpu or any other device.
+
+mod attention;
+mod config;
+mod error;
+mod init;
+mod mlp;
+mod model;
+
+pub use attention::AttentionMap;
+pub use config::{ClassifierConfig, FocusConfig, ModelConfig};
+pub use error::ModelError;
+pub use init::{ClassifierInit, FocusInit};
+pub use mlp::{ClassifierNet, FocusNet};
+pub use model::{AttentionModel, AttentionOutput};

@@ -1,0 +1,408 @@
+//! Experiment configuration: TOML files, `--set key=value` overrides, validation at the boundary.
+
+use std::path::Path;
+
+use sdc_data::SyntheticConfig;
+use sdc_interp::FocusCriterion;
+use sdc_model::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::device::{BackendKind, Precision};
+use crate::error::TrainError;
+
+/// One experiment: data, model, training and evaluation settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// A short name for run directories and reports.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// The synthetic SDC data.
+    pub data: SyntheticConfig,
+    /// The attention model.
+    pub model: ModelConfig,
+    /// The training procedure.
+    pub train: TrainConfig,
+    /// How runs are evaluated.
+    #[serde(default)]
+    pub eval: EvalConfig,
+}
+
+fn default_name() -> String {
+    "experiment".into()
+}
+
+/// The optimiser (the same for both networks; each network has its own instance).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    /// Adam with PyTorch's defaults (betas 0.9/0.999, eps 1e-8).
+    Adam {
+        /// Learning rate.
+        lr: f64,
+        /// Numerical-stability term.
+        #[serde(default = "adam_eps")]
+        eps: f64,
+    },
+    /// SGD, with optional (PyTorch-style, undampened) momentum.
+    Sgd {
+        /// Learning rate.
+        lr: f64,
+        /// Momentum factor; 0 for plain SGD.
+        #[serde(default)]
+        momentum: f64,
+    },
+}
+
+fn adam_eps() -> f64 {
+    1e-8
+}
+
+impl OptimizerConfig {
+    /// The learning rate.
+    pub fn lr(&self) -> f64 {
+        match self {
+            Self::Adam { lr, .. } | Self::Sgd { lr, .. } => *lr,
+        }
+    }
+}
+
+/// When training stops before `max_epochs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopRule {
+    /// Stop once the training loss, re-evaluated over the whole training set after an epoch,
+    /// is at most this value (paper-spec 5).
+    pub loss: f64,
+    /// Divide the summed batch losses by `n_batches - 1` instead of `n_batches`, as the paper's
+    /// code did (paper-spec 5, the `/i` quirk).
+    #[serde(default)]
+    pub paper_quirk: bool,
+}
+
+/// The training procedure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The optimiser.
+    pub optimizer: OptimizerConfig,
+    /// Mini-batch size.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Upper bound on the number of epochs.
+    pub max_epochs: usize,
+    /// Early stop on the training loss; none trains for `max_epochs`.
+    #[serde(default)]
+    pub stop: Option<StopRule>,
+    /// Seed of the model initialisation and of the per-epoch shuffles.
+    #[serde(default)]
+    pub seed: u64,
+    /// Float precision.
+    #[serde(default)]
+    pub precision: Precision,
+    /// Backend.
+    #[serde(default)]
+    pub backend: BackendKind,
+    /// Evaluate (and log) every this many epochs; the last epoch is always evaluated.
+    #[serde(default = "one")]
+    pub eval_every: usize,
+    /// Save a resumable checkpoint every this many epochs (0: only at the end).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: usize,
+}
+
+fn default_batch() -> usize {
+    250
+}
+fn one() -> usize {
+    1
+}
+fn default_checkpoint_every() -> usize {
+    100
+}
+
+/// How predictions are scored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Focus-true criterion: argmax (the paper's) or a threshold on alpha at J.
+    #[serde(default)]
+    pub focus: FocusCriterion,
+    /// Evaluation batch size; 0 means the training batch size.
+    #[serde(default)]
+    pub batch_size: usize,
+}
+
+/// The embedded default experiment: Dataset 2, Architecture 2, averaging at layer 0
+/// (`configs/dataset2-arch2.toml`).
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../configs/dataset2-arch2.toml");
+
+impl ExperimentConfig {
+    /// The embedded default experiment with `overrides` applied.
+    pub fn default_with(overrides: &[String]) -> Result<Self, TrainError> {
+        Self::from_toml_str(
+            DEFAULT_CONFIG_TOML,
+            "<embedded default: configs/dataset2-arch2.toml>",
+            overrides,
+        )
+    }
+
+    /// Reads a TOML file and applies `--set key=value` overrides, then validates.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TrainError::ReadConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string(), overrides)
+    }
+
+    /// Parses TOML text (`origin` names it in errors), applies overrides, validates.
+    pub fn from_toml_str(
+        text: &str,
+        origin: &str,
+        overrides: &[String],
+    ) -> Result<Self, TrainError> {
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| TrainError::Config {
+                    origin: origin.into(),
+                    message: e.to_string(),
+                })?;
+        for raw in overrides {
+            apply_override(&mut table, raw)?;
+        }
+        let origin = if overrides.is_empty() {
+            origin.to_string()
+        } else {
+            format!("{origin} (with --set)")
+        };
+        let config: Self =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                TrainError::Config {
+                    origin: origin.clone(),
+                    message: format!("{path}: {}", e.into_inner()),
+                }
+            })?;
+        config
+            .validate()
+            .map_err(|message| TrainError::Config { origin, message })?;
+        Ok(config)
+    }
+
+    /// The configuration as TOML (what a run directory records).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("an ExperimentConfig always serialises to TOML")
+    }
+
+    /// Checks values serde cannot: ranges and cross-field consistency. Names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        let data = self.data.validate().map_err(|e| format!("data: {e}"))?;
+        self.model
+            .validate(data.dim, data.n_classes)
+            .map_err(|e| e.to_string())?;
+        let t = &self.train;
+        let lr = t.optimizer.lr();
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(format!(
+                "train.optimizer.lr = {lr}: must be a finite number > 0"
+            ));
+        }
+        match &t.optimizer {
+            OptimizerConfig::Adam { eps, .. } if !(eps.is_finite() && *eps > 0.0) => {
+                return Err(format!(
+                    "train.optimizer.eps = {eps}: must be a finite number > 0"
+                ));
+            }
+            OptimizerConfig::Sgd { momentum, .. } if !(0.0..1.0).contains(momentum) => {
+                return Err(format!(
+                    "train.optimizer.momentum = {momentum}: must be in [0, 1)"
+                ));
+            }
+            _ => {}
+        }
+        if t.batch_size == 0 {
+            return Err("train.batch_size = 0: must be >= 1".into());
+        }
+        if t.max_epochs == 0 {
+            return Err("train.max_epochs = 0: must be >= 1".into());
+        }
+        if t.eval_every == 0 {
+            return Err("train.eval_every = 0: must be >= 1".into());
+        }
+        if let Some(stop) = &t.stop
+            && !(stop.loss.is_finite() && stop.loss >= 0.0)
+        {
+            return Err(format!(
+                "train.stop.loss = {}: must be a finite number >= 0",
+                stop.loss
+            ));
+        }
+        if let FocusCriterion::Threshold { t } = self.eval.focus
+            && !(0.0..1.0).contains(&t)
+        {
+            return Err(format!("eval.focus.t = {t}: must be in [0, 1)"));
+        }
+        Ok(())
+    }
+
+    /// Evaluation batch size.
+    pub fn eval_batch_size(&self) -> usize {
+        if self.eval.batch_size == 0 {
+            self.train.batch_size
+        } else {
+            self.eval.batch_size
+        }
+    }
+}
+
+/// Sets `a.b.c = value` in `table`; the value is parsed as a TOML value (`1e-3`, `[6, 12]`,
+/// `"adam"`, `{ kind = "sgd", lr = 0.01 }`), and taken as a bare string when it is not one.
+fn apply_override(table: &mut toml::Table, raw: &str) -> Result<(), TrainError> {
+    let err = |message: String| TrainError::Override {
+        raw: raw.into(),
+        message,
+    };
+    let (key, value) = raw
+        .split_once('=')
+        .ok_or_else(|| err("expected key=value, e.g. train.optimizer.lr=0.001".into()))?;
+    let key = key.trim();
+    let value = value.trim();
+    let parsed: toml::Value = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(err(format!("`{key}` is not a dotted key")));
+    }
+    let (last, parents) = parts
+        .split_last()
+        .expect("split on '.' yields at least one part");
+    let mut node = table;
+    for (depth, part) in parents.iter().enumerate() {
+        let entry = node
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry.as_table_mut().ok_or_else(|| {
+            err(format!(
+                "`{}` is a value, not a table",
+                parts[..=depth].join(".")
+            ))
+        })?;
+    }
+    node.insert(last.to_string(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+name = "t"
+[data]
+distribution = "blobs5d"
+n_train = 300
+n_test = 100
+[model]
+averaging_layer = 0
+[model.focus]
+hidden = [6, 12]
+[model.classifier]
+hidden = [6, 12]
+[train]
+optimizer = { kind = "adam", lr = 0.01 }
+max_epochs = 10
+"#;
+
+    fn load(overrides: &[&str]) -> Result<ExperimentConfig, TrainError> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        ExperimentConfig::from_toml_str(BASE, "base.toml", &o)
+    }
+
+    #[test]
+    fn overrides_set_nested_values_with_their_types() {
+        let c = load(&[
+            "train.optimizer.lr=1e-3",
+            "model.focus.hidden=[10, 20]",
+            "data.seed=7",
+        ])
+        .expect("valid");
+        assert_eq!(c.train.optimizer.lr(), 1e-3);
+        assert_eq!(c.model.focus.hidden, vec![10, 20]);
+        assert_eq!(c.data.seed, 7);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load(&["train.learning_rate=0.1"])
+            .expect_err("unknown")
+            .to_string();
+        assert!(err.contains("learning_rate"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = load(&["train.max_epochs=\"many\""])
+            .expect_err("type")
+            .to_string();
+        assert!(err.contains("train.max_epochs"), "{err}");
+    }
+
+    #[test]
+    fn impossible_values_are_named() {
+        let err = load(&["data.n_segments=0"]).expect_err("m = 0").to_string();
+        assert!(err.contains("n_segments"), "{err}");
+        let err = load(&["model.averaging_layer=5"])
+            .expect_err("k")
+            .to_string();
+        assert!(err.contains("averaging_layer"), "{err}");
+        let err = load(&["data.fg_classes=[0, 1, 42]"])
+            .expect_err("class")
+            .to_string();
+        assert!(err.contains("fg_classes") && err.contains("42"), "{err}");
+        let err = load(&["train.optimizer.lr=-1"])
+            .expect_err("lr")
+            .to_string();
+        assert!(err.contains("train.optimizer.lr"), "{err}");
+    }
+
+    #[test]
+    fn malformed_override_is_explained() {
+        let err = load(&["train.max_epochs"]).expect_err("no =").to_string();
+        assert!(err.contains("key=value"), "{err}");
+        let err = load(&["name.x=1"]).expect_err("not a table").to_string();
+        assert!(err.contains("`name` is a value"), "{err}");
+    }
+
+    #[test]
+    fn embedded_default_is_valid_and_is_the_papers_default() {
+        let c = ExperimentConfig::default_with(&[]).expect("valid");
+        assert_eq!(c.model.focus.hidden, vec![6, 12]);
+        assert_eq!(c.model.averaging_layer, 0);
+        assert_eq!(c.data.n_train, 3000);
+    }
+
+    #[test]
+    fn every_shipped_config_is_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).expect("configs/") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                ExperimentConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 4, "found {n} configs");
+    }
+
+    #[test]
+    fn resolved_config_round_trips_through_toml() {
+        let c = load(&[]).expect("valid");
+        let again = ExperimentConfig::from_toml_str(&c.to_toml(), "resolved", &[]).expect("valid");
+        assert_eq!(c, again);
+    }
+}

@@ -1,0 +1,28 @@
+//! Training and evaluation of sdc attention models.
+//!
+//! [`ExperimentConfig`] describes a run (data, model, training, evaluation) and is read from
+//! TOML with `--set key=value` overrides; [`run_experiment`] trains it into a run directory
+//! (resolved config, `metrics.csv`, `summary.json`, checkpoints); [`eval_run`] scores a
+//! finished run and writes per-sample predictions.
+
+mod config;
+mod device;
+mod error;
+mod evaluate;
+mod metrics;
+mod objective;
+mod run;
+mod run_dir;
+mod training;
+
+pub use config::{
+    DEFAULT_CONFIG_TOML, EvalConfig, ExperimentConfig, OptimizerConfig, StopRule, TrainConfig,
+};
+pub use device::{BackendKind, Precision, device};
+pub use error::TrainError;
+pub use evaluate::{Predictions, SplitMetrics, evaluate, predict};
+pub use metrics::{EpochRecord, MetricsRow, read_rows};
+pub use objective::cross_entropy;
+pub use run::{EvalReport, RunSummary, eval_run, run_experiment, write_predictions};
+pub use run_dir::{CheckpointState, RunDir, write_atomic};
+pub use training::{Silent, StopReason, TrainObserver, TrainOutcome, fit};

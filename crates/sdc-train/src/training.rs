@@ -1,0 +1,326 @@
+//! The training loop: joint training of the focus and classification networks.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use rand::seq::SliceRandom;
+use sdc_data::{SdcBatcher, SdcDataset};
+use sdc_model::AttentionModel;
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info, info_span};
+
+use crate::config::{ExperimentConfig, OptimizerConfig};
+use crate::error::TrainError;
+use crate::evaluate::{SplitMetrics, evaluate};
+use crate::metrics::{EpochRecord, MetricsRow, append_row, truncate_rows};
+use crate::objective::cross_entropy;
+use crate::run_dir::{CheckpointState, METRICS_FILE, RunDir, write_atomic};
+
+/// Receives progress from the training loop; the caller decides where it goes.
+pub trait TrainObserver {
+    /// Training starts (or resumes) at `first_epoch` of `max_epochs`.
+    fn on_start(&mut self, _first_epoch: usize, _max_epochs: usize) {}
+    /// An epoch finished.
+    fn on_epoch(&mut self, _record: &EpochRecord) {}
+    /// Asked after every epoch: `true` saves a checkpoint and ends the run with
+    /// [`TrainError::Interrupted`] (e.g. on Ctrl-C); running it again resumes.
+    fn should_stop(&mut self) -> bool {
+        false
+    }
+}
+
+/// An observer that ignores everything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Silent;
+impl TrainObserver for Silent {}
+
+/// Why training ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// The stop rule's loss threshold was reached.
+    LossThreshold,
+    /// `max_epochs` ran out.
+    MaxEpochs,
+}
+
+/// The end state of a training run.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The trained model (autodiff device).
+    pub model: AttentionModel,
+    /// Epochs run in total (including those before a resume).
+    pub epochs: usize,
+    /// Why training stopped.
+    pub stop_reason: StopReason,
+    /// The last evaluated epoch.
+    pub last: EpochRecord,
+    /// Wall-clock seconds spent training (including those before a resume).
+    pub train_seconds: f64,
+    /// Optimiser steps taken in this process (for throughput).
+    pub steps_here: usize,
+    /// Samples processed by optimiser steps in this process.
+    pub samples_here: usize,
+}
+
+fn optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
+    match config {
+        // PyTorch's Adam: betas (0.9, 0.999); epsilon as configured (1e-8 by default).
+        OptimizerConfig::Adam { eps, .. } => AdamConfig::new().with_epsilon(*eps as f32).init(),
+        OptimizerConfig::Sgd { momentum, .. } => {
+            let momentum = (*momentum > 0.0).then(|| {
+                // PyTorch's SGD momentum has no dampening.
+                MomentumConfig::new()
+                    .with_momentum(*momentum)
+                    .with_dampening(0.0)
+            });
+            SgdConfig::new().with_momentum(momentum).init()
+        }
+    }
+}
+
+/// The shuffle of epoch `epoch`: a function of (seed, epoch) only, so a resumed run sees the
+/// same order as an uninterrupted one.
+fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(epoch as u64);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng);
+    order
+}
+
+/// Trains `model` on `train` (evaluating on `test` too), with checkpoints and metrics in
+/// `run` when given. `device` must be an autodiff device.
+pub fn fit(
+    config: &ExperimentConfig,
+    mut model: AttentionModel,
+    train: &SdcDataset,
+    test: Option<&SdcDataset>,
+    device: &Device,
+    run: Option<&RunDir>,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome, TrainError> {
+    let t = &config.train;
+    let lr = t.optimizer.lr();
+    let mut opt_focus = optimizer(&t.optimizer);
+    let mut opt_classifier = optimizer(&t.optimizer);
+    let eval_device = device.clone().without_autodiff();
+    let eval_batch = config.eval_batch_size();
+    let criterion = config.eval.focus;
+
+    let mut first_epoch = 1;
+    let mut seconds_before = 0.0;
+    if let Some(run) = run
+        && let Some(state) = run.checkpoint_state()?
+    {
+        let dir = run.checkpoint_dir();
+        model = model.load(&dir.join("model.bpk"))?;
+        opt_focus = load_optimizer(opt_focus, &dir.join("optim-focus.bpk"))?;
+        opt_classifier = load_optimizer(opt_classifier, &dir.join("optim-classifier.bpk"))?;
+        truncate_rows(&run.file(METRICS_FILE), state.epoch)?;
+        first_epoch = state.epoch + 1;
+        seconds_before = state.train_seconds;
+        info!(epoch = state.epoch, "resuming from checkpoint");
+    }
+
+    observer.on_start(first_epoch, t.max_epochs);
+    let started = Instant::now();
+    let (mut steps, mut samples) = (0usize, 0usize);
+    let mut last: Option<EpochRecord> = None;
+    let mut stop_reason = StopReason::MaxEpochs;
+    let mut epoch = first_epoch.saturating_sub(1);
+
+    while epoch < t.max_epochs {
+        epoch += 1;
+        let _span = info_span!("epoch", epoch).entered();
+        let order = epoch_order(t.seed, epoch, train.len());
+        let mut loss_sum = 0.0;
+        let mut n_batches = 0usize;
+        for chunk in order.chunks(t.batch_size) {
+            let batch = SdcBatcher.batch_indices(train, chunk, device);
+            let out = model.forward(batch.inputs);
+            let loss = cross_entropy(out.logits, batch.labels);
+            let value: f64 = loss.clone().into_scalar::<f64>();
+            if !value.is_finite() {
+                return Err(TrainError::Diverged { epoch, loss: value });
+            }
+            loss_sum += value;
+            n_batches += 1;
+            let mut grads = loss.backward();
+            let g_focus = GradientsParams::from_module(&mut grads, &model.focus);
+            let g_classifier = GradientsParams::from_module(&mut grads, &model.classifier);
+            model.focus = opt_focus.step(lr, model.focus, g_focus);
+            model.classifier = opt_classifier.step(lr, model.classifier, g_classifier);
+            steps += 1;
+            samples += chunk.len();
+        }
+        let running_loss = loss_sum / n_batches.max(1) as f64;
+
+        // The stop rule needs the training loss every epoch; the rest is logged on schedule.
+        let scheduled = epoch % t.eval_every == 0 || epoch == t.max_epochs;
+        let mut record = EpochRecord {
+            epoch,
+            running_loss,
+            train: None,
+            test: None,
+            elapsed_s: seconds_before + started.elapsed().as_secs_f64(),
+        };
+        let mut stop_now = false;
+        if scheduled || t.stop.is_some() {
+            let valid = model.valid();
+            let (train_pred, train_metrics) =
+                evaluate(&valid, train, eval_batch, criterion, &eval_device)?;
+            if let Some(stop) = &t.stop {
+                stop_now = train_pred.stop_rule_loss(stop.paper_quirk) <= stop.loss;
+            }
+            if scheduled || stop_now {
+                record.train = Some(train_metrics);
+                record.test = match test {
+                    Some(test) if !test.is_empty() => {
+                        Some(evaluate(&valid, test, eval_batch, criterion, &eval_device)?.1)
+                    }
+                    _ => None,
+                };
+                record.elapsed_s = seconds_before + started.elapsed().as_secs_f64();
+                log_epoch(&record);
+                if let Some(run) = run {
+                    append_row(&run.file(METRICS_FILE), &MetricsRow::from(&record))?;
+                }
+            }
+        }
+        observer.on_epoch(&record);
+        if record.train.is_some() {
+            last = Some(record);
+        }
+        if stop_now {
+            stop_reason = StopReason::LossThreshold;
+            break;
+        }
+        let interrupted = observer.should_stop();
+        if let Some(run) = run
+            && epoch < t.max_epochs
+            && (interrupted || (t.checkpoint_every > 0 && epoch % t.checkpoint_every == 0))
+        {
+            let state = CheckpointState {
+                epoch,
+                train_seconds: seconds_before + started.elapsed().as_secs_f64(),
+            };
+            save_checkpoint(run, &model, &opt_focus, &opt_classifier, &state)?;
+        }
+        if interrupted && epoch < t.max_epochs {
+            return Err(TrainError::Interrupted { epoch });
+        }
+    }
+
+    let last = match last {
+        Some(last) => last,
+        // Resumed at max_epochs with nothing left to run: evaluate the loaded model.
+        None => {
+            let valid = model.valid();
+            EpochRecord {
+                epoch,
+                running_loss: f64::NAN,
+                train: Some(evaluate(&valid, train, eval_batch, criterion, &eval_device)?.1),
+                test: match test {
+                    Some(test) if !test.is_empty() => {
+                        Some(evaluate(&valid, test, eval_batch, criterion, &eval_device)?.1)
+                    }
+                    _ => None,
+                },
+                elapsed_s: seconds_before,
+            }
+        }
+    };
+    Ok(TrainOutcome {
+        model,
+        epochs: epoch,
+        stop_reason,
+        last,
+        train_seconds: seconds_before + started.elapsed().as_secs_f64(),
+        steps_here: steps,
+        samples_here: samples,
+    })
+}
+
+fn log_epoch(record: &EpochRecord) {
+    let split = |s: &Option<SplitMetrics>| {
+        s.as_ref()
+            .map(|m| (m.loss, m.summary.accuracy, m.summary.rates))
+            .unwrap_or_default()
+    };
+    let (train_loss, train_acc, train_rates) = split(&record.train);
+    let (test_loss, test_acc, test_rates) = split(&record.test);
+    debug!(
+        epoch = record.epoch,
+        running_loss = record.running_loss,
+        train_loss,
+        train_acc,
+        train_ftpt = train_rates.ftpt,
+        train_ffpt = train_rates.ffpt,
+        train_ftpf = train_rates.ftpf,
+        train_ffpf = train_rates.ffpf,
+        test_loss,
+        test_acc,
+        test_ftpt = test_rates.ftpt,
+        test_ffpt = test_rates.ffpt,
+        test_ftpf = test_rates.ftpf,
+        test_ffpf = test_rates.ffpf,
+        "epoch"
+    );
+}
+
+fn load_optimizer(
+    optim: ModuleOptimizer,
+    path: &std::path::Path,
+) -> Result<ModuleOptimizer, TrainError> {
+    optim.load(path).map_err(|e| TrainError::RunDir {
+        path: path.to_path_buf(),
+        message: format!("cannot load optimiser state: {e}"),
+    })
+}
+
+fn save_checkpoint(
+    run: &RunDir,
+    model: &AttentionModel,
+    opt_focus: &ModuleOptimizer,
+    opt_classifier: &ModuleOptimizer,
+    state: &CheckpointState,
+) -> Result<(), TrainError> {
+    let dir = run.checkpoint_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
+    // The state file goes last: a checkpoint counts only once everything it names is on disk.
+    model.save(&dir.join("model.bpk"))?;
+    for (optim, name) in [
+        (opt_focus, "optim-focus.bpk"),
+        (opt_classifier, "optim-classifier.bpk"),
+    ] {
+        let path = dir.join(name);
+        let bytes = optim.into_bytes().map_err(|e| TrainError::io(&path, e))?;
+        write_atomic(&path, &bytes)?;
+    }
+    let text = serde_json::to_string_pretty(state).expect("checkpoint state serialises");
+    write_atomic(&dir.join("state.json"), text.as_bytes())?;
+    debug!(epoch = state.epoch, "checkpoint saved");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_order_is_a_seeded_permutation() {
+        let a = epoch_order(3, 1, 50);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+        assert_eq!(a, epoch_order(3, 1, 50));
+        assert_ne!(a, epoch_order(3, 2, 50));
+        assert_ne!(a, epoch_order(4, 1, 50));
+    }
+}
