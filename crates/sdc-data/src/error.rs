@@ -149,6 +149,152 @@ pub enum DataError {
         seed: u64,
     },
 
+    // ----- image files (MNIST / Fashion-MNIST IDX, CIFAR-10 batches) --------------------------
+    /// A gzipped file's stream is corrupt or cut short.
+    #[error("{}: corrupt gzip stream ({source}); delete the file and fetch it again", path.display())]
+    Gzip {
+        /// The `.gz` file.
+        path: PathBuf,
+        /// The decoder's error.
+        source: std::io::Error,
+    },
+    /// An IDX file does not start with the expected magic number.
+    #[error("{}: not an IDX {kind} file: magic {found:#010x}, expected {expected:#010x}{hint}", path.display())]
+    IdxMagic {
+        /// The file.
+        path: PathBuf,
+        /// `images` or `labels`.
+        kind: &'static str,
+        /// The magic number in the file.
+        found: u32,
+        /// The magic number of that kind of IDX file.
+        expected: u32,
+        /// A hint when the file is recognisably something else (e.g. the other kind of IDX file).
+        hint: &'static str,
+    },
+    /// An image file's header is malformed (too short, a zero or oversized dimension).
+    #[error("{}: bad header: {message}", path.display())]
+    ImageHeader {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An IDX file's length does not match what its header announces.
+    #[error("{}: {what}: header says {contents} = {payload} bytes after the {header_len}-byte header, file has {actual}{after_gunzip}", path.display(), after_gunzip = if *gzipped { " after gunzip" } else { "" })]
+    IdxLength {
+        /// The file.
+        path: PathBuf,
+        /// `truncated` or `trailing bytes`.
+        what: &'static str,
+        /// The contents in words, e.g. `60000 images of 28x28`.
+        contents: String,
+        /// Bytes of pixels or labels the header announces.
+        payload: u64,
+        /// Bytes of header (magic and dimensions).
+        header_len: usize,
+        /// Bytes in the file (after gunzip for a `.gz` file), header included.
+        actual: u64,
+        /// Whether the file was gzipped.
+        gzipped: bool,
+    },
+    /// A CIFAR-10 batch is empty or does not hold a whole number of records.
+    #[error("{}: {message} (a CIFAR-10 batch is records of 3073 bytes: 1 label byte + 3072 pixel bytes)", path.display())]
+    CifarLength {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the sizes.
+        message: String,
+    },
+    /// A CIFAR-10 record's label is not a CIFAR-10 class.
+    #[error("{}: record {record}: label {label} out of range (CIFAR-10 labels are 0..=9)", path.display())]
+    CifarLabel {
+        /// The file.
+        path: PathBuf,
+        /// Index of the record in the file.
+        record: usize,
+        /// The offending label byte.
+        label: u8,
+    },
+    /// An IDX image file and its label file hold different numbers of items.
+    #[error("{} holds {n_images} images but {} holds {n_labels} labels (a pair must hold the same number)", images.display(), labels.display())]
+    ImageCountMismatch {
+        /// The image file.
+        images: PathBuf,
+        /// The label file.
+        labels: PathBuf,
+        /// Images in the image file.
+        n_images: usize,
+        /// Labels in the label file.
+        n_labels: usize,
+    },
+    /// Image files that a dataset needs are not in the data directory.
+    #[error("{}: missing {missing}; {hint}", dir.display(), missing = missing.join(", "))]
+    MissingImageFiles {
+        /// The directory the files belong in.
+        dir: PathBuf,
+        /// The names of the missing files.
+        missing: Vec<String>,
+        /// How to get them.
+        hint: String,
+    },
+    /// A file's SHA-256 differs from the pinned value.
+    #[error("{}: SHA-256 {actual}, expected {expected} ({hint})", path.display())]
+    HashMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The pinned hash (lower-case hex).
+        expected: &'static str,
+        /// The file's hash (lower-case hex).
+        actual: String,
+        /// What was hashed and what to do.
+        hint: &'static str,
+    },
+    /// A file that `fetch` checks is not what it should be (wrong size, wrong class counts).
+    #[error("{}: {message}", path.display())]
+    BadDataFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An external command (`npm`, `apt-get`, `dpkg-deb`) failed or could not start.
+    #[error("`{command}` failed ({status}): {stderr}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// The exit status, or why it could not start.
+        status: String,
+        /// The end of its standard error.
+        stderr: String,
+    },
+    /// A mosaic class is absent from the images a split draws from.
+    #[error(
+        "{field}: class {class} has no image in the {split} images ({n_images} images, classes present: {present})"
+    )]
+    ClassNotInImages {
+        /// `fg_classes` or `bg_classes`.
+        field: &'static str,
+        /// The missing class.
+        class: u8,
+        /// `train` or `test`.
+        split: &'static str,
+        /// Number of images of that split.
+        n_images: usize,
+        /// The classes that do have images, e.g. `0, 1, 2`.
+        present: String,
+    },
+    /// Train and test images (or images and a requested drawing) differ in shape.
+    #[error("{what}: shapes differ: {left} vs {right} (channels x height x width)")]
+    ImageShapeMismatch {
+        /// What was compared.
+        what: &'static str,
+        /// First shape, e.g. `1x28x28`.
+        left: String,
+        /// Second shape.
+        right: String,
+    },
+
     // ----- files ------------------------------------------------------------------------------
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]

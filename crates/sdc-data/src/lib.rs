@@ -6,7 +6,9 @@
 //! - holds datasets in memory ([`SdcDataset`]) and serves them to Burn ([`SdcBatcher`]);
 //! - generates the paper's synthetic datasets from a seeded [`SyntheticConfig`] ([`generate`];
 //!   paper-spec 4.1 "type 4", 4.2 "5-D blobs", plus user-defined Gaussians);
-//! - saves and loads them in a checksummed binary format ([`save`], [`load`]).
+//! - saves and loads them in a checksummed binary format ([`save`], [`load`]);
+//! - reads real images (MNIST, Fashion-MNIST, CIFAR-10), gets them offline from package registries
+//!   and builds image mosaics from them ([`images`]; paper-spec 4.3).
 //!
 //! It knows no model. Every random choice comes from the config's seed.
 
@@ -17,6 +19,7 @@ pub mod distributions;
 mod error;
 mod format;
 mod generate;
+pub mod images;
 
 pub use batcher::{SdcBatch, SdcBatcher};
 pub use config::{Distribution, MosaicScheme, ResolvedSynthetic, SyntheticConfig};
@@ -28,3 +31,8 @@ pub use format::{
     save, save_splits, to_bytes,
 };
 pub use generate::{BaseSet, Splits, generate, generate_base, generate_resolved};
+pub use images::{
+    ImageSet, ImageSource, MosaicConfig, Split, build_mosaics, fetch, load as load_images,
+    mosaic_image, read_cifar10, read_cifar10_batch, read_idx_images, read_idx_labels,
+    read_idx_pair,
+};
