@@ -11,6 +11,10 @@
 //! once in [`AlphaRows`], indices, labels and predictions are `u32` slices with one entry per
 //! sample. Means over zero samples are 0.0; only [`summarize`] treats an empty set as an error.
 //! "paper-spec 3" in comments marks a choice made to reproduce the paper's metric code.
+//!
+//! Across runs, [`describe`] gives mean, sd and a 95% confidence interval; [`judge`] decides
+//! whether a claim is reproduced ([`VERDICT_RULE`]); [`render`] writes the reproduction report
+//! (Markdown, self-contained HTML, SVG figures, CSV/JSON tables) from a plain [`Report`].
 
 // Tests may unwrap: a panic there is the failure report we want.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -20,7 +24,10 @@ mod attention;
 mod error;
 mod histogram;
 mod rates;
+pub mod report;
+pub mod stats;
 mod summary;
+pub mod verdict;
 
 pub use alpha::{AlphaRows, argmax_first};
 pub use attention::{
@@ -31,4 +38,10 @@ pub use histogram::{Histogram, alpha_at_true_histogram};
 pub use rates::{
     FocusCriterion, FourRates, OutcomeCounts, accuracy, focus_true, four_rates, outcome_counts,
 };
+pub use report::{
+    ExperimentSection, Failure, Figure, MetricCell, Rendered, Report, ReportError, Series, Table,
+    TableRow, render,
+};
+pub use stats::{Stats, describe, t_975};
 pub use summary::{InterpSummary, summarize};
+pub use verdict::{DirectionRule, Order, VERDICT_RULE, Verdict, VerdictRule, judge};

@@ -1,0 +1,206 @@
+//! The reproduction report: plain data describing each experiment's results, and [`render`],
+//! which turns it into Markdown, self-contained HTML, SVG figures and CSV/JSON tables.
+//!
+//! The data model is filled by the sweep runner; nothing here computes metrics. Rendering is
+//! deterministic (the same [`Report`] gives byte-identical files) and every file is written
+//! atomically.
+
+mod figures;
+mod format;
+mod html;
+mod markdown;
+mod render;
+mod tables;
+mod write;
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+use crate::stats::Stats;
+use crate::verdict::{Verdict, VerdictRule};
+
+pub use render::{ReportError, render};
+
+/// Results of one experiment: one row per grid point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    /// Grid axis names, e.g. `model.averaging_layer`.
+    pub columns: Vec<String>,
+    /// One row per grid point, in the order the report shows them.
+    pub rows: Vec<TableRow>,
+}
+
+/// One grid point of a [`Table`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableRow {
+    /// One display value per column of the table.
+    pub point: Vec<String>,
+    /// Runs at this grid point, failed ones included.
+    pub n_runs: usize,
+    /// How many of those runs failed (they are not in the metrics).
+    pub n_failed: usize,
+    /// Metrics over the successful runs.
+    pub metrics: Vec<MetricCell>,
+}
+
+/// One metric at one grid point: ours over runs, and the paper's number where it gives one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricCell {
+    /// Metric name, e.g. `train.accuracy`, `train.ftpt`, `test.ffpt`.
+    pub name: String,
+    /// Our runs described.
+    pub ours: Stats,
+    /// The paper's value (paper-spec 8), if it reports one.
+    pub paper: Option<f64>,
+}
+
+impl TableRow {
+    /// The cell of metric `name`, if this row has one.
+    pub fn metric(&self, name: &str) -> Option<&MetricCell> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+}
+
+/// One line of a [`Figure::Lines`] plot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Series {
+    /// Legend label.
+    pub label: String,
+    /// `(x, y)` points in drawing order; non-finite points are skipped when drawn.
+    #[serde(with = "crate::stats::points_nan_as_null")]
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A figure of an experiment, drawn to `figures/<experiment>-<name>.svg`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Figure {
+    /// Lines over x (e.g. accuracy / FTPT / FFPT vs epoch, one series per metric or per grid point).
+    Lines {
+        /// File stem.
+        name: String,
+        /// Title drawn above the plot.
+        title: String,
+        /// X axis label.
+        x_label: String,
+        /// Y axis label.
+        y_label: String,
+        /// The lines.
+        series: Vec<Series>,
+    },
+    /// Histograms of alpha at the true position (bins on `[0, 1]`), one series per grid point.
+    Histograms {
+        /// File stem.
+        name: String,
+        /// Title drawn above the plot.
+        title: String,
+        /// Bin edges shared by every series (`counts.len() + 1` values).
+        edges: Vec<f64>,
+        /// `(label, counts per bin)` per grid point.
+        series: Vec<(String, Vec<u64>)>,
+    },
+    /// A metric's mean ± 95% CI across an ordered grid axis, ours vs the paper's numbers.
+    Trend {
+        /// File stem.
+        name: String,
+        /// Title drawn above the plot.
+        title: String,
+        /// X axis label (the grid axis).
+        x_label: String,
+        /// Y axis label (the metric).
+        y_label: String,
+        /// Axis values in order; every series has one entry per tick.
+        x_ticks: Vec<String>,
+        /// `(series label, stats per tick)` for our runs.
+        ours: Vec<(String, Vec<Stats>)>,
+        /// `(series label, paper value per tick)`; `None` where the paper gives no number.
+        paper: Vec<(String, Vec<Option<f64>>)>,
+    },
+}
+
+impl Figure {
+    /// The figure's file stem.
+    pub fn name(&self) -> &str {
+        match self {
+            Figure::Lines { name, .. }
+            | Figure::Histograms { name, .. }
+            | Figure::Trend { name, .. } => name,
+        }
+    }
+
+    /// The figure's title.
+    pub fn title(&self) -> &str {
+        match self {
+            Figure::Lines { title, .. }
+            | Figure::Histograms { title, .. }
+            | Figure::Trend { title, .. } => title,
+        }
+    }
+}
+
+/// A run that did not finish, with the error it reported.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failure {
+    /// Run identifier (e.g. its directory name).
+    pub run: String,
+    /// The error, possibly several lines.
+    pub error: String,
+}
+
+/// Everything the report says about one experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSection {
+    /// Experiment name; also the stem of its table and figure files.
+    pub name: String,
+    /// The paper's claim being checked, in words.
+    pub claim: String,
+    /// Where the claim comes from, e.g. `paper-spec 8.3`.
+    pub source: String,
+    /// Outcome of [`crate::judge`] on `table` with `rule`.
+    pub verdict: Verdict,
+    /// One-sentence reason for the verdict, with the numbers.
+    pub verdict_reason: String,
+    /// The rule the verdict was decided by.
+    pub rule: VerdictRule,
+    /// Results per grid point.
+    pub table: Table,
+    /// Figures, in the order shown.
+    pub figures: Vec<Figure>,
+    /// Runs that failed.
+    pub failures: Vec<Failure>,
+    /// Free-text remarks, e.g. silent-failure flags.
+    pub notes: Vec<String>,
+}
+
+/// The whole reproduction report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// Title of the report.
+    pub title: String,
+    /// Sweep profile, `quick` or `full`.
+    pub profile: String,
+    /// What produced the report (program, version, commit); shown verbatim.
+    pub generated_by: String,
+    /// Experiments, in the order shown.
+    pub experiments: Vec<ExperimentSection>,
+}
+
+/// Paths of the files [`render`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    /// `report.md`.
+    pub markdown: PathBuf,
+    /// `report.html`.
+    pub html: PathBuf,
+    /// Every figure file, in report order.
+    pub figures: Vec<PathBuf>,
+    /// Every table file (`tables/<experiment>.csv` and `.json`), in report order.
+    pub tables: Vec<PathBuf>,
+}

@@ -1,0 +1,407 @@
+//! End to end: a hand-made report rendered into a temporary directory.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sdc_interp::{
+    DirectionRule, ExperimentSection, Failure, Figure, MetricCell, Order, Report, ReportError,
+    Series, Table, TableRow, Verdict, VerdictRule, describe, judge, render,
+};
+
+fn cell(name: &str, runs: &[f64], paper: Option<f64>) -> MetricCell {
+    MetricCell {
+        name: name.to_owned(),
+        ours: describe(runs),
+        paper,
+    }
+}
+
+/// Averaging layer on D2 (paper-spec 8.3) with a made-up quick run.
+fn avg_layer() -> ExperimentSection {
+    let rows = [
+        ("zeroth", [87.0, 88.0, 90.0], 88.51, 11.42),
+        ("first", [92.0, 94.0, 95.0], 93.39, 6.58),
+        ("second", [96.0, 97.0, 97.5], 96.75, 3.23),
+    ];
+    let table = Table {
+        columns: vec!["model.averaging_layer".to_owned()],
+        rows: rows
+            .iter()
+            .map(|(layer, ftpt, paper, ffpt_paper)| TableRow {
+                point: vec![(*layer).to_owned()],
+                n_runs: 3,
+                n_failed: 0,
+                metrics: vec![
+                    cell("train.ftpt", ftpt, Some(*paper)),
+                    cell("train.ffpt", &ftpt.map(|v| 100.0 - v), Some(*ffpt_paper)),
+                    cell("train.simplex_distance", &[0.031, 0.036, 0.04], None),
+                ],
+            })
+            .collect(),
+    };
+    let rule = VerdictRule {
+        metric: "train.ftpt".to_owned(),
+        tolerance: 5.0,
+        direction: Some(DirectionRule {
+            axis: "model.averaging_layer".to_owned(),
+            order: Order::Increasing,
+        }),
+    };
+    let (verdict, verdict_reason) = judge(&table, &rule);
+    let stats_of = |i: usize| table.rows[i].metrics[0].ours;
+    ExperimentSection {
+        name: "avg-layer-d2".to_owned(),
+        claim: "FTPT rises with the averaging layer: 88.5 < 93.4 < 96.8".to_owned(),
+        source: "paper-spec 8.3".to_owned(),
+        verdict,
+        verdict_reason,
+        rule,
+        figures: vec![
+            Figure::Trend {
+                name: "ftpt-by-layer".to_owned(),
+                title: "FTPT by averaging layer".to_owned(),
+                x_label: "averaging layer".to_owned(),
+                y_label: "FTPT (%)".to_owned(),
+                x_ticks: vec!["zeroth".into(), "first".into(), "second".into()],
+                ours: vec![("FTPT".to_owned(), (0..3).map(stats_of).collect())],
+                paper: vec![(
+                    "FTPT".to_owned(),
+                    vec![Some(88.51), Some(93.39), Some(96.75)],
+                )],
+            },
+            Figure::Lines {
+                name: "ftpt-by-epoch".to_owned(),
+                title: "FTPT <by> epoch & run".to_owned(),
+                x_label: "epoch".to_owned(),
+                y_label: "FTPT (%)".to_owned(),
+                series: vec![
+                    Series {
+                        label: "zeroth".to_owned(),
+                        points: vec![(0.0, 10.0), (1.0, 60.0), (2.0, f64::NAN), (3.0, 88.0)],
+                    },
+                    Series {
+                        label: "second".to_owned(),
+                        points: vec![(0.0, 12.0), (1.0, 80.0), (2.0, 95.0), (3.0, 97.0)],
+                    },
+                ],
+            },
+            Figure::Histograms {
+                name: "alpha-at-true".to_owned(),
+                title: "alpha at J".to_owned(),
+                edges: vec![0.0, 0.25, 0.5, 0.75, 1.0],
+                series: vec![
+                    ("zeroth".to_owned(), vec![300, 200, 500, 2000]),
+                    ("second".to_owned(), vec![50, 50, 100, 2800]),
+                ],
+            },
+        ],
+        table,
+        failures: vec![],
+        notes: vec!["Quick profile: 3 runs instead of 20.".to_owned()],
+    }
+}
+
+/// A complexity grid with a failed run, hostile strings and a grid point without runs.
+fn complexity() -> ExperimentSection {
+    let row = |f: &str, c: &str, runs: &[f64], failed: usize, paper: Option<f64>| TableRow {
+        point: vec![f.to_owned(), c.to_owned()],
+        n_runs: runs.len() + failed,
+        n_failed: failed,
+        metrics: vec![cell("train.ftpt", runs, paper)],
+    };
+    let table = Table {
+        columns: vec![
+            "model.focus_hidden".to_owned(),
+            "model.classify|hidden".to_owned(),
+        ],
+        rows: vec![
+            row("100", "10", &[80.0, 84.0], 1, Some(81.9)),
+            row("100", "300", &[], 2, Some(69.4)),
+        ],
+    };
+    let rule = VerdictRule {
+        metric: "train.ftpt".to_owned(),
+        tolerance: 5.0,
+        direction: None,
+    };
+    let (verdict, verdict_reason) = judge(&table, &rule);
+    ExperimentSection {
+        name: "complexity-type4".to_owned(),
+        claim: "FTPT falls as the classifier widens | focus 100: 82 -> 69".to_owned(),
+        source: "paper-spec 8.4".to_owned(),
+        verdict,
+        verdict_reason,
+        rule,
+        table,
+        figures: vec![],
+        failures: vec![
+            Failure {
+                run: "f100-c300-seed0".to_owned(),
+                error: "loss is NaN at epoch 3\n<script>alert(1)</script> ``` | x".to_owned(),
+            },
+            Failure {
+                run: "f100-c300-seed1".to_owned(),
+                error: "out of memory".to_owned(),
+            },
+        ],
+        notes: vec![],
+    }
+}
+
+fn report() -> Report {
+    Report {
+        title: "sdc reproduction report".to_owned(),
+        profile: "quick".to_owned(),
+        generated_by: "sdc 0.1.0 (test)".to_owned(),
+        experiments: vec![avg_layer(), complexity()],
+    }
+}
+
+/// Every file under `dir`, relative path -> bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn verdicts_of_the_fixtures() {
+    let r = report();
+    assert_eq!(r.experiments[0].verdict, Verdict::Reproduced);
+    assert_eq!(r.experiments[1].verdict, Verdict::Incomplete);
+}
+
+#[test]
+fn renders_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = render(&report(), dir.path()).unwrap();
+    let names: Vec<String> = files(dir.path()).into_keys().collect();
+    assert_eq!(
+        names,
+        [
+            "figures/avg-layer-d2-alpha-at-true.svg",
+            "figures/avg-layer-d2-ftpt-by-epoch.svg",
+            "figures/avg-layer-d2-ftpt-by-layer.svg",
+            "report.html",
+            "report.md",
+            "tables/avg-layer-d2.csv",
+            "tables/avg-layer-d2.json",
+            "tables/complexity-type4.csv",
+            "tables/complexity-type4.json",
+        ]
+    );
+    assert_eq!(out.markdown, dir.path().join("report.md"));
+    assert_eq!(out.html, dir.path().join("report.html"));
+    assert_eq!(out.figures.len(), 3);
+    assert_eq!(out.tables.len(), 4);
+    for f in &out.figures {
+        let svg = std::fs::read_to_string(f).unwrap();
+        assert!(svg.starts_with("<svg "), "{}", f.display());
+        assert!(svg.trim_end().ends_with("</svg>"), "{}", f.display());
+        assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out.html).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
+}
+
+#[test]
+fn markdown_content() {
+    let dir = tempfile::tempdir().unwrap();
+    render(&report(), dir.path()).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    // Summary first, with verdict words and the tally.
+    let summary = md.find("## Summary").unwrap();
+    assert!(summary < md.find("## avg-layer-d2").unwrap());
+    assert!(md.contains("| avg-layer-d2 | **reproduced** |"), "{md}");
+    assert!(md.contains("| complexity-type4 | **incomplete** |"), "{md}");
+    assert!(md.contains(
+        "Verdicts: 1 reproduced, 0 direction reproduced, 0 not reproduced, 1 incomplete (of 2)."
+    ));
+    assert!(md.contains("## How verdicts are decided"));
+    // The table: zeroth layer FTPT runs 87, 88, 90 -> mean 88.33, sd 1.53, CI ± 3.79.
+    assert!(
+        md.contains("| zeroth | 3 | 88.33 ± 1.53 [84.54, 92.13] | 88.51 | -0.18 |"),
+        "{md}"
+    );
+    // Simplex distance has no paper value and small values: 3 decimals.
+    assert!(md.contains("0.036 ± 0.005"), "{md}");
+    // `|` in values and headers is escaped; failed runs are counted.
+    assert!(md.contains(r"model.classify\|hidden"), "{md}");
+    assert!(
+        md.contains(r"| 100 | 10 | 3 (1 failed) | 82.00 ± 2.83"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 100 | 300 | 2 (2 failed) | no runs | 69.40 | — |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(r"falls as the classifier widens \| focus 100"),
+        "{md}"
+    );
+    // Figures are linked, failures listed with their errors in a fence longer than any inside.
+    assert!(md.contains("![FTPT by averaging layer](figures/avg-layer-d2-ftpt-by-layer.svg)"));
+    assert!(md.contains("### Failures (2)"));
+    assert!(
+        md.contains("  ````text\n  loss is NaN at epoch 3\n"),
+        "{md}"
+    );
+    assert!(md.contains("- Quick profile: 3 runs instead of 20."));
+    assert!(
+        md.contains("**Verdict: incomplete.** No successful runs of train.ftpt at"),
+        "{md}"
+    );
+    assert!(
+        md.ends_with("No failed runs.\n") || md.ends_with("```\n"),
+        "{md}"
+    );
+}
+
+#[test]
+fn html_is_self_contained_and_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    render(&report(), dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_eq!(html.matches("<svg ").count(), 3);
+    assert!(!html.contains("<script"), "unescaped error text");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("FTPT &lt;by&gt; epoch &amp; run"));
+    assert!(html.contains("<span class=\"verdict v-reproduced\">reproduced</span>"));
+    assert!(html.contains("<td class=\"num\">88.33 ± 1.53 [84.54, 92.13]</td>"));
+    // No external resources: the only URL is the SVG namespace.
+    for bad in ["<link", "src=", "@import", "url("] {
+        assert!(!html.contains(bad), "{bad}");
+    }
+    let urls = html.matches("http").count();
+    assert_eq!(urls, html.matches("http://www.w3.org/2000/svg").count());
+    assert_eq!(
+        html.matches("<section").count(),
+        html.matches("</section>").count()
+    );
+}
+
+#[test]
+fn tables_as_csv_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = report();
+    render(&r, dir.path()).unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("tables/complexity-type4.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "model.focus_hidden,model.classify|hidden,n_runs,n_failed,train.ftpt.n,train.ftpt.mean,\
+         train.ftpt.sd,train.ftpt.ci95_low,train.ftpt.ci95_high,train.ftpt.paper"
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("100,10,3,1,2,82,2.8284271247461903,")
+    );
+    assert_eq!(lines.next().unwrap(), "100,300,2,2,0,NaN,NaN,NaN,NaN,69.4");
+    let json = std::fs::read_to_string(dir.path().join("tables/avg-layer-d2.json")).unwrap();
+    let back: Table = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, r.experiments[0].table);
+    // An empty metric survives the trip as null -> NaN.
+    let json = std::fs::read_to_string(dir.path().join("tables/complexity-type4.json")).unwrap();
+    let back: Table = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.rows[1].metrics[0].ours.n, 0);
+    assert!(back.rows[1].metrics[0].ours.mean.is_nan());
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    render(&report(), a.path()).unwrap();
+    render(&report(), b.path()).unwrap();
+    let first = files(a.path());
+    assert_eq!(first, files(b.path()));
+    // Rendering again over the same directory changes nothing and leaves no temp files.
+    render(&report(), a.path()).unwrap();
+    assert_eq!(first, files(a.path()));
+}
+
+#[test]
+fn report_json_round_trip() {
+    let r = report();
+    let text = serde_json::to_string_pretty(&r).unwrap();
+    assert!(text.contains(r#""kind": "trend""#));
+    assert!(text.contains(r#""verdict": "reproduced""#));
+    let back: Report = serde_json::from_str(&text).unwrap();
+    assert_eq!(serde_json::to_string_pretty(&back).unwrap(), text);
+}
+
+#[test]
+fn invalid_reports_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut r = report();
+    r.experiments[0].name = "../escape".to_owned();
+    let e = render(&r, &out).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ReportError::BadName {
+                what: "experiment",
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    let mut r = report();
+    r.experiments[1].table.rows[0].point.pop();
+    let e = render(&r, &out).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("complexity-type4.csv: row 1 has 1 values for 2 columns"),
+        "{e}"
+    );
+
+    let mut r = report();
+    if let Figure::Histograms { edges, .. } = &mut r.experiments[0].figures[2] {
+        edges.pop();
+    }
+    let e = render(&r, &out).unwrap_err();
+    assert!(
+        e.to_string().contains("avg-layer-d2-alpha-at-true.svg"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("4 counts for 4 bin edges"), "{e}");
+
+    // `a` + figure `b-c` and `a-b` + figure `c` would share a file.
+    let mut r = report();
+    r.experiments[0].name = "a".to_owned();
+    r.experiments[0].figures.truncate(1);
+    if let Figure::Trend { name, .. } = &mut r.experiments[0].figures[0] {
+        *name = "b-c".to_owned();
+    }
+    let mut second = r.experiments[0].clone();
+    second.name = "a-b".to_owned();
+    if let Figure::Trend { name, .. } = &mut second.figures[0] {
+        *name = "c".to_owned();
+    }
+    r.experiments.push(second);
+    let e = render(&r, &out).unwrap_err();
+    assert!(matches!(e, ReportError::Duplicate { .. }), "{e}");
+
+    assert!(!out.exists(), "an invalid report must not create files");
+}
