@@ -1,3 +1,173 @@
-//! Project automation: `cargo xtask <task>`.
+//! Project automation: `cargo xtask <task>`. Tasks only parse arguments and call library code.
+//!
+//! - `reproduce`: the paper's experiments (specs under `experiments/`), sweeps and the report.
 
-fn main() {}
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use sdc_train::{
+    BackendKind, PlannedRun, Profile, ReproduceOptions, RunStatus, Shard, SweepObserver, plan,
+    select_specs,
+};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "sdc project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand, Debug)]
+enum Task {
+    /// Run the paper's experiments and write a report that compares our numbers with the paper's.
+    Reproduce(ReproduceArgs),
+}
+
+#[derive(Args, Debug)]
+struct ReproduceArgs {
+    /// The quick profile: fewer seeds, epochs and grid points (minutes on 2 cores).
+    #[arg(long)]
+    quick: bool,
+    /// Only this experiment (repeatable).
+    #[arg(long, value_name = "NAME")]
+    only: Vec<String>,
+    /// List the experiments and their claims, then exit.
+    #[arg(long)]
+    list: bool,
+    /// Runs in parallel (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard i of n (e.g. 1/2); merge the output directories and run --report-only.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Backend for every run.
+    #[arg(long)]
+    backend: Option<BackendKind>,
+    /// Output directory (default: reproduce/quick or reproduce/full).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Train nothing: render the report from the runs that exist.
+    #[arg(long)]
+    report_only: bool,
+    /// The experiment specs.
+    #[arg(long, default_value = "experiments")]
+    experiments: PathBuf,
+}
+
+/// The overall progress bar: runs done of runs to do.
+struct Progress {
+    bar: ProgressBar,
+    failed: AtomicUsize,
+}
+
+impl SweepObserver for Progress {
+    fn run_finished(&self, run: &PlannedRun, status: &RunStatus) {
+        if let RunStatus::Failed(error) = status {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            self.bar
+                .println(format!("FAILED {}: {error}", run.rel_dir.display()));
+        }
+        self.bar.inc(1);
+    }
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("warn,sdc_train::sweep=info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match Cli::parse().task {
+        Task::Reproduce(args) => reproduce(args),
+    }
+}
+
+fn reproduce(args: ReproduceArgs) -> Result<()> {
+    // `cargo xtask` runs from anywhere in the workspace; paths are relative to its root.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root
+        .canonicalize()
+        .context("locating the repository root")?;
+    let profile = if args.quick {
+        Profile::Quick
+    } else {
+        Profile::Full
+    };
+    let experiments = root.join(&args.experiments);
+    if args.list {
+        for spec in select_specs(&experiments, &args.only)? {
+            let n = spec.plan(&root, profile)?.len();
+            println!(
+                "{:<22} {n:>4} runs ({})  {}",
+                spec.name,
+                profile.name(),
+                spec.claim
+            );
+        }
+        return Ok(());
+    }
+    let options = ReproduceOptions {
+        root: root.clone(),
+        experiments,
+        out: args
+            .out
+            .unwrap_or_else(|| root.join("reproduce").join(profile.name())),
+        profile,
+        only: args.only,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        shard: args.shard,
+        backend: args.backend,
+        train: !args.report_only,
+    };
+    let specs = select_specs(&options.experiments, &options.only)?;
+    let all = plan(&specs, &options)?;
+    let mine = match options.shard {
+        Some(shard) => shard.select(all.clone()).len(),
+        None => all.len(),
+    };
+    let bar = if options.train {
+        ProgressBar::new(mine as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "runs {pos}/{len} [{elapsed_precise}<{eta_precise}] {wide_bar}",
+        )
+        .context("progress template")?,
+    );
+    let progress = Progress {
+        bar,
+        failed: AtomicUsize::new(0),
+    };
+    let outcome = sdc_train::reproduce(&options, &progress)?;
+    progress.bar.finish_and_clear();
+    let trained = outcome
+        .statuses
+        .iter()
+        .filter(|(_, s)| matches!(s, RunStatus::Trained(_)))
+        .count();
+    let skipped = outcome
+        .statuses
+        .iter()
+        .filter(|(_, s)| matches!(s, RunStatus::Skipped(_)))
+        .count();
+    println!(
+        "{} of {} planned runs in this shard: {trained} trained, {skipped} already done, {} failed",
+        outcome.statuses.len(),
+        outcome.planned,
+        progress.failed.load(Ordering::Relaxed)
+    );
+    println!("report: {}", outcome.rendered.markdown.display());
+    println!("        {}", outcome.rendered.html.display());
+    Ok(())
+}

@@ -9,10 +9,13 @@ mod config;
 mod device;
 mod error;
 mod evaluate;
+mod experiment;
 mod metrics;
 mod objective;
+mod reproduce;
 mod run;
 mod run_dir;
+mod sweep;
 mod training;
 
 pub use config::{
@@ -21,8 +24,16 @@ pub use config::{
 pub use device::{BackendKind, Precision, device};
 pub use error::TrainError;
 pub use evaluate::{Predictions, SplitMetrics, evaluate, predict};
+pub use experiment::{
+    Axis, ExperimentSpec, PlannedRun, Profile, QuickProfile, Reference, display_value,
+};
 pub use metrics::{EpochRecord, MetricsRow, read_rows};
 pub use objective::cross_entropy;
-pub use run::{EvalReport, RunSummary, eval_run, run_experiment, write_predictions};
+pub use reproduce::{
+    ReproduceOptions, ReproduceOutcome, SILENT_ACCURACY, SILENT_FFPT, build_report,
+    is_known_metric, metric_value, plan, reproduce, select_specs,
+};
+pub use run::{ALPHA_BINS, EvalReport, RunSummary, eval_run, run_experiment, write_predictions};
 pub use run_dir::{CheckpointState, RunDir, write_atomic};
+pub use sweep::{ERROR_FILE, RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 pub use training::{Silent, StopReason, TrainObserver, TrainOutcome, fit};

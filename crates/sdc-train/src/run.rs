@@ -4,14 +4,14 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use sdc_data::SdcDataset;
-use sdc_interp::{AlphaRows, argmax_first};
+use sdc_interp::{AlphaRows, Histogram, alpha_at_true_histogram, argmax_first};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::config::ExperimentConfig;
 use crate::device::{BackendKind, Precision, device};
 use crate::error::TrainError;
-use crate::evaluate::{Predictions, SplitMetrics, evaluate};
+use crate::evaluate::{Predictions, SplitMetrics, evaluate, predict};
 use crate::run_dir::{CHECKPOINT_DIR, MODEL_FILE, RunDir, SUMMARY_FILE, write_atomic};
 use crate::training::{StopReason, TrainObserver, fit};
 
@@ -44,7 +44,12 @@ pub struct RunSummary {
     pub samples_per_second: f64,
     /// Number of model parameters.
     pub n_parameters: usize,
+    /// Histogram of alpha at the true position on the training set (20 bins on [0, 1]).
+    pub alpha_at_true: Histogram,
 }
+
+/// Bins of the alpha-at-true histogram kept in every summary.
+pub const ALPHA_BINS: usize = 20;
 
 /// Trains `config` into the run directory `out`.
 ///
@@ -93,6 +98,17 @@ pub fn run_experiment(
         observer,
     )?;
     outcome.model.save(&run.file(MODEL_FILE))?;
+    let final_train = predict(
+        &outcome.model.valid(),
+        &splits.train,
+        config.eval_batch_size(),
+        &device.clone().without_autodiff(),
+    )?;
+    let alpha_at_true = alpha_at_true_histogram(
+        AlphaRows::new(&final_train.alpha, final_train.n_segments)?,
+        splits.train.fg_index(),
+        ALPHA_BINS,
+    )?;
 
     let train = outcome
         .last
@@ -117,6 +133,7 @@ pub fn run_experiment(
             0.0
         },
         n_parameters,
+        alpha_at_true,
     };
     run.write_json(SUMMARY_FILE, &summary)?;
     // The final model supersedes the resumable state.

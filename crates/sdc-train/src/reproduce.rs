@@ -1,0 +1,536 @@
+//! `reproduce`: run the paper's experiments (specs under `experiments/`) and report on them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sdc_interp::{
+    ExperimentSection, Failure, Figure, MetricCell, Rendered, Report, Series, Table, TableRow,
+    describe, judge,
+};
+
+use crate::device::BackendKind;
+use crate::error::TrainError;
+use crate::experiment::{ExperimentSpec, PlannedRun, Profile, display_value};
+use crate::metrics::read_rows;
+use crate::run::RunSummary;
+use crate::run_dir::{METRICS_FILE, RunDir, SUMMARY_FILE};
+use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
+
+/// A run counts as a silent failure when it is this accurate (%)...
+pub const SILENT_ACCURACY: f64 = 95.0;
+/// ...and its FFPT (%) is above this.
+pub const SILENT_FFPT: f64 = 10.0;
+/// Figures show at most this many grid points (evenly spaced) to stay legible.
+const MAX_FIGURE_POINTS: usize = 6;
+
+/// What a reproduction does.
+#[derive(Clone, Debug)]
+pub struct ReproduceOptions {
+    /// Repository root (base configs are relative to it).
+    pub root: PathBuf,
+    /// The directory of experiment specs.
+    pub experiments: PathBuf,
+    /// Output directory: `runs/` and `report/` go below it.
+    pub out: PathBuf,
+    /// Quick or full.
+    pub profile: Profile,
+    /// Only these experiments (all when empty).
+    pub only: Vec<String>,
+    /// Runs in parallel.
+    pub jobs: usize,
+    /// Only this shard of the runs.
+    pub shard: Option<Shard>,
+    /// Backend for every run (default: each config's own).
+    pub backend: Option<BackendKind>,
+    /// Train missing runs (false: only report on what exists).
+    pub train: bool,
+}
+
+/// What a reproduction did.
+#[derive(Debug)]
+pub struct ReproduceOutcome {
+    /// Runs in the plan (all experiments selected, all shards).
+    pub planned: usize,
+    /// Runs of this shard, with how they ended (empty when not training).
+    pub statuses: Vec<(PlannedRun, RunStatus)>,
+    /// The rendered report.
+    pub rendered: Rendered,
+}
+
+/// The experiments selected by `only` (all when empty); an unknown name is an error that lists
+/// the known ones.
+pub fn select_specs(
+    experiments: &Path,
+    only: &[String],
+) -> Result<Vec<ExperimentSpec>, TrainError> {
+    let specs = ExperimentSpec::load_dir(experiments)?;
+    for name in only {
+        if !specs.iter().any(|s| &s.name == name) {
+            let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+            return Err(TrainError::Config {
+                origin: "--only".into(),
+                message: format!("no experiment named `{name}`; known: {}", known.join(", ")),
+            });
+        }
+    }
+    Ok(specs
+        .into_iter()
+        .filter(|s| only.is_empty() || only.contains(&s.name))
+        .collect())
+}
+
+/// Every run of `specs` under `profile`, in plan order (experiment, grid point, seed).
+pub fn plan(
+    specs: &[ExperimentSpec],
+    options: &ReproduceOptions,
+) -> Result<Vec<PlannedRun>, TrainError> {
+    let mut runs = Vec::new();
+    for spec in specs {
+        for mut run in spec.plan(&options.root, options.profile)? {
+            if let Some(backend) = options.backend {
+                run.config.train.backend = backend;
+            }
+            runs.push(run);
+        }
+    }
+    Ok(runs)
+}
+
+/// Runs (this shard of) the selected experiments, then renders the report over every run that
+/// exists under `out/runs`.
+pub fn reproduce(
+    options: &ReproduceOptions,
+    observer: &dyn SweepObserver,
+) -> Result<ReproduceOutcome, TrainError> {
+    let specs = select_specs(&options.experiments, &options.only)?;
+    let all = plan(&specs, options)?;
+    let planned = all.len();
+    let runs_root = options.out.join("runs");
+    let mut statuses = Vec::new();
+    if options.train {
+        let mine = match options.shard {
+            Some(shard) => shard.select(all),
+            None => all,
+        };
+        let results = run_sweep(&mine, &runs_root, options.jobs, observer);
+        statuses = mine.into_iter().zip(results).collect();
+    }
+    let report = build_report(&specs, options, &runs_root)?;
+    let rendered = sdc_interp::render(&report, &options.out.join("report"))
+        .map_err(|e| TrainError::io(options.out.join("report"), e))?;
+    Ok(ReproduceOutcome {
+        planned,
+        statuses,
+        rendered,
+    })
+}
+
+/// The value of metric `name` (`train.ftpt`, `test.accuracy`, `epochs`, ...) in a summary.
+pub fn metric_value(summary: &RunSummary, name: &str) -> Option<f64> {
+    if name == "epochs" {
+        return Some(summary.epochs as f64);
+    }
+    let (split, field) = name.split_once('.')?;
+    let m = match split {
+        "train" => Some(&summary.train),
+        "test" => summary.test.as_ref(),
+        _ => None,
+    }?;
+    let s = &m.summary;
+    Some(match field {
+        "loss" => m.loss,
+        "accuracy" => s.accuracy,
+        "ftpt" => s.rates.ftpt,
+        "ffpt" => s.rates.ffpt,
+        "ftpf" => s.rates.ftpf,
+        "ffpf" => s.rates.ffpf,
+        "max_ge_half" => s.share_max_ge_half,
+        "sparsity" => s.sparsity_value,
+        "simplex_distance" => s.simplex_distance,
+        "entropy" => s.entropy_bits,
+        "alpha_at_true" => s.mean_alpha_at_true,
+        _ => return None,
+    })
+}
+
+/// The metric names [`metric_value`] knows.
+pub fn is_known_metric(name: &str) -> bool {
+    const FIELDS: [&str; 11] = [
+        "loss",
+        "accuracy",
+        "ftpt",
+        "ffpt",
+        "ftpf",
+        "ffpf",
+        "max_ge_half",
+        "sparsity",
+        "simplex_distance",
+        "entropy",
+        "alpha_at_true",
+    ];
+    name == "epochs"
+        || name.split_once('.').is_some_and(|(split, field)| {
+            matches!(split, "train" | "test") && FIELDS.contains(&field)
+        })
+}
+
+/// What exists on disk for one grid point.
+struct PointRuns {
+    label: Vec<String>,
+    values: Vec<toml::Value>,
+    summaries: Vec<(PlannedRun, RunSummary)>,
+    failures: Vec<Failure>,
+    missing: usize,
+}
+
+/// Builds the report data from the run directories under `runs_root`.
+pub fn build_report(
+    specs: &[ExperimentSpec],
+    options: &ReproduceOptions,
+    runs_root: &Path,
+) -> Result<Report, TrainError> {
+    let mut experiments = Vec::new();
+    for spec in specs {
+        let runs = plan(std::slice::from_ref(spec), options)?;
+        experiments.push(section(spec, options.profile, &runs, runs_root)?);
+    }
+    Ok(Report {
+        title: "sdc: reproducing \"On the Interpretability of Attention Networks\" (Pandey et al., ACML 2022)".into(),
+        profile: options.profile.name().into(),
+        generated_by: format!(
+            "sdc {} — cargo xtask reproduce{}",
+            env!("CARGO_PKG_VERSION"),
+            if options.profile == Profile::Quick { " --quick" } else { "" }
+        ),
+        experiments,
+    })
+}
+
+fn collect_points(
+    spec: &ExperimentSpec,
+    profile: Profile,
+    runs: &[PlannedRun],
+    root: &Path,
+) -> Result<Vec<PointRuns>, TrainError> {
+    let mut points: Vec<PointRuns> = spec
+        .points(profile)
+        .into_iter()
+        .map(|values| PointRuns {
+            label: values.iter().map(display_value).collect(),
+            values,
+            summaries: Vec::new(),
+            failures: Vec::new(),
+            missing: 0,
+        })
+        .collect();
+    for run in runs {
+        let dir = root.join(&run.rel_dir);
+        let point = &mut points[run.point];
+        let finished = RunDir::open(&dir).ok().filter(|d| d.is_finished());
+        match finished {
+            Some(d) if d.read_config()?.as_ref() == Some(&run.config) => {
+                point
+                    .summaries
+                    .push((run.clone(), d.read_json::<RunSummary>(SUMMARY_FILE)?));
+            }
+            _ => match recorded_failure(&dir)? {
+                Some(error) => point.failures.push(Failure {
+                    run: run.rel_dir.display().to_string(),
+                    error,
+                }),
+                None => point.missing += 1,
+            },
+        }
+    }
+    Ok(points)
+}
+
+fn section(
+    spec: &ExperimentSpec,
+    profile: Profile,
+    runs: &[PlannedRun],
+    root: &Path,
+) -> Result<ExperimentSection, TrainError> {
+    let points = collect_points(spec, profile, runs, root)?;
+    let axes = spec.axes(profile);
+    let columns: Vec<String> = axes.iter().map(|a| a.label().to_string()).collect();
+    let mut metrics = spec.metrics.clone();
+    if !metrics.contains(&spec.verdict.metric) {
+        metrics.insert(0, spec.verdict.metric.clone());
+    }
+    let rows: Vec<TableRow> = points
+        .iter()
+        .map(|p| TableRow {
+            point: p.label.clone(),
+            n_runs: p.summaries.len(),
+            n_failed: p.failures.len(),
+            metrics: metrics
+                .iter()
+                .map(|name| {
+                    let values: Vec<f64> = p
+                        .summaries
+                        .iter()
+                        .filter_map(|(_, s)| metric_value(s, name))
+                        .collect();
+                    MetricCell {
+                        name: name.clone(),
+                        ours: describe(&values),
+                        paper: spec.reference_value(&p.values, name),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let table = Table { columns, rows };
+    let (verdict, verdict_reason) = judge(&table, &spec.verdict);
+
+    let mut notes = Vec::new();
+    let missing: usize = points.iter().map(|p| p.missing).sum();
+    if missing > 0 {
+        notes.push(format!(
+            "{missing} of {} runs have not run yet (another shard, or interrupted).",
+            runs.len()
+        ));
+    }
+    let all: Vec<&RunSummary> = points
+        .iter()
+        .flat_map(|p| p.summaries.iter().map(|(_, s)| s))
+        .collect();
+    let silent = all
+        .iter()
+        .filter(|s| {
+            s.train.summary.accuracy >= SILENT_ACCURACY && s.train.summary.rates.ffpt > SILENT_FFPT
+        })
+        .count();
+    if !all.is_empty() {
+        notes.push(format!(
+            "Silent failures: {silent} of {} runs are accurate (train accuracy >= {SILENT_ACCURACY}%) yet attend \
+             elsewhere on more than {SILENT_FFPT}% of the training set (FFPT).",
+            all.len()
+        ));
+    }
+    let unconverged = all
+        .iter()
+        .filter(|s| s.stop_reason == crate::training::StopReason::MaxEpochs)
+        .count();
+    if unconverged > 0 {
+        notes.push(format!(
+            "{unconverged} of {} runs reached max_epochs before the stop rule's loss.",
+            all.len()
+        ));
+    }
+
+    Ok(ExperimentSection {
+        name: spec.name.clone(),
+        claim: spec.claim.clone(),
+        source: spec.source.clone(),
+        verdict,
+        verdict_reason,
+        rule: spec.verdict.clone(),
+        figures: figures(spec, &table, &points, root)?,
+        table,
+        failures: points.into_iter().flat_map(|p| p.failures).collect(),
+        notes,
+    })
+}
+
+/// Evenly spaced indices, at most `max` of `n`.
+fn spaced(n: usize, max: usize) -> Vec<usize> {
+    if n <= max {
+        return (0..n).collect();
+    }
+    let mut picked: Vec<usize> = (0..max).map(|i| i * (n - 1) / (max - 1)).collect();
+    picked.dedup();
+    picked
+}
+
+fn figures(
+    spec: &ExperimentSpec,
+    table: &Table,
+    points: &[PointRuns],
+    root: &Path,
+) -> Result<Vec<Figure>, TrainError> {
+    let mut figures = Vec::new();
+    let metric = &spec.verdict.metric;
+    let point_name = |p: &PointRuns| {
+        if table.columns.is_empty() {
+            "default".to_string()
+        } else {
+            table
+                .columns
+                .iter()
+                .zip(&p.label)
+                .map(|(c, v)| format!("{c}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+
+    // Trend of the verdict metric along the direction axis (or the first), one series per
+    // combination of the other axes.
+    if !table.columns.is_empty() {
+        let axis = spec
+            .verdict
+            .direction
+            .as_ref()
+            .and_then(|d| table.columns.iter().position(|c| c == &d.axis))
+            .unwrap_or(0);
+        let mut ticks: Vec<String> = Vec::new();
+        for p in points {
+            if !ticks.contains(&p.label[axis]) {
+                ticks.push(p.label[axis].clone());
+            }
+        }
+        let mut ours: BTreeMap<String, Vec<sdc_interp::Stats>> = BTreeMap::new();
+        let mut paper: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        for (p, row) in points.iter().zip(&table.rows) {
+            let key: String = table
+                .columns
+                .iter()
+                .zip(&p.label)
+                .enumerate()
+                .filter(|(i, _)| *i != axis)
+                .map(|(_, (c, v))| format!("{c}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let key = if key.is_empty() {
+                "sdc".to_string()
+            } else {
+                key
+            };
+            if !order.contains(&key) {
+                order.push(key.clone());
+            }
+            let tick = ticks
+                .iter()
+                .position(|t| t == &p.label[axis])
+                .expect("tick collected above");
+            let cell = row
+                .metrics
+                .iter()
+                .find(|m| &m.name == metric)
+                .expect("the verdict metric is a column");
+            ours.entry(key.clone())
+                .or_insert_with(|| vec![describe(&[]); ticks.len()])[tick] = cell.ours;
+            paper.entry(key).or_insert_with(|| vec![None; ticks.len()])[tick] = cell.paper;
+        }
+        figures.push(Figure::Trend {
+            name: "trend".into(),
+            title: format!("{metric} along {}", table.columns[axis]),
+            x_label: table.columns[axis].clone(),
+            y_label: format!("{metric} (%)"),
+            x_ticks: ticks,
+            ours: order.iter().map(|k| (k.clone(), ours[k].clone())).collect(),
+            paper: order
+                .iter()
+                .filter(|k| paper[*k].iter().any(Option::is_some))
+                .map(|k| (k.clone(), paper[k].clone()))
+                .collect(),
+        });
+    }
+
+    // Training curves (mean over seeds; a run that stopped early keeps its last value) and
+    // histograms of alpha at the true position, for a legible subset of grid points.
+    let shown = spaced(points.len(), MAX_FIGURE_POINTS);
+    let mut ftpt_series = Vec::new();
+    let mut acc_series = Vec::new();
+    let mut hist_series = Vec::new();
+    let mut edges = Vec::new();
+    for &i in &shown {
+        let p = &points[i];
+        if p.summaries.is_empty() {
+            continue;
+        }
+        let mut curves: Vec<Vec<(usize, f64, f64)>> = Vec::new();
+        for (run, _) in &p.summaries {
+            let rows = read_rows(&root.join(&run.rel_dir).join(METRICS_FILE))?;
+            curves.push(
+                rows.iter()
+                    .filter_map(|r| Some((r.epoch, r.train_ftpt?, r.train_accuracy?)))
+                    .collect(),
+            );
+        }
+        let last_epoch = curves
+            .iter()
+            .filter_map(|c| c.last().map(|x| x.0))
+            .max()
+            .unwrap_or(0);
+        let (mut ftpt, mut acc) = (Vec::new(), Vec::new());
+        for epoch in 1..=last_epoch {
+            let at: Vec<(f64, f64)> = curves
+                .iter()
+                .filter_map(|c| {
+                    c.iter()
+                        .take_while(|x| x.0 <= epoch)
+                        .last()
+                        .map(|x| (x.1, x.2))
+                })
+                .collect();
+            if at.len() == curves.len() {
+                let n = at.len() as f64;
+                ftpt.push((epoch as f64, at.iter().map(|x| x.0).sum::<f64>() / n));
+                acc.push((epoch as f64, at.iter().map(|x| x.1).sum::<f64>() / n));
+            }
+        }
+        ftpt_series.push(Series {
+            label: point_name(p),
+            points: ftpt,
+        });
+        acc_series.push(Series {
+            label: point_name(p),
+            points: acc,
+        });
+        let mut counts = vec![0u64; p.summaries[0].1.alpha_at_true.counts.len()];
+        for (_, s) in &p.summaries {
+            for (c, x) in counts.iter_mut().zip(&s.alpha_at_true.counts) {
+                *c += x;
+            }
+        }
+        edges = p.summaries[0].1.alpha_at_true.edges.clone();
+        hist_series.push((point_name(p), counts));
+    }
+    if !ftpt_series.is_empty() {
+        figures.push(Figure::Lines {
+            name: "curves-ftpt".into(),
+            title: "Training-set FTPT during training (mean over seeds)".into(),
+            x_label: "epoch".into(),
+            y_label: "train FTPT (%)".into(),
+            series: ftpt_series,
+        });
+        figures.push(Figure::Lines {
+            name: "curves-accuracy".into(),
+            title: "Training-set accuracy during training (mean over seeds)".into(),
+            x_label: "epoch".into(),
+            y_label: "train accuracy (%)".into(),
+            series: acc_series,
+        });
+        figures.push(Figure::Histograms {
+            name: "alpha-at-true".into(),
+            title: "Attention on the true segment after training (training set, all seeds)".into(),
+            edges,
+            series: hist_series,
+        });
+    }
+    Ok(figures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spaced_picks_ends_and_stays_in_range() {
+        assert_eq!(spaced(3, 6), vec![0, 1, 2]);
+        assert_eq!(spaced(36, 6), vec![0, 7, 14, 21, 28, 35]);
+    }
+
+    #[test]
+    fn known_metrics() {
+        assert!(is_known_metric("train.ftpt"));
+        assert!(is_known_metric("test.entropy"));
+        assert!(is_known_metric("epochs"));
+        assert!(!is_known_metric("train.fptp"));
+        assert!(!is_known_metric("valid.ftpt"));
+    }
+}

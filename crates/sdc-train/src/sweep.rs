@@ -1,0 +1,189 @@
+//! Sweep runner: many runs, in parallel, resumable, shardable.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tracing::{info, warn};
+
+use crate::error::TrainError;
+use crate::experiment::PlannedRun;
+use crate::run::{RunSummary, run_experiment};
+use crate::run_dir::{RunDir, write_atomic};
+use crate::training::Silent;
+
+/// The file a failed run leaves in its directory (removed when it later succeeds).
+pub const ERROR_FILE: &str = "error.txt";
+
+/// Shard `index` of `count` (1-based): run `k` of a plan belongs to shard `k mod count + 1`,
+/// so shards are disjoint, cover the plan, and are balanced across grid points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, 1..=count.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || format!("--shard {s}: expected i/n with 1 <= i <= n, e.g. 1/2");
+        let (i, n) = s.split_once('/').ok_or_else(err)?;
+        let index: usize = i.trim().parse().map_err(|_| err())?;
+        let count: usize = n.trim().parse().map_err(|_| err())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(err());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl Shard {
+    /// Whether run number `k` of the plan is this shard's.
+    pub fn contains(&self, k: usize) -> bool {
+        k % self.count == self.index - 1
+    }
+
+    /// The runs of `plan` that belong to this shard.
+    pub fn select(&self, plan: Vec<PlannedRun>) -> Vec<PlannedRun> {
+        plan.into_iter()
+            .enumerate()
+            .filter(|(k, _)| self.contains(*k))
+            .map(|(_, r)| r)
+            .collect()
+    }
+}
+
+/// How one run of a sweep ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunStatus {
+    /// Trained now.
+    Trained(RunSummary),
+    /// Already finished before this sweep: not trained again.
+    Skipped(RunSummary),
+    /// Failed, with the error (also written to the run's `error.txt`).
+    Failed(String),
+}
+
+/// Hears about runs starting and ending; called from worker threads.
+pub trait SweepObserver: Sync {
+    /// A run is about to start (not called for skipped runs).
+    fn run_started(&self, _run: &PlannedRun) {}
+    /// A run ended.
+    fn run_finished(&self, _run: &PlannedRun, _status: &RunStatus) {}
+}
+
+/// An observer that ignores everything.
+impl SweepObserver for Silent {}
+
+/// Runs `runs` under `root`, at most `jobs` at a time. A run whose directory already holds a
+/// finished run is skipped, one with a checkpoint resumes, and a failing run is recorded and the
+/// sweep goes on. Statuses come back in plan order.
+pub fn run_sweep(
+    runs: &[PlannedRun],
+    root: &Path,
+    jobs: usize,
+    observer: &dyn SweepObserver,
+) -> Vec<RunStatus> {
+    let next = AtomicUsize::new(0);
+    let statuses: Mutex<Vec<Option<RunStatus>>> = Mutex::new(vec![None; runs.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, runs.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(run) = runs.get(k) else { break };
+                    let status = run_one(run, root, observer);
+                    observer.run_finished(run, &status);
+                    statuses.lock().expect("a worker panicked while recording")[k] = Some(status);
+                }
+            });
+        }
+    });
+    statuses
+        .into_inner()
+        .expect("no worker holds the lock after the scope")
+        .into_iter()
+        .map(|s| s.expect("every run was taken by a worker"))
+        .collect()
+}
+
+fn run_one(run: &PlannedRun, root: &Path, observer: &dyn SweepObserver) -> RunStatus {
+    let dir = root.join(&run.rel_dir);
+    if let Ok(existing) = RunDir::open(&dir)
+        && existing.is_finished()
+        && existing.read_config().ok().flatten().as_ref() == Some(&run.config)
+        && let Ok(summary) = existing.read_json::<RunSummary>(crate::run_dir::SUMMARY_FILE)
+    {
+        return RunStatus::Skipped(summary);
+    }
+    observer.run_started(run);
+    let error_file = dir.join(ERROR_FILE);
+    match run_experiment(&run.config, &dir, &mut Silent) {
+        Ok(summary) => {
+            if error_file.exists() {
+                let _ = std::fs::remove_file(&error_file);
+            }
+            info!(
+                run = %run.rel_dir.display(),
+                epochs = summary.epochs,
+                accuracy = summary.train.summary.accuracy,
+                ftpt = summary.train.summary.rates.ftpt,
+                "run done"
+            );
+            RunStatus::Trained(summary)
+        }
+        Err(e) => {
+            let message = e.to_string();
+            warn!(run = %run.rel_dir.display(), error = %message, "run failed");
+            record_failure(&error_file, &message);
+            RunStatus::Failed(message)
+        }
+    }
+}
+
+fn record_failure(path: &Path, message: &str) {
+    if let Err(e) = write_atomic(path, message.as_bytes()) {
+        warn!(path = %path.display(), error = %e, "cannot record the failure");
+    }
+}
+
+/// The recorded failure of a run directory, if it has one and is not finished.
+pub fn recorded_failure(dir: &Path) -> Result<Option<String>, TrainError> {
+    let path = dir.join(ERROR_FILE);
+    if !path.is_file() || dir.join(crate::run_dir::SUMMARY_FILE).is_file() {
+        return Ok(None);
+    }
+    std::fs::read_to_string(&path)
+        .map(Some)
+        .map_err(|e| TrainError::io(&path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_disjoint_and_cover_the_plan() {
+        let n = 23;
+        for count in 1..5 {
+            let shards: Vec<Shard> = (1..=count).map(|index| Shard { index, count }).collect();
+            for k in 0..n {
+                assert_eq!(
+                    shards.iter().filter(|s| s.contains(k)).count(),
+                    1,
+                    "run {k}, {count} shards"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn shard_syntax_is_checked() {
+        assert_eq!("2/3".parse::<Shard>(), Ok(Shard { index: 2, count: 3 }));
+        for bad in ["0/2", "3/2", "1/0", "x", "1-2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+}
