@@ -1,0 +1,119 @@
+//! Sweeps: resume without redoing finished runs, and shards that merge into the whole.
+
+use std::path::{Path, PathBuf};
+
+use sdc_train::{Profile, ReproduceOptions, RunStatus, Shard, Silent, reproduce};
+
+const SPEC: &str = r#"
+name = "tiny"
+claim = "Deeper averaging raises FTPT."
+source = "test"
+base = "configs/base.toml"
+seeds = 2
+set = { "data.n_train" = 120, "data.n_test" = 60, "data.n_base" = 500, "train.max_epochs" = 3, "train.batch_size" = 40 }
+
+[[axis]]
+key = "model.averaging_layer"
+label = "k"
+values = [0, 2]
+
+[verdict]
+metric = "train.ftpt"
+direction = { axis = "k", order = "increasing" }
+
+[[reference]]
+at = [0]
+values = { "train.ftpt" = 50.0 }
+"#;
+
+fn setup() -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(root.path().join("configs")).expect("mkdir");
+    std::fs::create_dir_all(root.path().join("experiments")).expect("mkdir");
+    std::fs::write(root.path().join("configs/base.toml"), sdc_train::DEFAULT_CONFIG_TOML).expect("write");
+    std::fs::write(root.path().join("experiments/tiny.toml"), SPEC).expect("write");
+    root
+}
+
+fn options(root: &Path, out: &str, shard: Option<Shard>, train: bool) -> ReproduceOptions {
+    ReproduceOptions {
+        root: root.to_path_buf(),
+        experiments: root.join("experiments"),
+        out: root.join(out),
+        profile: Profile::Full,
+        only: Vec::new(),
+        jobs: 2,
+        shard,
+        backend: None,
+        train,
+    }
+}
+
+fn count(statuses: &[(sdc_train::PlannedRun, RunStatus)]) -> (usize, usize, usize) {
+    let mut c = (0, 0, 0);
+    for (_, s) in statuses {
+        match s {
+            RunStatus::Trained(_) => c.0 += 1,
+            RunStatus::Skipped(_) => c.1 += 1,
+            RunStatus::Failed(_) => c.2 += 1,
+        }
+    }
+    c
+}
+
+fn report(root: &Path, out: &str) -> String {
+    std::fs::read_to_string(root.join(out).join("report/report.md")).expect("report.md")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target: PathBuf = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn a_rerun_skips_finished_runs_and_redoes_only_the_interrupted_one() {
+    let root = setup();
+    let first = reproduce(&options(root.path(), "out", None, true), &Silent).expect("sweep");
+    assert_eq!(first.planned, 4);
+    assert_eq!(count(&first.statuses), (4, 0, 0));
+    let whole = report(root.path(), "out");
+    assert!(whole.contains("## tiny"), "{whole}");
+
+    let again = reproduce(&options(root.path(), "out", None, true), &Silent).expect("sweep");
+    assert_eq!(count(&again.statuses), (0, 4, 0));
+    assert_eq!(report(root.path(), "out"), whole);
+
+    // A run killed before it finished has no summary: only it is trained again, and the
+    // report comes out identical.
+    let victim = root.path().join("out/runs/tiny/k=2/seed-01");
+    std::fs::remove_file(victim.join("summary.json")).expect("rm");
+    std::fs::remove_file(victim.join("model.bpk")).expect("rm");
+    let resumed = reproduce(&options(root.path(), "out", None, true), &Silent).expect("sweep");
+    assert_eq!(count(&resumed.statuses), (1, 3, 0));
+    assert_eq!(report(root.path(), "out"), whole);
+}
+
+#[test]
+fn two_shards_run_disjoint_halves_whose_merge_equals_the_whole() {
+    let root = setup();
+    reproduce(&options(root.path(), "whole", None, true), &Silent).expect("sweep");
+    let a = reproduce(&options(root.path(), "a", Some(Shard { index: 1, count: 2 }), true), &Silent).expect("a");
+    let b = reproduce(&options(root.path(), "b", Some(Shard { index: 2, count: 2 }), true), &Silent).expect("b");
+    assert_eq!(count(&a.statuses), (2, 0, 0));
+    assert_eq!(count(&b.statuses), (2, 0, 0));
+    let dirs = |o: &sdc_train::ReproduceOutcome| o.statuses.iter().map(|(r, _)| r.rel_dir.clone()).collect::<Vec<_>>();
+    assert!(dirs(&a).iter().all(|d| !dirs(&b).contains(d)), "shards overlap");
+    // One shard alone reports the other half as missing.
+    assert!(report(root.path(), "a").contains("have not run yet"));
+    copy_tree(&root.path().join("b/runs"), &root.path().join("a/runs"));
+    reproduce(&options(root.path(), "a", None, false), &Silent).expect("report only");
+    assert_eq!(report(root.path(), "a"), report(root.path(), "whole"));
+}
