@@ -91,6 +91,10 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Upper bound on the number of epochs.
     pub max_epochs: usize,
+    /// Weight `k` of the entropy regulariser: the loss is `(1 - k) CE + k mean H(alpha)`
+    /// (paper-spec 7); 0 trains on cross-entropy alone.
+    #[serde(default)]
+    pub entropy: f64,
     /// Early stop on the training loss; none trains for `max_epochs`.
     #[serde(default)]
     pub stop: Option<StopRule>,
@@ -220,6 +224,9 @@ impl ExperimentConfig {
                 ));
             }
             _ => {}
+        }
+        if !(0.0..1.0).contains(&t.entropy) {
+            return Err(format!("train.entropy = {}: must be in [0, 1)", t.entropy));
         }
         if t.batch_size == 0 {
             return Err("train.batch_size = 0: must be >= 1".into());

@@ -28,7 +28,7 @@ pub use experiment::{
     Axis, ExperimentSpec, PlannedRun, Profile, QuickProfile, Reference, display_value,
 };
 pub use metrics::{EpochRecord, MetricsRow, read_rows};
-pub use objective::cross_entropy;
+pub use objective::{attention_entropy, cross_entropy, objective};
 pub use reproduce::{
     ReproduceOptions, ReproduceOutcome, SILENT_ACCURACY, SILENT_FFPT, build_report,
     is_known_metric, metric_value, plan, reproduce, select_specs,

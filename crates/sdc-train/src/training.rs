@@ -18,7 +18,7 @@ use crate::config::{ExperimentConfig, OptimizerConfig};
 use crate::error::TrainError;
 use crate::evaluate::{SplitMetrics, evaluate};
 use crate::metrics::{EpochRecord, MetricsRow, append_row, truncate_rows};
-use crate::objective::cross_entropy;
+use crate::objective::objective;
 use crate::run_dir::{CheckpointState, METRICS_FILE, RunDir, write_atomic};
 
 /// Receives progress from the training loop; the caller decides where it goes.
@@ -144,7 +144,14 @@ pub fn fit(
         for chunk in order.chunks(t.batch_size) {
             let batch = SdcBatcher.batch_indices(train, chunk, device);
             let out = model.forward(batch.inputs);
-            let loss = cross_entropy(out.logits, batch.labels);
+            let loss = objective(
+                &model.attention,
+                t.entropy,
+                out.logits,
+                batch.labels,
+                out.scores,
+                out.alpha,
+            );
             let value: f64 = loss.clone().into_scalar::<f64>();
             if !value.is_finite() {
                 return Err(TrainError::Diverged { epoch, loss: value });

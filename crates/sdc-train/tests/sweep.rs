@@ -30,7 +30,11 @@ fn setup() -> tempfile::TempDir {
     let root = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(root.path().join("configs")).expect("mkdir");
     std::fs::create_dir_all(root.path().join("experiments")).expect("mkdir");
-    std::fs::write(root.path().join("configs/base.toml"), sdc_train::DEFAULT_CONFIG_TOML).expect("write");
+    std::fs::write(
+        root.path().join("configs/base.toml"),
+        sdc_train::DEFAULT_CONFIG_TOML,
+    )
+    .expect("write");
     std::fs::write(root.path().join("experiments/tiny.toml"), SPEC).expect("write");
     root
 }
@@ -105,12 +109,28 @@ fn a_rerun_skips_finished_runs_and_redoes_only_the_interrupted_one() {
 fn two_shards_run_disjoint_halves_whose_merge_equals_the_whole() {
     let root = setup();
     reproduce(&options(root.path(), "whole", None, true), &Silent).expect("sweep");
-    let a = reproduce(&options(root.path(), "a", Some(Shard { index: 1, count: 2 }), true), &Silent).expect("a");
-    let b = reproduce(&options(root.path(), "b", Some(Shard { index: 2, count: 2 }), true), &Silent).expect("b");
+    let a = reproduce(
+        &options(root.path(), "a", Some(Shard { index: 1, count: 2 }), true),
+        &Silent,
+    )
+    .expect("a");
+    let b = reproduce(
+        &options(root.path(), "b", Some(Shard { index: 2, count: 2 }), true),
+        &Silent,
+    )
+    .expect("b");
     assert_eq!(count(&a.statuses), (2, 0, 0));
     assert_eq!(count(&b.statuses), (2, 0, 0));
-    let dirs = |o: &sdc_train::ReproduceOutcome| o.statuses.iter().map(|(r, _)| r.rel_dir.clone()).collect::<Vec<_>>();
-    assert!(dirs(&a).iter().all(|d| !dirs(&b).contains(d)), "shards overlap");
+    let dirs = |o: &sdc_train::ReproduceOutcome| {
+        o.statuses
+            .iter()
+            .map(|(r, _)| r.rel_dir.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        dirs(&a).iter().all(|d| !dirs(&b).contains(d)),
+        "shards overlap"
+    );
     // One shard alone reports the other half as missing.
     assert!(report(root.path(), "a").contains("have not run yet"));
     copy_tree(&root.path().join("b/runs"), &root.path().join("a/runs"));
