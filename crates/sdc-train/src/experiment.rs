@@ -155,6 +155,10 @@ pub fn display_value(value: &toml::Value) -> String {
             .map(display_value)
             .collect::<Vec<_>>()
             .join("x"),
+        // `{ kind = "sparsemax" }` reads as `sparsemax`.
+        toml::Value::Table(t) if t.len() == 1 && t.contains_key("kind") => {
+            display_value(&t["kind"])
+        }
         toml::Value::Table(t) => t
             .iter()
             .map(|(k, v)| format!("{k}-{}", display_value(v)))
@@ -454,6 +458,17 @@ values = { "train.ftpt" = 88.51 }
         assert_eq!(full[17].config.train.seed, 2);
         assert_eq!(full[0].config.train.max_epochs, 2);
         assert_eq!(full[0].config.name, "t");
+    }
+
+    #[test]
+    fn display_values_are_short() {
+        let v: toml::Value = toml::from_str::<toml::Table>("v = { kind = \"sparsemax\" }")
+            .expect("toml")["v"]
+            .clone();
+        assert_eq!(display_value(&v), "sparsemax");
+        let v: toml::Value =
+            toml::from_str::<toml::Table>("v = [6, 12]").expect("toml")["v"].clone();
+        assert_eq!(display_value(&v), "6x12");
     }
 
     #[test]
