@@ -187,12 +187,7 @@ pub fn fit(
             }
             if scheduled || stop_now {
                 record.train = Some(train_metrics);
-                record.test = match test {
-                    Some(test) if !test.is_empty() => {
-                        Some(evaluate(&valid, test, eval_batch, criterion, &eval_device)?.1)
-                    }
-                    _ => None,
-                };
+                record.test = evaluate_test(&valid, test, eval_batch, criterion, &eval_device)?;
                 record.elapsed_s = seconds_before + started.elapsed().as_secs_f64();
                 log_epoch(&record);
                 if let Some(run) = run {
@@ -233,12 +228,7 @@ pub fn fit(
                 epoch,
                 running_loss: f64::NAN,
                 train: Some(evaluate(&valid, train, eval_batch, criterion, &eval_device)?.1),
-                test: match test {
-                    Some(test) if !test.is_empty() => {
-                        Some(evaluate(&valid, test, eval_batch, criterion, &eval_device)?.1)
-                    }
-                    _ => None,
-                },
+                test: evaluate_test(&valid, test, eval_batch, criterion, &eval_device)?,
                 elapsed_s: seconds_before,
             }
         }
@@ -252,6 +242,22 @@ pub fn fit(
         steps_here: steps,
         samples_here: samples,
     })
+}
+
+/// Metrics on the test set, when there is a non-empty one.
+fn evaluate_test(
+    model: &AttentionModel,
+    test: Option<&SdcDataset>,
+    batch_size: usize,
+    criterion: sdc_interp::FocusCriterion,
+    device: &Device,
+) -> Result<Option<SplitMetrics>, TrainError> {
+    match test {
+        Some(test) if !test.is_empty() => Ok(Some(
+            evaluate(model, test, batch_size, criterion, device)?.1,
+        )),
+        _ => Ok(None),
+    }
 }
 
 fn log_epoch(record: &EpochRecord) {
