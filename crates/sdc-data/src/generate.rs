@@ -110,8 +110,8 @@ pub fn generate_base(resolved: &ResolvedSynthetic) -> BaseSet {
     }
 }
 
-/// ChaCha8 seeded by `seed`, on stream `stream`.
-fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
+/// ChaCha8 seeded by `seed`, on stream `stream`: every seeded draw of this crate starts here.
+pub(crate) fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
     rng

@@ -9,11 +9,12 @@
 //! mosaics from stream 2 and the test images only. (The paper's CIFAR test mosaics reuse the
 //! training images, paper-spec 4.3; here the test set is held out.)
 
+use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::ImageSet;
+use crate::generate::stream;
 use crate::{DataError, SdcDataset};
 
 /// ChaCha stream of the train mosaics.
@@ -176,13 +177,6 @@ pub fn build_mosaics(
         )?,
         test.mosaics(config, config.n_test, &mut stream(config.seed, STREAM_TEST))?,
     ))
-}
-
-/// ChaCha8 seeded by `seed`, on stream `stream`.
-fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream);
-    rng
 }
 
 /// The images of one split, grouped into the fg and bg pools.
