@@ -18,6 +18,19 @@ pub enum Distribution {
     Blobs5d,
     /// Isotropic Gaussians with user-given means and std.
     Gaussian,
+    /// Error mode 1, 2-D uniform boxes, fg all on one side of bg (paper-spec 4.4 dist_1).
+    Em1,
+    /// Error mode 2, 2-D uniform boxes, fg on both sides of bg (paper-spec 4.4 dist_2).
+    Em2,
+    /// Error mode 3, 2-D uniform boxes, 6 fg classes and a near-constant bg (paper-spec 4.4 dist_4).
+    Em3,
+}
+
+impl Distribution {
+    /// Whether this is one of the error-mode box distributions (paper-spec 4.4).
+    pub fn is_error_mode(self) -> bool {
+        matches!(self, Self::Em1 | Self::Em2 | Self::Em3)
+    }
 }
 
 impl fmt::Display for Distribution {
@@ -26,6 +39,9 @@ impl fmt::Display for Distribution {
             Distribution::Type4 => "type4",
             Distribution::Blobs5d => "blobs5d",
             Distribution::Gaussian => "gaussian",
+            Distribution::Em1 => "em1",
+            Distribution::Em2 => "em2",
+            Distribution::Em3 => "em3",
         })
     }
 }
@@ -41,41 +57,89 @@ pub enum MosaicScheme {
 }
 
 /// A synthetic dataset as written in a config file; [`SyntheticConfig::validate`] resolves it.
+///
+/// Deserialised through a private mirror with an optional `n_base`, so that each left-out
+/// field gets its default, including the per-distribution `n_base`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "SyntheticConfigFile")]
 pub struct SyntheticConfig {
     /// The class-conditional distribution.
     pub distribution: Distribution,
     /// Segments per mosaic (m); 9 in the paper.
-    #[serde(default = "default_n_segments")]
     pub n_segments: usize,
     /// Training mosaics (at least 1).
-    #[serde(default = "default_n_mosaics")]
     pub n_train: usize,
     /// Test mosaics (0 allowed).
-    #[serde(default = "default_n_mosaics")]
     pub n_test: usize,
-    /// Size of the base point set the mosaics are drawn from.
-    #[serde(default = "default_n_base")]
+    /// Size of the base point set the mosaics are drawn from. Default 5000; 1200 for em1 and
+    /// em2, 2100 for em3 (paper-spec 4.4).
     pub n_base: usize,
-    /// Foreground classes; label y is `fg_classes[y]`. Default `[0, 1, 2]` (required for gaussian).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Foreground classes; label y is `fg_classes[y]`. Default `[0, 1, 2]`; every class but the
+    /// last for the error modes (required for gaussian).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fg_classes: Option<Vec<u32>>,
     /// Background classes. Default: every class not in fg_classes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bg_classes: Option<Vec<u32>>,
-    /// Mosaic scheme. Default: class-uniform for type4, pool otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Mosaic scheme. Default: class-uniform for type4 and the error modes, pool otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scheme: Option<MosaicScheme>,
     /// Seed of every random choice.
-    #[serde(default)]
     pub seed: u64,
     /// Class means `[n_classes][dim]`; gaussian only (required there).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub means: Option<Vec<Vec<f64>>>,
     /// Isotropic standard deviation; gaussian only (required there).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub std: Option<f64>,
+}
+
+/// [`SyntheticConfig`] as a file spells it. It exists because the default of `n_base` depends on
+/// `distribution`, which a serde field default cannot see.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyntheticConfigFile {
+    distribution: Distribution,
+    #[serde(default = "default_n_segments")]
+    n_segments: usize,
+    #[serde(default = "default_n_mosaics")]
+    n_train: usize,
+    #[serde(default = "default_n_mosaics")]
+    n_test: usize,
+    #[serde(default)]
+    n_base: Option<usize>,
+    #[serde(default)]
+    fg_classes: Option<Vec<u32>>,
+    #[serde(default)]
+    bg_classes: Option<Vec<u32>>,
+    #[serde(default)]
+    scheme: Option<MosaicScheme>,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    means: Option<Vec<Vec<f64>>>,
+    #[serde(default)]
+    std: Option<f64>,
+}
+
+impl From<SyntheticConfigFile> for SyntheticConfig {
+    fn from(file: SyntheticConfigFile) -> Self {
+        Self {
+            distribution: file.distribution,
+            n_segments: file.n_segments,
+            n_train: file.n_train,
+            n_test: file.n_test,
+            n_base: file
+                .n_base
+                .unwrap_or_else(|| default_n_base(file.distribution)),
+            fg_classes: file.fg_classes,
+            bg_classes: file.bg_classes,
+            scheme: file.scheme,
+            seed: file.seed,
+            means: file.means,
+            std: file.std,
+        }
+    }
 }
 
 /// Largest accepted |mean| and std: points are stored as f32 (max 3.4e38), so a draw must not
@@ -88,8 +152,13 @@ fn default_n_segments() -> usize {
 fn default_n_mosaics() -> usize {
     3000
 }
-fn default_n_base() -> usize {
-    5000
+fn default_n_base(distribution: Distribution) -> usize {
+    match distribution {
+        // paper-spec 4.4: dist_1 and dist_2 draw 1200 points, dist_4 2100.
+        Distribution::Em1 | Distribution::Em2 => 1200,
+        Distribution::Em3 => 2100,
+        Distribution::Type4 | Distribution::Blobs5d | Distribution::Gaussian => 5000,
+    }
 }
 
 /// A validated [`SyntheticConfig`] with every default filled in.
@@ -131,7 +200,7 @@ impl SyntheticConfig {
             n_segments: default_n_segments(),
             n_train: default_n_mosaics(),
             n_test: default_n_mosaics(),
-            n_base: default_n_base(),
+            n_base: default_n_base(distribution),
             fg_classes: None,
             bg_classes: None,
             scheme: None,
@@ -144,7 +213,9 @@ impl SyntheticConfig {
     /// Dimension of a segment; `None` for a gaussian config without means.
     pub fn dim(&self) -> Option<usize> {
         match self.distribution {
-            Distribution::Type4 => Some(2),
+            Distribution::Type4 | Distribution::Em1 | Distribution::Em2 | Distribution::Em3 => {
+                Some(2)
+            }
             Distribution::Blobs5d => Some(5),
             Distribution::Gaussian => self.means.as_ref()?.first().map(Vec::len),
         }
@@ -202,6 +273,8 @@ impl SyntheticConfig {
                     hint: "e.g. fg_classes = [0, 1, 2]",
                 });
             }
+            // paper-spec 4.4: every error-mode class but the last is fg.
+            (None, d) if d.is_error_mode() => (0..n_base_classes as u32 - 1).collect(),
             (None, _) => vec![0, 1, 2],
         };
         check_classes("fg_classes", &fg_classes, &name, n_base_classes, "")?;
@@ -222,8 +295,11 @@ impl SyntheticConfig {
         }
 
         let scheme = self.scheme.unwrap_or(match self.distribution {
-            // paper-spec 4.1: the AAAI type4 tables use the class-uniform generator v2.
-            Distribution::Type4 => MosaicScheme::ClassUniform,
+            // paper-spec 4.1: the AAAI type4 tables use the class-uniform generator v2; 4.4: the
+            // error-mode scripts draw the fg class with randint(0, K), then a point of it.
+            Distribution::Type4 | Distribution::Em1 | Distribution::Em2 | Distribution::Em3 => {
+                MosaicScheme::ClassUniform
+            }
             // paper-spec 4.2: Dataset 2 draws from the fg and bg pools.
             Distribution::Blobs5d | Distribution::Gaussian => MosaicScheme::Pool,
         });
@@ -248,7 +324,15 @@ impl SyntheticConfig {
     /// The sampler, from `distribution`, `means` and `std`.
     fn class_model(&self) -> Result<ClassModel, DataError> {
         let name = self.distribution.to_string();
-        if self.distribution != Distribution::Gaussian {
+        let preset = match self.distribution {
+            Distribution::Type4 => Some(ClassModel::Type4),
+            Distribution::Blobs5d => Some(ClassModel::Blobs5d),
+            Distribution::Em1 => Some(ClassModel::Em1),
+            Distribution::Em2 => Some(ClassModel::Em2),
+            Distribution::Em3 => Some(ClassModel::Em3),
+            Distribution::Gaussian => None,
+        };
+        if let Some(model) = preset {
             for (field, set) in [("means", self.means.is_some()), ("std", self.std.is_some())] {
                 if set {
                     return Err(DataError::FieldNotAllowed {
@@ -257,10 +341,7 @@ impl SyntheticConfig {
                     });
                 }
             }
-            return Ok(match self.distribution {
-                Distribution::Type4 => ClassModel::Type4,
-                _ => ClassModel::Blobs5d,
-            });
+            return Ok(model);
         }
         let means = self.means.clone().ok_or_else(|| DataError::MissingField {
             field: "means",

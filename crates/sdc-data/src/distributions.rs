@@ -1,4 +1,4 @@
-//! Class-conditional samplers of the synthetic base points (paper-spec 4.1, 4.2).
+//! Class-conditional samplers of the synthetic base points (paper-spec 4.1, 4.2, 4.4).
 //!
 //! Sampling is in f64 (the paper's nets are float64); [`crate::generate`] stores the points as f32.
 
@@ -40,6 +40,55 @@ pub const BLOBS5D_MEANS: [[f64; 5]; 10] = [
 /// paper-spec 4.2): k = 1 for c0, c2, c3, c5, c8, c9 and k = 0 for c1, c4, c6, c7.
 pub const BLOBS5D_ELONGATED_AXIS: [usize; 10] = [1, 0, 1, 1, 0, 1, 0, 0, 1, 1];
 
+/// An axis-aligned box `[[x_lo, x_hi], [y_lo, y_hi]]`; its class is uniform on it (paper-spec 4.4).
+pub type UniformBox = [[f64; 2]; 2];
+
+/// Error mode 1, "dist_1" (paper-spec 4.4): fg c0-c2 all right of the bg strip c3 in x1, so a
+/// linear focus increasing in x1 ranks every fg segment above every bg segment.
+pub const EM1_BOXES: [UniformBox; 4] = [
+    [[5.0, 6.0], [2.0, 4.0]],
+    [[5.0, 6.0], [-5.0, -3.0]],
+    [[8.0, 9.0], [-2.0, 0.0]],
+    [[1.0, 2.0], [-1.0, 5.0]],
+];
+
+/// Error mode 2, "dist_2" (paper-spec 4.4): as dist_1 but c2 moved left of the bg strip c3
+/// (which is also taller), so fg lies on both sides of bg in x1.
+pub const EM2_BOXES: [UniformBox; 4] = [
+    [[5.0, 6.0], [2.0, 4.0]],
+    [[5.0, 6.0], [-5.0, -3.0]],
+    [[-3.0, -2.0], [-2.0, 0.0]],
+    [[1.0, 2.0], [-8.0, 5.0]],
+];
+
+/// Error mode 3, "dist_4" (paper-spec 4.4): six fg classes in 0.1 x 0.1 boxes stacked along x2
+/// at x1 in [1.5, 1.6], and one tiny bg box c6, an almost constant background.
+pub const EM3_BOXES: [UniformBox; 7] = [
+    [[1.5, 1.6], [7.0, 7.1]],
+    [[1.5, 1.6], [5.0, 5.1]],
+    [[1.5, 1.6], [3.0, 3.1]],
+    [[1.5, 1.6], [1.0, 1.1]],
+    [[1.5, 1.6], [-1.0, -0.9]],
+    [[1.5, 1.6], [-3.0, -2.9]],
+    [[2.1, 2.2], [2.0, 2.1]],
+];
+
+/// Centres of `boxes`: the means of their uniform distributions.
+const fn centres<const N: usize>(boxes: &[UniformBox; N]) -> [[f64; 2]; N] {
+    let mut out = [[0.0; 2]; N];
+    let mut i = 0;
+    while i < N {
+        let [[x_lo, x_hi], [y_lo, y_hi]] = boxes[i];
+        out[i] = [(x_lo + x_hi) / 2.0, (y_lo + y_hi) / 2.0];
+        i += 1;
+    }
+    out
+}
+
+const EM1_CENTRES: [[f64; 2]; 4] = centres(&EM1_BOXES);
+const EM2_CENTRES: [[f64; 2]; 4] = centres(&EM2_BOXES);
+const EM3_CENTRES: [[f64; 2]; 7] = centres(&EM3_BOXES);
+
 /// A resolved class-conditional distribution: which classes exist and how to sample a point.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClassModel {
@@ -54,6 +103,12 @@ pub enum ClassModel {
         /// Isotropic standard deviation.
         std: f64,
     },
+    /// Error mode 1: uniform boxes [`EM1_BOXES`] in 2-D.
+    Em1,
+    /// Error mode 2: uniform boxes [`EM2_BOXES`] in 2-D.
+    Em2,
+    /// Error mode 3: uniform boxes [`EM3_BOXES`] in 2-D.
+    Em3,
 }
 
 impl ClassModel {
@@ -63,19 +118,32 @@ impl ClassModel {
             ClassModel::Type4 => TYPE4_MEANS.len(),
             ClassModel::Blobs5d => BLOBS5D_MEANS.len(),
             ClassModel::Gaussian { means, .. } => means.len(),
+            ClassModel::Em1 => EM1_BOXES.len(),
+            ClassModel::Em2 => EM2_BOXES.len(),
+            ClassModel::Em3 => EM3_BOXES.len(),
         }
     }
 
     /// Dimension of a point.
     pub fn dim(&self) -> usize {
         match self {
-            ClassModel::Type4 => 2,
+            ClassModel::Type4 | ClassModel::Em1 | ClassModel::Em2 | ClassModel::Em3 => 2,
             ClassModel::Blobs5d => 5,
             ClassModel::Gaussian { means, .. } => means.first().map_or(0, Vec::len),
         }
     }
 
-    /// Mean of `class`.
+    /// The uniform box of each class, for the error-mode distributions; `None` for Gaussians.
+    pub fn boxes(&self) -> Option<&'static [UniformBox]> {
+        match self {
+            ClassModel::Em1 => Some(&EM1_BOXES),
+            ClassModel::Em2 => Some(&EM2_BOXES),
+            ClassModel::Em3 => Some(&EM3_BOXES),
+            ClassModel::Type4 | ClassModel::Blobs5d | ClassModel::Gaussian { .. } => None,
+        }
+    }
+
+    /// Mean of `class` (the centre of its box for the error modes).
     ///
     /// # Panics
     /// If `class >= n_classes()`.
@@ -84,6 +152,9 @@ impl ClassModel {
             ClassModel::Type4 => &TYPE4_MEANS[class],
             ClassModel::Blobs5d => &BLOBS5D_MEANS[class],
             ClassModel::Gaussian { means, .. } => &means[class],
+            ClassModel::Em1 => &EM1_CENTRES[class],
+            ClassModel::Em2 => &EM2_CENTRES[class],
+            ClassModel::Em3 => &EM3_CENTRES[class],
         }
     }
 
@@ -111,6 +182,13 @@ impl ClassModel {
                     *o = m + a;
                 }
                 out[BLOBS5D_ELONGATED_AXIS[class]] += 15f64.sqrt() * b;
+            }
+            ClassModel::Em1 | ClassModel::Em2 | ClassModel::Em3 => {
+                let bounds = self.boxes().expect("every error mode has boxes")[class];
+                // paper-spec 4.4: np.random.uniform, independently per coordinate.
+                for (o, [lo, hi]) in out.iter_mut().zip(bounds) {
+                    *o = rng.random_range(lo..hi);
+                }
             }
         }
     }
@@ -192,6 +270,37 @@ mod tests {
                 assert!((cov[i][i] - 0.01).abs() < 0.001, "var {}", cov[i][i]);
             }
             assert!(cov[0][1].abs() < 0.001);
+        }
+    }
+
+    #[test]
+    fn error_modes_are_uniform_on_their_boxes() {
+        for (model, n_classes) in [
+            (ClassModel::Em1, 4),
+            (ClassModel::Em2, 4),
+            (ClassModel::Em3, 7),
+        ] {
+            assert_eq!((model.n_classes(), model.dim()), (n_classes, 2));
+            let boxes = model.boxes().expect("error modes have boxes");
+            for (class, bounds) in boxes.iter().enumerate() {
+                let mut rng = ChaCha8Rng::seed_from_u64(class as u64);
+                let mut x = [0.0; 2];
+                for _ in 0..500 {
+                    model.sample_into(class, &mut rng, &mut x);
+                    for (&v, &[lo, hi]) in x.iter().zip(bounds) {
+                        assert!((lo..hi).contains(&v), "{model:?} c{class}: {v}");
+                    }
+                }
+                let (mean, cov) = moments(&model, class, 4000);
+                for axis in 0..2 {
+                    let [lo, hi] = bounds[axis];
+                    assert_eq!(model.mean(class)[axis], (lo + hi) / 2.0);
+                    // U[lo, hi] has variance w^2 / 12; the mean's standard error is w / 219.
+                    let w = hi - lo;
+                    assert!((mean[axis] - (lo + hi) / 2.0).abs() < 0.03 * w);
+                    assert!((cov[axis][axis] - w * w / 12.0).abs() < 0.1 * w * w / 12.0);
+                }
+            }
         }
     }
 

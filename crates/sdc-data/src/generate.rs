@@ -91,8 +91,12 @@ pub fn generate_base(resolved: &ResolvedSynthetic) -> BaseSet {
             classes.shuffle(&mut rng);
             classes
         }
-        // paper-spec 4.1: each point's class is randint(0, n_classes).
-        ClassModel::Type4 | ClassModel::Gaussian { .. } => (0..n)
+        // paper-spec 4.1, 4.4: each point's class is randint(0, n_classes).
+        ClassModel::Type4
+        | ClassModel::Gaussian { .. }
+        | ClassModel::Em1
+        | ClassModel::Em2
+        | ClassModel::Em3 => (0..n)
             .map(|_| rng.random_range(0..n_classes as u32))
             .collect(),
     };

@@ -250,3 +250,89 @@ fn means_and_std_are_refused_for_presets() {
     };
     assert!(err(&config).starts_with("means: not accepted for distribution blobs5d"));
 }
+
+#[test]
+fn error_modes_get_the_papers_defaults() {
+    // paper-spec 4.4: 1200 base points for dist_1 and dist_2, 2100 for dist_4; fg every class
+    // but the last, bg the last; the fg class drawn uniformly.
+    for (name, distribution, n_base, fg, bg) in [
+        ("em1", Distribution::Em1, 1200, vec![0, 1, 2], vec![3]),
+        ("em2", Distribution::Em2, 1200, vec![0, 1, 2], vec![3]),
+        (
+            "em3",
+            Distribution::Em3,
+            2100,
+            vec![0, 1, 2, 3, 4, 5],
+            vec![6],
+        ),
+    ] {
+        let config: SyntheticConfig =
+            toml::from_str(&format!("distribution = \"{name}\"")).expect("parses");
+        assert_eq!(config, SyntheticConfig::new(distribution));
+        assert_eq!(config.distribution.to_string(), name);
+        assert_eq!(config.dim(), Some(2));
+        let r = config.validate().expect("valid");
+        assert_eq!((r.n_base, r.dim, r.n_segments), (n_base, 2, 9), "{name}");
+        assert_eq!(r.n_classes, fg.len(), "{name}");
+        assert_eq!(r.n_base_classes, fg.len() + 1, "{name}");
+        assert_eq!((r.fg_classes, r.bg_classes), (fg, bg), "{name}");
+        assert_eq!(r.scheme, MosaicScheme::ClassUniform, "{name}");
+    }
+}
+
+#[test]
+fn error_mode_defaults_can_be_overridden_and_round_trip() {
+    let text = r#"
+        distribution = "em3"
+        n_base = 700
+        n_train = 3000
+        n_test = 1000
+        fg_classes = [0, 2, 4]
+        scheme = "pool"
+    "#;
+    let config: SyntheticConfig = toml::from_str(text).expect("parses");
+    let r = config.validate().expect("valid");
+    assert_eq!((r.n_base, r.n_train, r.n_test), (700, 3000, 1000));
+    assert_eq!(
+        (r.fg_classes, r.bg_classes),
+        (vec![0, 2, 4], vec![1, 3, 5, 6])
+    );
+    assert_eq!(r.scheme, MosaicScheme::Pool);
+    // What a run directory records (n_base written out) reads back as the same config.
+    let written = toml::to_string(&config).expect("serialises");
+    assert!(written.contains("n_base = 700"), "{written}");
+    let again: SyntheticConfig = toml::from_str(&written).expect("parses");
+    assert_eq!(again, config);
+    // A type4 file that leaves n_base out keeps the old default.
+    let type4: SyntheticConfig = toml::from_str("distribution = \"type4\"").expect("parses");
+    assert_eq!(type4.n_base, 5000);
+}
+
+#[test]
+fn error_modes_refuse_gaussian_fields_and_unknown_classes() {
+    let config = SyntheticConfig {
+        std: Some(0.1),
+        ..SyntheticConfig::new(Distribution::Em1)
+    };
+    assert_eq!(
+        err(&config),
+        "std: not accepted for distribution em1 (only for gaussian; remove it)"
+    );
+    let config = SyntheticConfig {
+        fg_classes: Some(vec![0, 4]),
+        ..SyntheticConfig::new(Distribution::Em2)
+    };
+    assert_eq!(
+        err(&config),
+        "fg_classes: class 4 does not exist (distribution em2 has classes 0..=3)"
+    );
+    assert_eq!(
+        err(&SyntheticConfig {
+            n_base: 6,
+            ..SyntheticConfig::new(Distribution::Em3)
+        }),
+        "n_base: 6 is not accepted (at least 7, one point per class of em3)"
+    );
+    let e = toml::from_str::<SyntheticConfig>("distribution = \"em4\"").expect_err("bad enum");
+    assert!(e.to_string().contains("em3"), "{e}");
+}

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::config::Distribution;
-use crate::distributions::{BLOBS5D_ELONGATED_AXIS, BLOBS5D_MEANS, TYPE4_MEANS};
+use crate::distributions::{
+    BLOBS5D_ELONGATED_AXIS, BLOBS5D_MEANS, EM1_BOXES, EM2_BOXES, EM3_BOXES, TYPE4_MEANS, UniformBox,
+};
 
 fn resolved(config: &SyntheticConfig) -> ResolvedSynthetic {
     config.validate().expect("valid config")
@@ -256,4 +258,108 @@ fn base_set_without_a_needed_class_is_refused() {
             "{m}"
         );
     }
+}
+
+/// Whether `p` lies in `bounds` (compared in f32, the storage type: rounding is monotone).
+fn inside(p: &[f32], bounds: &UniformBox) -> bool {
+    p.iter()
+        .zip(bounds)
+        .all(|(&v, &[lo, hi])| (lo as f32..=hi as f32).contains(&v))
+}
+
+#[test]
+fn error_mode_points_lie_in_their_class_boxes() {
+    for (distribution, boxes, k) in [
+        (Distribution::Em1, &EM1_BOXES[..], 3),
+        (Distribution::Em2, &EM2_BOXES[..], 3),
+        (Distribution::Em3, &EM3_BOXES[..], 6),
+    ] {
+        let config = SyntheticConfig {
+            n_train: 1200,
+            n_test: 200,
+            seed: 4,
+            ..SyntheticConfig::new(distribution)
+        };
+        let r = resolved(&config);
+        let base = generate_base(&r);
+        assert_eq!(base.len(), r.n_base);
+        let mut class_counts = vec![0; boxes.len()];
+        for i in 0..base.len() {
+            let class = base.classes[i] as usize;
+            class_counts[class] += 1;
+            assert!(
+                inside(base.point(i), &boxes[class]),
+                "{distribution}: point {i} of class {class} at {:?}",
+                base.point(i)
+            );
+        }
+        // paper-spec 4.4: each base point's class is randint(0, n_classes).
+        assert_roughly_uniform(&class_counts, &format!("{distribution} base class"));
+
+        let splits = generate(&config).expect("generates");
+        assert_eq!(
+            (splits.train.n_segments(), splits.train.dim()),
+            (9, 2),
+            "{distribution}"
+        );
+        assert_eq!(splits.train.n_classes(), k, "{distribution}");
+        for ds in [&splits.train, &splits.test] {
+            check_mosaics(&r, ds);
+            for i in 0..ds.len() {
+                let s = ds.sample(i);
+                assert!((s.label as usize) < k);
+                for (slot, seg) in s.segments.chunks(2).enumerate() {
+                    // Label y is base class y; every other slot is the bg class, the last one.
+                    let class = if slot == s.fg_index as usize {
+                        s.label as usize
+                    } else {
+                        k
+                    };
+                    assert!(
+                        inside(seg, &boxes[class]),
+                        "{distribution} mosaic {i} slot {slot}"
+                    );
+                }
+            }
+        }
+        let j_counts = check_mosaics(&r, &splits.train);
+        assert_roughly_uniform(&j_counts, &format!("{distribution} J"));
+        let mut label_counts = vec![0; k];
+        for &l in splits.train.labels() {
+            label_counts[l as usize] += 1;
+        }
+        assert_roughly_uniform(&label_counts, &format!("{distribution} label"));
+    }
+}
+
+#[test]
+fn error_mode_generation_is_deterministic() {
+    for distribution in [Distribution::Em1, Distribution::Em2, Distribution::Em3] {
+        let config = SyntheticConfig {
+            n_train: 60,
+            n_test: 30,
+            seed: 8,
+            ..SyntheticConfig::new(distribution)
+        };
+        let a = generate(&config).expect("generates");
+        assert_eq!(a, generate(&config).expect("generates"), "{distribution}");
+        let b = generate(&SyntheticConfig {
+            seed: 9,
+            ..config.clone()
+        })
+        .expect("generates");
+        assert_ne!(a.train, b.train, "{distribution}");
+        assert_ne!(a.test, b.test, "{distribution}");
+    }
+    // The three distributions differ even with the same seed.
+    let em = |d| {
+        generate(&SyntheticConfig {
+            n_train: 20,
+            n_test: 0,
+            ..SyntheticConfig::new(d)
+        })
+        .expect("generates")
+        .train
+    };
+    assert_ne!(em(Distribution::Em1), em(Distribution::Em2));
 }
