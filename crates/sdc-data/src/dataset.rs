@@ -13,6 +13,8 @@ use crate::DataError;
 pub struct SdcDataset {
     n_segments: usize,
     dim: usize,
+    /// Shape of one segment: `[dim]`, or `[c, h, w]` for image tiles (product = `dim`).
+    segment_shape: Vec<usize>,
     n_classes: usize,
     /// Row-major `[n, n_segments, dim]`.
     segments: Vec<f32>,
@@ -128,6 +130,7 @@ impl SdcDataset {
         Ok(Self {
             n_segments,
             dim,
+            segment_shape: vec![dim],
             n_classes,
             segments,
             labels,
@@ -153,6 +156,29 @@ impl SdcDataset {
     /// Dimension of one segment (d).
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// Shape of one segment: `[dim]`, or `[channels, height, width]` for image tiles.
+    pub fn segment_shape(&self) -> &[usize] {
+        &self.segment_shape
+    }
+
+    /// The same dataset with segments read as `shape` (e.g. `[c, h, w]`); the product of
+    /// `shape` must be `dim`.
+    pub fn with_segment_shape(mut self, shape: Vec<usize>) -> Result<Self, DataError> {
+        let product = shape.iter().try_fold(1usize, |acc, &s| acc.checked_mul(s));
+        if shape.is_empty() || product != Some(self.dim) {
+            return Err(DataError::InvalidValue {
+                field: "segment_shape",
+                value: format!("{shape:?}"),
+                accepted: format!(
+                    "a shape whose product is the segment dimension {}",
+                    self.dim
+                ),
+            });
+        }
+        self.segment_shape = shape;
+        Ok(self)
     }
 
     /// Number of label classes (K).
@@ -214,6 +240,7 @@ impl SdcDataset {
         SdcDataset {
             n_segments: self.n_segments,
             dim: self.dim,
+            segment_shape: self.segment_shape.clone(),
             n_classes: self.n_classes,
             segments,
             labels: indices.iter().map(|&i| self.labels[i]).collect(),

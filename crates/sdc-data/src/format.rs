@@ -7,7 +7,7 @@
 //! | 8 | magic `b"SDCDATA\0"` |
 //! | 4 | u32 format version ([`FORMAT_VERSION`]) |
 //! | 4 | u32 header length h (at most [`MAX_HEADER_LEN`]) |
-//! | h | UTF-8 JSON: `n_samples`, `n_segments`, `dim`, `n_classes`, `meta` (where the data came from) |
+//! | h | UTF-8 JSON: `n_samples`, `n_segments`, `dim`, `n_classes`, optional `segment_shape` (`[c, h, w]` of image tiles), `meta` (where the data came from) |
 //! | 4·n·m·d | segments, f32, row-major `[n, m, d]` |
 //! | 4·n | labels, u32 |
 //! | 4·n | fg_index, u32 |
@@ -45,6 +45,9 @@ struct Header {
     n_segments: u64,
     dim: u64,
     n_classes: u64,
+    /// `[c, h, w]` for image tiles; absent for flat segments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    segment_shape: Option<Vec<u64>>,
     meta: serde_json::Value,
 }
 
@@ -55,6 +58,8 @@ pub fn to_bytes(dataset: &SdcDataset, meta: &serde_json::Value) -> Result<Vec<u8
         n_segments: dataset.n_segments() as u64,
         dim: dataset.dim() as u64,
         n_classes: dataset.n_classes() as u64,
+        segment_shape: (dataset.segment_shape().len() > 1)
+            .then(|| dataset.segment_shape().iter().map(|&s| s as u64).collect()),
         meta: meta.clone(),
     };
     let header =
@@ -190,11 +195,18 @@ pub fn from_bytes(
     };
     let labels = u32s(segments_end..labels_end);
     let fg_index = u32s(labels_end..labels_end + 4 * n);
-    let dataset =
-        SdcDataset::new(m, d, k, segments, labels, fg_index).map_err(|e| DataError::Content {
-            path: path(),
-            source: Box::new(e),
-        })?;
+    let content = |e| DataError::Content {
+        path: path(),
+        source: Box::new(e),
+    };
+    let mut dataset = SdcDataset::new(m, d, k, segments, labels, fg_index).map_err(content)?;
+    if let Some(shape) = header.segment_shape {
+        let shape = shape
+            .into_iter()
+            .map(|s| to_usize("segment_shape", s))
+            .collect::<Result<Vec<_>, _>>()?;
+        dataset = dataset.with_segment_shape(shape).map_err(content)?;
+    }
     Ok((dataset, header.meta))
 }
 

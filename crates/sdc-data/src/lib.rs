@@ -20,6 +20,7 @@ mod error;
 mod format;
 mod generate;
 pub mod images;
+mod source;
 
 pub use batcher::{SdcBatch, SdcBatcher};
 pub use config::{Distribution, MosaicScheme, ResolvedSynthetic, SyntheticConfig};
@@ -36,3 +37,4 @@ pub use images::{
     mosaic_image, read_cifar10, read_cifar10_batch, read_idx_images, read_idx_labels,
     read_idx_pair,
 };
+pub use source::{DATA_DIR_ENV, DataConfig, ImageData, MOSAIC_CACHE_DIR, data_dir};

@@ -92,7 +92,7 @@ pub fn fetch(source: ImageSource, data_dir: &Path) -> Result<Vec<PathBuf>, DataE
     let pinned = match source {
         ImageSource::Mnist => &MNIST_FILES,
         ImageSource::FashionMnist => &FASHION_MNIST_FILES,
-        ImageSource::Cifar10 => return verify(source, data_dir),
+        ImageSource::Cifar10 => return fetch_cifar(data_dir),
     };
     let dir = source.dir(data_dir);
     let mut needed = Vec::new();
@@ -130,6 +130,70 @@ pub fn fetch(source: ImageSource, data_dir: &Path) -> Result<Vec<PathBuf>, DataE
         }
     }
     verify(source, data_dir)
+}
+
+/// The official CIFAR-10 binary archive.
+pub const CIFAR_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+
+/// CIFAR-10: the batches already in place are verified; when some are missing, the official
+/// archive is downloaded with `curl` (where the network allows) and its batches extracted.
+/// If that fails too, the error says where to put which file, and why the download failed.
+fn fetch_cifar(data_dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    match verify(ImageSource::Cifar10, data_dir) {
+        Err(DataError::MissingImageFiles { dir, missing, hint }) => {
+            let attempt = (|| {
+                let work = tempfile::tempdir().map_err(|e| io_error(&std::env::temp_dir(), e))?;
+                let archive = work.path().join("cifar-10-binary.tar.gz");
+                run(
+                    Command::new("curl")
+                        .args(["--fail", "--location", "--silent", "--show-error"])
+                        .args(["--connect-timeout", "20", "--output"])
+                        .arg(&archive)
+                        .arg(CIFAR_URL),
+                    work.path(),
+                )?;
+                extract_cifar(&archive, &dir)
+            })();
+            match attempt {
+                Ok(()) => verify(ImageSource::Cifar10, data_dir),
+                Err(e) => Err(DataError::MissingImageFiles {
+                    dir,
+                    missing,
+                    hint: format!("{hint}. Downloading {CIFAR_URL} failed: {e}"),
+                }),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Writes the six known batch files of the archive into `dir` (atomically, under names we
+/// choose; nothing else of the archive reaches the file system).
+fn extract_cifar(archive: &Path, dir: &Path) -> Result<(), DataError> {
+    let file = File::open(archive).map_err(|e| io_error(archive, e))?;
+    let mut tar = tar::Archive::new(GzDecoder::new(BufReader::new(file)));
+    let tar_err = |source| DataError::Io {
+        path: archive.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    for entry in tar.entries().map_err(tar_err)? {
+        let mut entry = entry.map_err(tar_err)?;
+        let path = entry.path().map_err(tar_err)?.into_owned();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| {
+            CIFAR_TRAIN_FILES
+                .iter()
+                .chain(&CIFAR_TEST_FILES)
+                .find(|known| **known == n)
+        }) else {
+            continue;
+        };
+        let dest = dir.join(name);
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_error(dir, e))?;
+        io::copy(&mut entry, &mut tmp).map_err(tar_err)?;
+        tmp.persist(&dest).map_err(|e| io_error(&dest, e.error))?;
+    }
+    Ok(())
 }
 
 /// Checks the files of `source` already in `data_dir` without fetching anything; returns their

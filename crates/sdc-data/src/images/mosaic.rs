@@ -278,7 +278,9 @@ impl<'a> Pools<'a> {
             labels.push(label);
             fg_index.push(j as u32);
         }
-        SdcDataset::new(m, dim, config.fg_classes.len(), segments, labels, fg_index)
+        let images = self.images;
+        SdcDataset::new(m, dim, config.fg_classes.len(), segments, labels, fg_index)?
+            .with_segment_shape(vec![images.channels, images.height, images.width])
     }
 }
 
