@@ -134,6 +134,39 @@ impl DenseParams {
     }
 }
 
+/// Host-side parameters of a 2-D convolution: weight `[c_out, c_in, k, k]` row-major, bias
+/// `[c_out]`; fan-in `c_in*k*k` and fan-out `c_out*k*k` as PyTorch computes them.
+pub(crate) fn draw_conv(
+    c_in: usize,
+    c_out: usize,
+    kernel: usize,
+    bias: bool,
+    init: LayerInit,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<f64>, Option<Vec<f64>>) {
+    let area = kernel * kernel;
+    let (fan_in, fan_out) = (c_in * area, c_out * area);
+    let n = c_out * fan_in;
+    match init {
+        LayerInit::TorchDefault => {
+            let bound = 1.0 / (fan_in as f64).sqrt();
+            let weight = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+            let bias = bias.then(|| {
+                (0..c_out)
+                    .map(|_| rng.random_range(-bound..bound))
+                    .collect()
+            });
+            (weight, bias)
+        }
+        LayerInit::XavierNormal => {
+            let std = (2.0 / (fan_in + fan_out) as f64).sqrt();
+            let normal = Normal::new(0.0, std).expect("xavier std is finite and positive");
+            let weight = (0..n).map(|_| normal.sample(rng)).collect();
+            (weight, bias.then(|| vec![0.0; c_out]))
+        }
+    }
+}
+
 /// The RNG for one network of a model: one seed, one stream per network, so the focus and the
 /// classification network are independent and each reproducible on its own.
 pub(crate) fn network_rng(seed: u64, stream: u64) -> ChaCha8Rng {

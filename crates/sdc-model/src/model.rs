@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::attention::AttentionMap;
 use crate::config::ModelConfig;
 use crate::error::ModelError;
-use crate::mlp::{ClassifierNet, FocusNet};
+use crate::nets::{ClassifierNet, FocusNet};
 
 /// What one forward pass returns.
 #[derive(Clone, Debug)]
@@ -40,19 +40,15 @@ impl AttentionModel {
     /// Builds the model; `config` must have been validated for these shapes.
     pub(crate) fn build(
         config: &ModelConfig,
-        input_dim: usize,
+        segment_shape: &[usize],
+        averaged_shape: &[usize],
         n_classes: usize,
         seed: u64,
         device: &Device,
     ) -> Self {
-        let focus = FocusNet::new(&config.focus, input_dim, seed, device);
-        let classifier = ClassifierNet::new(
-            &config.classifier,
-            config.averaged_width(input_dim),
-            n_classes,
-            seed,
-            device,
-        );
+        let focus = FocusNet::new(&config.focus, segment_shape, seed, device);
+        let classifier =
+            ClassifierNet::new(&config.classifier, averaged_shape, n_classes, seed, device);
         Self {
             focus,
             classifier,
@@ -62,6 +58,7 @@ impl AttentionModel {
     }
 
     /// Scores `[batch, m]` and the per-segment vectors that are averaged, `[batch, m, width]`.
+    /// Image segments come flattened (`d = c*h*w`); the networks reshape them.
     pub fn scores_and_features(&self, inputs: Tensor<3>) -> (Tensor<2>, Tensor<3>) {
         let [batch, m, d] = inputs.dims();
         // One pass of f over all batch x m segments instead of a loop over positions.

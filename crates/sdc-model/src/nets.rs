@@ -1,32 +1,93 @@
-//! The focus and classification networks (multi-layer perceptrons).
+//! The focus and classification networks: an optional stack of convolutional blocks, then
+//! dense ReLU layers. With no convolution they are the paper's MLPs; with convolutions its CNNs.
+//!
+//! Both take flat inputs `[n, width]` and reshape them to images where their first layer is a
+//! convolution, so the attention model averages flat vectors whatever the network.
 
 use burn::module::Module;
 use burn::nn::Linear;
+use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor, activation};
 
 use crate::config::{ClassifierConfig, FocusConfig};
+use crate::conv::{ConvBlock, ConvLayerConfig, ImageShape, stack_shapes};
 use crate::init::{ClassifierInit, DenseParams, FocusInit, LayerInit, network_rng};
 
 /// RNG streams: one per network of a model.
 const FOCUS_STREAM: u64 = 1;
 const CLASSIFIER_STREAM: u64 = 2;
 
-/// The focus network `f: R^d -> R`, applied to every segment independently.
+/// The focus network `f`, applied to every segment independently: `[n, d] -> [n, 1]`.
 #[derive(Module, Debug)]
 pub struct FocusNet {
+    /// Convolutional blocks (none for an MLP); ReLU on the score path.
+    pub convs: Vec<ConvBlock>,
     /// Hidden dense layers, each followed by ReLU on the score path.
     pub hidden: Vec<Linear>,
     /// The final dense layer to one score.
     pub output: Linear,
+    /// `[c, h, w]` the flat input is read as when there are convolutions.
+    #[module(skip)]
+    pub image_shape: Option<ImageShape>,
+}
+
+/// Reads a flat segment shape as an image `[c, h, w]` for a convolutional first layer.
+pub(crate) fn as_image(shape: &[usize]) -> Result<ImageShape, String> {
+    match *shape {
+        [c, h, w] => Ok([c, h, w]),
+        [h, w] => Ok([1, h, w]),
+        _ => Err(format!(
+            "convolutions need image-shaped inputs [channels, height, width]; the input has shape {shape:?}"
+        )),
+    }
+}
+
+/// Builds the convolutional blocks of `layers` for `input`, returning them and the flat width
+/// after the stack.
+fn build_convs(
+    layers: &[ConvLayerConfig],
+    input: ImageShape,
+    bias: bool,
+    init: LayerInit,
+    rng: &mut rand::rngs::ChaCha8Rng,
+    device: &Device,
+) -> (Vec<ConvBlock>, ImageShape) {
+    let shapes = stack_shapes(layers, input).expect("validated: the conv stack fits its input");
+    let mut c_in = input[0];
+    let convs = layers
+        .iter()
+        .map(|layer| {
+            let block = ConvBlock::new(layer, c_in, bias, init, rng, device);
+            c_in = layer.channels;
+            block
+        })
+        .collect();
+    let out = shapes.last().map_or(input, |s| s.1);
+    (convs, out)
 }
 
 impl FocusNet {
-    /// Builds `f` for segments of dimension `input_dim`, drawing weights from `seed`.
-    pub fn new(config: &FocusConfig, input_dim: usize, seed: u64, device: &Device) -> Self {
+    /// Builds `f` for segments of shape `input_shape` (`[d]`, or `[c, h, w]` for images),
+    /// drawing weights from `seed`. The config must have been validated for that shape.
+    pub fn new(config: &FocusConfig, input_shape: &[usize], seed: u64, device: &Device) -> Self {
         let mut rng = network_rng(seed, FOCUS_STREAM);
         let layer_init = match config.init {
             FocusInit::Default => LayerInit::TorchDefault,
             FocusInit::XavierNormal | FocusInit::FunctionallyZero => LayerInit::XavierNormal,
+        };
+        let (convs, image_shape, input_dim) = if config.conv.is_empty() {
+            (Vec::new(), None, input_shape.iter().product())
+        } else {
+            let image = as_image(input_shape).expect("validated: image-shaped input");
+            let (convs, out) = build_convs(
+                &config.conv,
+                image,
+                config.bias,
+                layer_init,
+                &mut rng,
+                device,
+            );
+            (convs, Some(image), out.iter().product())
         };
         let mut widths = vec![input_dim];
         widths.extend(&config.hidden);
@@ -45,19 +106,37 @@ impl FocusNet {
             output.anti_mirror_inputs();
         }
         Self {
+            convs,
             hidden: layers.into_iter().map(|p| p.into_linear(device)).collect(),
             output: output.into_linear(device),
+            image_shape,
         }
     }
 
-    /// Scores `[n, d] -> [n, 1]`, plus `tanh` of the pre-activation of hidden layer `k`
-    /// (`[n, width_k]`) when `k >= 1` (paper-spec 2: tanh features, ReLU on the score path).
+    /// Scores `[n, d] -> [n, 1]`, plus `tanh` of the pre-activation of layer `k`, flattened to
+    /// `[n, width_k]`, when `k >= 1` (paper-spec 2: tanh features, ReLU on the score path).
+    /// Layers count the convolutions first, then the hidden dense layers.
     pub fn forward_with_features(&self, x: Tensor<2>, k: usize) -> (Tensor<2>, Option<Tensor<2>>) {
-        let mut h = x;
         let mut features = None;
+        let mut h = match self.image_shape {
+            None => x,
+            Some([c, height, width]) => {
+                let n = x.dims()[0];
+                let mut img = x.reshape([n, c, height, width]);
+                for (i, block) in self.convs.iter().enumerate() {
+                    let (out, pre) = block.forward_with_pre(img);
+                    if i + 1 == k {
+                        features = Some(activation::tanh(pre).flatten::<2>(1, 3));
+                    }
+                    img = out;
+                }
+                img.flatten::<2>(1, 3)
+            }
+        };
+        let offset = self.convs.len();
         for (i, layer) in self.hidden.iter().enumerate() {
             let pre = layer.forward(h);
-            if i + 1 == k {
+            if offset + i + 1 == k {
                 features = Some(activation::tanh(pre.clone()));
             }
             h = activation::relu(pre);
@@ -71,20 +150,29 @@ impl FocusNet {
     }
 }
 
-/// The classification network `g: R^width -> R^classes` on the averaged vector.
+/// The classification network `g` on the averaged vector: `[n, width] -> [n, classes]`.
 #[derive(Module, Debug)]
 pub struct ClassifierNet {
+    /// Convolutional blocks (none for an MLP).
+    pub convs: Vec<ConvBlock>,
     /// Hidden dense layers, each followed by ReLU.
     pub hidden: Vec<Linear>,
     /// The final dense layer to class logits.
     pub output: Linear,
+    /// `[c, h, w]` the flat input is read as when there are convolutions.
+    #[module(skip)]
+    pub image_shape: Option<ImageShape>,
+    /// Average each channel over the image after the convolutions (else flatten).
+    #[module(skip)]
+    pub global_pool: bool,
 }
 
 impl ClassifierNet {
-    /// Builds `g` for inputs of width `input_dim` and `n_classes` outputs.
+    /// Builds `g` for averaged inputs of shape `input_shape` and `n_classes` outputs; the
+    /// config must have been validated for that shape.
     pub fn new(
         config: &ClassifierConfig,
-        input_dim: usize,
+        input_shape: &[usize],
         n_classes: usize,
         seed: u64,
         device: &Device,
@@ -93,6 +181,25 @@ impl ClassifierNet {
         let layer_init = match config.init {
             ClassifierInit::Default => LayerInit::TorchDefault,
             ClassifierInit::XavierNormal => LayerInit::XavierNormal,
+        };
+        let (convs, image_shape, input_dim) = if config.conv.is_empty() {
+            (Vec::new(), None, input_shape.iter().product())
+        } else {
+            let image = as_image(input_shape).expect("validated: image-shaped input");
+            let (convs, out) = build_convs(
+                &config.conv,
+                image,
+                config.bias,
+                layer_init,
+                &mut rng,
+                device,
+            );
+            let width = if config.global_pool {
+                out[0]
+            } else {
+                out.iter().product()
+            };
+            (convs, Some(image), width)
         };
         let mut widths = vec![input_dim];
         widths.extend(&config.hidden);
@@ -105,11 +212,31 @@ impl ClassifierNet {
         let last = *widths.last().expect("widths holds at least the input");
         let output = DenseParams::draw(last, n_classes, config.bias, layer_init, &mut rng)
             .into_linear(device);
-        Self { hidden, output }
+        Self {
+            convs,
+            hidden,
+            output,
+            image_shape,
+            global_pool: config.global_pool && !config.conv.is_empty(),
+        }
     }
 
     /// Logits `[n, width] -> [n, classes]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let x = match self.image_shape {
+            None => x,
+            Some([c, height, width]) => {
+                let n = x.dims()[0];
+                let mut img = x.reshape([n, c, height, width]);
+                for block in &self.convs {
+                    img = block.forward_with_pre(img).0;
+                }
+                if self.global_pool {
+                    img = adaptive_avg_pool2d(img, [1, 1]);
+                }
+                img.flatten::<2>(1, 3)
+            }
+        };
         let h = self
             .hidden
             .iter()

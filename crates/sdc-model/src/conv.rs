@@ -1,0 +1,330 @@
+//! Convolutional layers of the image networks (paper-spec 2, "CIFAR focus / classification CNN").
+//!
+//! A [`ConvLayerConfig`] is one `conv -> [BatchNorm] -> ReLU -> [max-pool]` block. BatchNorm
+//! here always normalises with the statistics of the batch it sees, in training and in
+//! evaluation alike, as the paper's `track_running_stats=False` layers do: evaluate in batches
+//! of the training size to match its numbers.
+
+use burn::module::{Module, Param};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Device, Tensor, TensorData, activation};
+use rand::rngs::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::init::{LayerInit, draw_conv};
+
+/// One convolutional block as written in a config file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvLayerConfig {
+    /// Output channels.
+    pub channels: usize,
+    /// Square kernel side (stride 1).
+    #[serde(default = "default_kernel")]
+    pub kernel: usize,
+    /// Zero padding on every side.
+    #[serde(default)]
+    pub padding: usize,
+    /// BatchNorm (batch statistics, learnt scale and shift) between the convolution and ReLU.
+    #[serde(default)]
+    pub batch_norm: bool,
+    /// Max-pool kernel (= stride) after ReLU; 0 for none.
+    #[serde(default)]
+    pub pool: usize,
+    /// Zero padding of the max-pool (PyTorch's `MaxPool2d(padding=..)`).
+    #[serde(default)]
+    pub pool_padding: usize,
+}
+
+fn default_kernel() -> usize {
+    3
+}
+
+/// `[channels, height, width]` of an image-shaped activation.
+pub type ImageShape = [usize; 3];
+
+impl ConvLayerConfig {
+    /// Shape right after the convolution (the `tanh` feature of averaging at this layer) and
+    /// after the block (pooled), or a message when the input is too small.
+    pub fn shapes(&self, input: ImageShape) -> Result<(ImageShape, ImageShape), String> {
+        let [_, h, w] = input;
+        let conv = |side: usize| (side + 2 * self.padding).checked_sub(self.kernel - 1);
+        let (Some(ch), Some(cw)) = (conv(h), conv(w)) else {
+            return Err(format!(
+                "a {}x{} kernel with padding {} does not fit a {h}x{w} input",
+                self.kernel, self.kernel, self.padding
+            ));
+        };
+        if ch == 0 || cw == 0 {
+            return Err(format!("the convolution leaves a {ch}x{cw} output"));
+        }
+        let after_conv = [self.channels, ch, cw];
+        if self.pool == 0 {
+            return Ok((after_conv, after_conv));
+        }
+        if 2 * self.pool_padding > self.pool {
+            return Err(format!(
+                "pool_padding {} must be at most half the pool kernel {}",
+                self.pool_padding, self.pool
+            ));
+        }
+        let pool = |side: usize| {
+            (side + 2 * self.pool_padding)
+                .checked_sub(self.pool)
+                .map(|s| s / self.pool + 1)
+        };
+        match (pool(ch), pool(cw)) {
+            (Some(ph), Some(pw)) => Ok((after_conv, [self.channels, ph, pw])),
+            _ => Err(format!(
+                "a max-pool of {} does not fit the {ch}x{cw} convolution output",
+                self.pool
+            )),
+        }
+    }
+
+    /// Checks the values that need no input shape.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.channels == 0 {
+            return Err("channels = 0: must be >= 1".into());
+        }
+        if self.kernel == 0 {
+            return Err("kernel = 0: must be >= 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Shapes through a stack of blocks: for every block, its convolution output and its pooled
+/// output. Errors name the block (1-based).
+pub fn stack_shapes(
+    layers: &[ConvLayerConfig],
+    input: ImageShape,
+) -> Result<Vec<(ImageShape, ImageShape)>, String> {
+    let mut shape = input;
+    let mut out = Vec::with_capacity(layers.len());
+    for (i, layer) in layers.iter().enumerate() {
+        layer
+            .validate()
+            .map_err(|m| format!("layer {}: {m}", i + 1))?;
+        let shapes = layer
+            .shapes(shape)
+            .map_err(|m| format!("layer {} (input {:?}): {m}", i + 1, shape))?;
+        shape = shapes.1;
+        out.push(shapes);
+    }
+    Ok(out)
+}
+
+/// BatchNorm over `[n, c, h, w]` that always uses the batch's own mean and (biased) variance.
+#[derive(Module, Debug)]
+pub struct BatchStatNorm {
+    /// Per-channel scale, starts at 1.
+    pub gamma: Param<Tensor<1>>,
+    /// Per-channel shift, starts at 0.
+    pub beta: Param<Tensor<1>>,
+}
+
+/// PyTorch's BatchNorm epsilon.
+const BN_EPS: f64 = 1e-5;
+
+impl BatchStatNorm {
+    fn new(channels: usize, device: &Device) -> Self {
+        Self {
+            gamma: Param::from_tensor(Tensor::ones([channels], device)),
+            beta: Param::from_tensor(Tensor::zeros([channels], device)),
+        }
+    }
+
+    /// Normalises each channel with the statistics of this batch.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [n, c, h, w] = x.dims();
+        // [n, c, h*w] -> per-channel statistics over the batch and the pixels.
+        let flat = x
+            .reshape([n, c, h * w])
+            .swap_dims(0, 1)
+            .reshape([c, n * h * w]);
+        let mean = flat.clone().mean_dim(1);
+        let centered = flat - mean;
+        let var = centered.clone().square().mean_dim(1);
+        let normed = centered / var.add_scalar(BN_EPS).sqrt();
+        let scaled = normed * self.gamma.val().reshape([c, 1]) + self.beta.val().reshape([c, 1]);
+        scaled
+            .reshape([c, n, h * w])
+            .swap_dims(0, 1)
+            .reshape([n, c, h, w])
+    }
+}
+
+/// One `conv -> [BatchNorm] -> ReLU -> [max-pool]` block.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    /// The convolution (stride 1).
+    pub conv: Conv2d,
+    /// BatchNorm with batch statistics, if configured.
+    pub norm: Option<BatchStatNorm>,
+    /// Max-pool kernel (= stride), 0 for none.
+    #[module(skip)]
+    pub pool: usize,
+    /// Max-pool padding.
+    #[module(skip)]
+    pub pool_padding: usize,
+}
+
+impl ConvBlock {
+    /// Draws a block's parameters from `rng` on the host and builds it on `device`.
+    pub(crate) fn new(
+        config: &ConvLayerConfig,
+        c_in: usize,
+        bias: bool,
+        init: LayerInit,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        let k = config.kernel;
+        let (weight, bias_values) = draw_conv(c_in, config.channels, k, bias, init, rng);
+        let weight = Tensor::<4>::from_data(
+            TensorData::new(weight, [config.channels, c_in, k, k]),
+            device,
+        );
+        let bias = bias_values.map(|b| {
+            Param::from_tensor(Tensor::<1>::from_data(
+                TensorData::new(b, [config.channels]),
+                device,
+            ))
+        });
+        let p = config.padding;
+        let conv = Conv2d {
+            weight: Param::from_tensor(weight),
+            bias,
+            stride: [1, 1],
+            kernel_size: [k, k],
+            dilation: [1, 1],
+            groups: 1,
+            padding: PaddingConfig2d::Explicit(p, p, p, p),
+        };
+        Self {
+            conv,
+            norm: config
+                .batch_norm
+                .then(|| BatchStatNorm::new(config.channels, device)),
+            pool: config.pool,
+            pool_padding: config.pool_padding,
+        }
+    }
+
+    /// The block's output and the convolution's raw output (before BatchNorm and ReLU).
+    pub fn forward_with_pre(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let pre = self.conv.forward(x);
+        let normed = match &self.norm {
+            Some(norm) => norm.forward(pre.clone()),
+            None => pre.clone(),
+        };
+        let mut out = activation::relu(normed);
+        if self.pool > 0 {
+            let options = MaxPoolOptions::new([self.pool, self.pool])
+                .with_padding([self.pool_padding, self.pool_padding]);
+            out = max_pool2d(out, options);
+        }
+        (out, pre)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::network_rng;
+
+    #[allow(deprecated)] // ndarray is this crate's reference CPU backend
+    fn device() -> Device {
+        Device::ndarray()
+    }
+
+    fn layer(channels: usize, padding: usize, pool: usize, pool_padding: usize) -> ConvLayerConfig {
+        ConvLayerConfig {
+            channels,
+            kernel: 3,
+            padding,
+            batch_norm: true,
+            pool,
+            pool_padding,
+        }
+    }
+
+    #[test]
+    fn paper_focus_cnn_shapes_on_cifar_tiles() {
+        // paper-spec 2: conv3 gives 64x12x12, conv6 256x3x3, the stack ends at 256x1x1.
+        let layers = [
+            layer(32, 0, 0, 0),
+            layer(64, 0, 2, 0),
+            layer(64, 0, 0, 0),
+            layer(128, 0, 2, 0),
+            layer(256, 0, 0, 0),
+            layer(256, 1, 2, 0),
+        ];
+        let shapes = stack_shapes(&layers, [3, 32, 32]).expect("fits");
+        assert_eq!(shapes[2].0, [64, 12, 12]);
+        assert_eq!(shapes[5].0, [256, 3, 3]);
+        assert_eq!(shapes[5].1, [256, 1, 1]);
+    }
+
+    #[test]
+    fn paper_classifier_cnn_pools_with_padding() {
+        let layers = [
+            layer(128, 1, 0, 0),
+            layer(128, 1, 2, 1),
+            layer(256, 1, 0, 0),
+            layer(256, 1, 2, 1),
+        ];
+        let shapes = stack_shapes(&layers, [3, 32, 32]).expect("fits");
+        assert_eq!(shapes[1].1, [128, 17, 17]);
+        assert_eq!(shapes[3].1, [256, 9, 9]);
+    }
+
+    #[test]
+    fn a_stack_too_deep_for_its_input_is_refused_by_layer() {
+        // 8 -> conv 6 -> pool 3 -> conv 1 -> conv: nothing left.
+        let layers = [layer(8, 0, 2, 0), layer(8, 0, 0, 0), layer(8, 0, 0, 0)];
+        let err = stack_shapes(&layers, [1, 8, 8]).expect_err("too small");
+        assert!(err.contains("layer 3"), "{err}");
+    }
+
+    #[test]
+    fn batch_norm_uses_the_batch_statistics() {
+        let device = device();
+        let norm = BatchStatNorm::new(2, &device);
+        let values: Vec<f32> = (0..2 * 2 * 3 * 3).map(|i| (i * i % 17) as f32).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [2, 2, 3, 3]), &device);
+        let y = norm.forward(x).try_into_vec_as::<f32>().expect("f32");
+        for c in 0..2 {
+            let channel: Vec<f32> = (0..2)
+                .flat_map(|n| y[(n * 2 + c) * 9..(n * 2 + c + 1) * 9].to_vec())
+                .collect();
+            let mean = channel.iter().sum::<f32>() / 18.0;
+            let var = channel.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 18.0;
+            assert!(mean.abs() < 1e-5, "channel {c} mean {mean}");
+            assert!((var - 1.0).abs() < 1e-3, "channel {c} variance {var}");
+        }
+    }
+
+    #[test]
+    fn block_output_has_the_computed_shape() {
+        let device = device();
+        let config = layer(4, 1, 2, 1);
+        let block = ConvBlock::new(
+            &config,
+            3,
+            true,
+            LayerInit::TorchDefault,
+            &mut network_rng(0, 1),
+            &device,
+        );
+        let x = Tensor::<4>::ones([2, 3, 8, 8], &device);
+        let (out, pre) = block.forward_with_pre(x);
+        let (conv_shape, pooled) = config.shapes([3, 8, 8]).expect("fits");
+        assert_eq!(pre.dims()[1..], conv_shape);
+        assert_eq!(out.dims()[1..], pooled);
+    }
+}
