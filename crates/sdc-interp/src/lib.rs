@@ -14,7 +14,7 @@
 //!
 //! Across runs, [`describe`] gives mean, sd and a 95% confidence interval; [`judge`] decides
 //! whether a claim is reproduced ([`VERDICT_RULE`]); [`render`] writes the reproduction report
-//! (Markdown, self-contained HTML, SVG figures, CSV/JSON tables) from a plain [`Report`].
+//! (Markdown, self-contained HTML, SVG and PNG figures, CSV/JSON tables) from a plain [`Report`].
 
 // Tests may unwrap: a panic there is the failure report we want.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -39,8 +39,8 @@ pub use rates::{
     FocusCriterion, FourRates, OutcomeCounts, accuracy, focus_true, four_rates, outcome_counts,
 };
 pub use report::{
-    ExperimentSection, Failure, Figure, MetricCell, Rendered, Report, ReportError, Series, Table,
-    TableRow, render,
+    ExperimentSection, Failure, Figure, MetricCell, MosaicPanel, Rendered, Report, ReportError,
+    Series, Table, TableRow, render,
 };
 pub use stats::{Stats, describe, t_975};
 pub use summary::{InterpSummary, summarize};

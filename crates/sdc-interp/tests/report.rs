@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use sdc_interp::{
-    DirectionRule, ExperimentSection, Failure, Figure, MetricCell, Order, Report, ReportError,
-    Series, Table, TableRow, Verdict, VerdictRule, describe, judge, render,
+    DirectionRule, ExperimentSection, Failure, Figure, MetricCell, MosaicPanel, Order, Report,
+    ReportError, Series, Table, TableRow, Verdict, VerdictRule, describe, judge, render,
 };
 
 fn cell(name: &str, runs: &[f64], paper: Option<f64>) -> MetricCell {
@@ -404,4 +404,192 @@ fn invalid_reports_write_nothing() {
     assert!(matches!(e, ReportError::Duplicate { .. }), "{e}");
 
     assert!(!out.exists(), "an invalid report must not create files");
+}
+
+/// A 28x28 grey tile: a bright bar whose position and slant depend on `seed` (a stand-in digit).
+fn tile(seed: usize) -> Vec<u8> {
+    let mut px = vec![0u8; 28 * 28];
+    for y in 4..24 {
+        let x = 6 + (seed * 5 + y * (seed % 3)) % 16;
+        for dx in 0..4 {
+            px[y * 28 + x + dx] = 255;
+        }
+    }
+    px
+}
+
+/// 3x3 mosaic `seed` with alpha mostly on tile `focus`; its foreground is tile 4.
+fn mosaic_panel(seed: usize, focus: usize, prediction: u32) -> MosaicPanel {
+    let mut alpha = vec![0.01; 9];
+    alpha[focus] = 0.92;
+    MosaicPanel {
+        grid: 3,
+        channels: 1,
+        height: 28,
+        width: 28,
+        pixels: (0..9).flat_map(|t| tile(seed + t)).collect(),
+        alpha,
+        fg_index: 4,
+        label: 2,
+        prediction,
+        caption: format!("train #{seed}"),
+    }
+}
+
+/// Two focus-false panels listed first, then two focus-true ones.
+fn mosaics() -> ExperimentSection {
+    let mut e = complexity();
+    e.name = "mnist-mosaic".to_owned();
+    e.figures = vec![Figure::Mosaics {
+        name: "mosaics".to_owned(),
+        title: "Attention on MNIST mosaics".to_owned(),
+        panels: vec![
+            mosaic_panel(10, 0, 2),
+            mosaic_panel(20, 8, 1),
+            mosaic_panel(0, 4, 2),
+            mosaic_panel(30, 4, 0),
+        ],
+    }];
+    e
+}
+
+fn mosaic_report() -> Report {
+    Report {
+        experiments: vec![mosaics()],
+        ..report()
+    }
+}
+
+#[test]
+fn mosaics_render_as_png_with_a_caption_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = render(&mosaic_report(), dir.path()).unwrap();
+    let png_path = dir.path().join("figures/mnist-mosaic-mosaics.png");
+    assert_eq!(out.figures, vec![png_path.clone()]);
+    let bytes = std::fs::read(&png_path).unwrap();
+    let reader = png::Decoder::new(std::io::Cursor::new(&bytes[..]))
+        .read_info()
+        .unwrap();
+    let info = reader.info();
+    // 28-pixel tiles x3 = 84; cell 84 + 2 * 10 = 104 wide, + 8 for the bar = 112 high; a panel
+    // is 3 cells + 2 gaps of 4 = 320 x 344, its slot 12 more each side = 344 x 368. Two groups
+    // of two slots with 24 between; 10 above for the strips.
+    assert_eq!((info.width, info.height), (4 * 344 + 24, 10 + 368));
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+
+    let md = std::fs::read_to_string(&out.markdown).unwrap();
+    assert!(
+        md.contains("![Attention on MNIST mosaics](figures/mnist-mosaic-mosaics.png)"),
+        "{md}"
+    );
+    assert!(md.contains("focus true (argmax α = J)"), "{md}");
+    // Focus-true panels come first, then focus-false ones, each in input order.
+    assert!(
+        md.contains(
+            "| panel | focus | mosaic | label | prediction | J | argmax | α0 | α1 | α2 | α3 | α4 |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| 1 | true | train #0 | 2 | 2 | 4 | 4 | 0.01 | 0.01 | 0.01 | 0.01 | 0.92 | 0.01 |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 2 | true | train #30 | 2 | 0 | 4 | 4 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 3 | false | train #10 | 2 | 2 | 4 | 0 | 0.92 | 0.01 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 4 | false | train #20 | 2 | 1 | 4 | 8 |"),
+        "{md}"
+    );
+
+    // The HTML inlines the very same PNG; the only `src=` is that data URI.
+    let html = std::fs::read_to_string(&out.html).unwrap();
+    let prefix = "src=\"data:image/png;base64,";
+    assert_eq!(html.matches("src=").count(), 1);
+    let start = html.find(prefix).unwrap() + prefix.len();
+    let len = html[start..].find('"').unwrap();
+    use base64::Engine as _;
+    let inlined = base64::engine::general_purpose::STANDARD
+        .decode(&html[start..start + len])
+        .unwrap();
+    assert_eq!(inlined, bytes);
+    assert!(html.contains("<td class=\"num\">0.92</td>"), "{html}");
+    assert!(html.contains("alt=\"Attention on MNIST mosaics\""));
+}
+
+#[test]
+fn mosaics_are_deterministic_and_round_trip() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    render(&mosaic_report(), a.path()).unwrap();
+    render(&mosaic_report(), b.path()).unwrap();
+    assert_eq!(files(a.path()), files(b.path()));
+    let r = mosaic_report();
+    let text = serde_json::to_string(&r).unwrap();
+    assert!(text.contains(r#""kind":"mosaics""#));
+    // Compared as text: the fixture's empty cells hold NaN, which is not equal to itself.
+    let back: Report = serde_json::from_str(&text).unwrap();
+    assert!(
+        serde_json::to_string(&back).unwrap() == text,
+        "round trip changed the report"
+    );
+}
+
+#[test]
+fn where_attention_goes_changes_the_picture() {
+    let picture = |focus: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = mosaic_report();
+        if let Figure::Mosaics { panels, .. } = &mut r.experiments[0].figures[0] {
+            *panels = vec![mosaic_panel(0, focus, 2)];
+        }
+        render(&r, dir.path()).unwrap();
+        let bytes = std::fs::read(dir.path().join("figures/mnist-mosaic-mosaics.png")).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        (info.width as usize, buf)
+    };
+    let (width, on_j) = picture(4);
+    let (_, elsewhere) = picture(0);
+    let rgb = |buf: &[u8], x: usize, y: usize| {
+        let at = (y * width + x) * 3;
+        [buf[at], buf[at + 1], buf[at + 2]]
+    };
+    // Tile 4's pixels start at panel (12, 22) + cell (104 + 4, 112 + 4) + margin 10; one pixel
+    // to their left lies the alpha band: nearly opaque orange at 0.92, none (the panel's grey
+    // card) at 0.01.
+    let (x, y) = (12 + 108 + 10 - 1, 22 + 116 + 10 + 40);
+    let [r, g, b] = rgb(&on_j, x, y);
+    assert!(
+        r >= 250 && (127..150).contains(&g) && (14..40).contains(&b),
+        "{r} {g} {b}"
+    );
+    assert_eq!(rgb(&elsewhere, x, y), [242, 242, 242]);
+    // A focus-true panel sits under the green strip, a focus-false one under the red.
+    assert_eq!(rgb(&on_j, 20, 5), [44, 160, 44]);
+    assert_eq!(rgb(&elsewhere, 20, 5), [214, 39, 40]);
+}
+
+#[test]
+fn bad_mosaic_panels_name_the_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = mosaic_report();
+    if let Figure::Mosaics { panels, .. } = &mut r.experiments[0].figures[0] {
+        panels[1].alpha.pop();
+    }
+    let e = render(&r, dir.path()).unwrap_err().to_string();
+    assert!(e.contains("mnist-mosaic-mosaics.png"), "{e}");
+    assert!(
+        e.contains("mosaic panel 2: 8 alpha values for 9 tiles"),
+        "{e}"
+    );
 }

@@ -1,7 +1,9 @@
-//! Figures as SVG text, drawn with plotters' SVG backend.
+//! Figures drawn in memory: plots as SVG text with plotters' SVG backend, image mosaics as PNG
+//! ([`super::mosaic`]).
 //!
-//! Only SVG: a PNG needs a rasterised font, which plotters gets from system font libraries
-//! (`ttf`) or a font file we would have to ship (`ab_glyph`). SVG leaves text to the viewer.
+//! Plots are SVG: a PNG plot needs a rasterised font, which plotters gets from system font
+//! libraries (`ttf`) or a font file we would have to ship (`ab_glyph`); SVG leaves text to the
+//! viewer. Mosaics are pictures without text, so PNG costs no font.
 //! Non-finite values are skipped when drawn; the tables keep them.
 
 use std::error::Error;
@@ -12,7 +14,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::{Figure, ReportError, Series};
+use super::{Figure, ReportError, Series, mosaic};
 use crate::stats::Stats;
 
 /// Pixel size of every figure.
@@ -42,8 +44,36 @@ fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
 }
 
-/// Draws `figure` and returns the SVG document; `path` is only used to name errors.
-pub(super) fn svg(figure: &Figure, path: &Path) -> Result<String, ReportError> {
+/// A figure drawn in memory, as written to its file.
+pub(super) enum Drawn {
+    /// An SVG document (plots).
+    Svg(String),
+    /// A PNG file (mosaics).
+    Png(Vec<u8>),
+}
+
+impl Drawn {
+    /// The file's bytes.
+    pub(super) fn bytes(&self) -> &[u8] {
+        match self {
+            Drawn::Svg(svg) => svg.as_bytes(),
+            Drawn::Png(png) => png,
+        }
+    }
+}
+
+/// Draws `figure` in the format of its [`Figure::extension`]; `path` only names errors.
+pub(super) fn draw(figure: &Figure, path: &Path) -> Result<Drawn, ReportError> {
+    match figure {
+        Figure::Mosaics { panels, .. } => mosaic::png(panels, path).map(Drawn::Png),
+        Figure::Lines { .. } | Figure::Histograms { .. } | Figure::Trend { .. } => {
+            svg(figure, path).map(Drawn::Svg)
+        }
+    }
+}
+
+/// Draws a plot and returns the SVG document; `path` is only used to name errors.
+fn svg(figure: &Figure, path: &Path) -> Result<String, ReportError> {
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, SIZE).into_drawing_area();
@@ -70,6 +100,7 @@ pub(super) fn svg(figure: &Figure, path: &Path) -> Result<String, ReportError> {
                 paper,
                 ..
             } => draw_trend(&root, title, x_label, y_label, x_ticks, ours, paper),
+            Figure::Mosaics { .. } => Err("mosaics are drawn as PNG, not SVG".into()),
         };
         drawn
             .and_then(|()| root.present().map_err(Into::into))

@@ -1,12 +1,16 @@
 //! Number formatting, escaping and the display form of a results table, shared by the
 //! Markdown and HTML writers so both show the same text.
 
-use super::{MetricCell, Table, TableRow};
+use super::{Figure, MetricCell, Table, TableRow};
 use crate::stats::Stats;
 
-/// `figures/<experiment>-<figure>.svg`, relative to the output directory.
-pub(super) fn figure_rel(experiment: &str, figure: &str) -> String {
-    format!("figures/{experiment}-{figure}.svg")
+/// `figures/<experiment>-<figure>.<svg|png>`, relative to the output directory.
+pub(super) fn figure_rel(experiment: &str, figure: &Figure) -> String {
+    format!(
+        "figures/{experiment}-{}.{}",
+        figure.name(),
+        figure.extension()
+    )
 }
 
 /// `tables/<experiment>.<ext>`, relative to the output directory.

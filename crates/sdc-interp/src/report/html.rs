@@ -1,11 +1,14 @@
-//! `report.html`: the Markdown report's content as one self-contained page, figures inlined as
-//! SVG, minimal CSS, no external resources.
+//! `report.html`: the Markdown report's content as one self-contained page, figures inlined
+//! (SVG as markup, PNG as a base64 `data:` URI), minimal CSS, no external resources.
 
 use std::fmt::Write as _;
 
+use base64::Engine as _;
+
+use super::figures::Drawn;
 use super::format::{DisplayTable, display_table, figure_rel, html_escape as esc, table_rel};
 use super::markdown::{TABLE_LEGEND, tally};
-use super::{ExperimentSection, Report};
+use super::{ExperimentSection, Figure, Report, mosaic};
 use crate::verdict::VERDICT_RULE;
 
 const CSS: &str = "\
@@ -17,11 +20,11 @@ th{background:#f3f3f3}td.num{text-align:right;white-space:nowrap}\
 .verdict{font-weight:bold;padding:0 .3rem;border-radius:.2rem}\
 .v-reproduced{background:#d4f4d4}.v-direction-reproduced{background:#fff2c2}\
 .v-not-reproduced{background:#f8d0d0}.v-incomplete{background:#e4e4e4}\
-.meta,.legend{color:#555}figure{margin:1rem 0}svg{max-width:100%;height:auto}\
+.meta,.legend{color:#555}figure{margin:1rem 0}svg,img{max-width:100%;height:auto}\
 pre{background:#f6f6f6;padding:.5rem;overflow-x:auto}section{margin-top:2.5rem}";
 
-/// The whole HTML document; `svgs[i][j]` is figure `j` of experiment `i`.
-pub(super) fn html(report: &Report, svgs: &[Vec<String>]) -> String {
+/// The whole HTML document; `drawn[i][j]` is figure `j` of experiment `i`.
+pub(super) fn html(report: &Report, drawn: &[Vec<Drawn>]) -> String {
     let mut s = String::new();
     let title = esc(&report.title);
     // Writing to a String cannot fail; `let _ =` keeps the lines short.
@@ -60,7 +63,7 @@ pub(super) fn html(report: &Report, svgs: &[Vec<String>]) -> String {
     }
     s.push_str("<h2>How verdicts are decided</h2>\n");
     s.push_str(&mini_markdown(VERDICT_RULE));
-    for (e, figs) in report.experiments.iter().zip(svgs) {
+    for (e, figs) in report.experiments.iter().zip(drawn) {
         experiment(&mut s, e, figs);
     }
     s.push_str("</body>\n</html>\n");
@@ -75,7 +78,7 @@ fn verdict_badge(e: &ExperimentSection) -> String {
     )
 }
 
-fn experiment(s: &mut String, e: &ExperimentSection, svgs: &[String]) {
+fn experiment(s: &mut String, e: &ExperimentSection, drawn: &[Drawn]) {
     let name = esc(&e.name);
     let _ = writeln!(s, "<section id=\"exp-{name}\">\n<h2>{name}</h2>");
     let _ = writeln!(s, "<p><strong>Claim.</strong> {}</p>", esc(&e.claim));
@@ -110,15 +113,27 @@ fn experiment(s: &mut String, e: &ExperimentSection, svgs: &[String]) {
 
     if !e.figures.is_empty() {
         s.push_str("<h3>Figures</h3>\n");
-        for (f, svg) in e.figures.iter().zip(svgs) {
-            // The SVG comes from plotters, which escapes every text it draws.
+        for (f, figure) in e.figures.iter().zip(drawn) {
+            let picture = match figure {
+                // The SVG comes from plotters, which escapes every text it draws.
+                Drawn::Svg(svg) => svg.clone(),
+                Drawn::Png(png) => format!(
+                    "<img alt=\"{}\" src=\"data:image/png;base64,{}\">\n",
+                    esc(f.title()),
+                    base64::engine::general_purpose::STANDARD.encode(png)
+                ),
+            };
             let _ = writeln!(
                 s,
                 "<figure>\n{}<figcaption>{} (<a href=\"{2}\">{2}</a>)</figcaption>\n</figure>",
-                svg,
+                picture,
                 esc(f.title()),
-                esc(&figure_rel(&e.name, f.name()))
+                esc(&figure_rel(&e.name, f))
             );
+            if let Figure::Mosaics { panels, .. } = f {
+                let _ = writeln!(s, "<p class=\"legend\">{}</p>", esc(mosaic::LEGEND));
+                table(s, &mosaic::caption_table(panels));
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::format::{
     DisplayTable, display_table, figure_rel, md_cell, md_code_block, md_escape, table_rel,
 };
-use super::{ExperimentSection, Report};
+use super::{ExperimentSection, Figure, Report, mosaic};
 use crate::verdict::{VERDICT_RULE, Verdict};
 
 /// Explains the table columns under every results table.
@@ -93,12 +93,12 @@ fn experiment(s: &mut String, e: &ExperimentSection) {
     if !e.figures.is_empty() {
         s.push_str("### Figures\n\n");
         for f in &e.figures {
-            let _ = writeln!(
-                s,
-                "![{}]({})\n",
-                md_cell(f.title()),
-                figure_rel(&e.name, f.name())
-            );
+            let _ = writeln!(s, "![{}]({})\n", md_cell(f.title()), figure_rel(&e.name, f));
+            if let Figure::Mosaics { panels, .. } = f {
+                let _ = writeln!(s, "{}\n", mosaic::LEGEND);
+                table(s, &mosaic::caption_table(panels));
+                s.push('\n');
+            }
         }
     }
 

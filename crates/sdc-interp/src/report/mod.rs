@@ -1,5 +1,6 @@
 //! The reproduction report: plain data describing each experiment's results, and [`render`],
-//! which turns it into Markdown, self-contained HTML, SVG figures and CSV/JSON tables.
+//! which turns it into Markdown, self-contained HTML, SVG (plots) and PNG (image mosaics)
+//! figures, and CSV/JSON tables.
 //!
 //! The data model is filled by the sweep runner; nothing here computes metrics. Rendering is
 //! deterministic (the same [`Report`] gives byte-identical files) and every file is written
@@ -9,6 +10,7 @@ mod figures;
 mod format;
 mod html;
 mod markdown;
+mod mosaic;
 mod render;
 mod tables;
 mod write;
@@ -75,7 +77,55 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// A figure of an experiment, drawn to `figures/<experiment>-<name>.svg`.
+/// One image mosaic with a model's attention on its tiles, for [`Figure::Mosaics`].
+///
+/// Tile `t` sits at row `t / grid`, column `t % grid` (reading order), as in the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MosaicPanel {
+    /// Tiles per side; the mosaic has `m = grid * grid` tiles.
+    pub grid: usize,
+    /// Channels of a tile: 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// Tile height in pixels.
+    pub height: usize,
+    /// Tile width in pixels.
+    pub width: usize,
+    /// `[m, channels, height, width]` pixel bytes: tile-major, each tile channel-planar (as
+    /// MNIST and CIFAR store them).
+    pub pixels: Vec<u8>,
+    /// The model's attention weight on each tile (`m` values).
+    pub alpha: Vec<f64>,
+    /// Index J of the foreground tile.
+    pub fg_index: usize,
+    /// True label.
+    pub label: u32,
+    /// The model's prediction.
+    pub prediction: u32,
+    /// A few words naming the mosaic, e.g. `train #17`.
+    pub caption: String,
+}
+
+impl MosaicPanel {
+    /// Number of tiles `m`.
+    pub fn n_tiles(&self) -> usize {
+        self.grid.saturating_mul(self.grid)
+    }
+
+    /// The tile the model focuses on: argmax of alpha, first index on ties (paper-spec 3).
+    pub fn focus(&self) -> usize {
+        let row: Vec<f32> = self.alpha.iter().map(|&a| a as f32).collect();
+        crate::argmax_first(&row)
+    }
+
+    /// Whether the focus is on the foreground tile J.
+    pub fn focus_true(&self) -> bool {
+        self.focus() == self.fg_index
+    }
+}
+
+/// A figure of an experiment, drawn to `figures/<experiment>-<name>.<ext>`: `.svg` for plots,
+/// `.png` for [`Figure::Mosaics`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Figure {
@@ -120,6 +170,16 @@ pub enum Figure {
         /// `(series label, paper value per tick)`; `None` where the paper gives no number.
         paper: Vec<(String, Vec<Option<f64>>)>,
     },
+    /// Image mosaics with their attention drawn on the tiles, focus-true panels left and
+    /// focus-false panels right; a PNG, with the numbers in a caption table.
+    Mosaics {
+        /// File stem.
+        name: String,
+        /// Title (the image's alt text and caption).
+        title: String,
+        /// The mosaics, in the order listed within each group.
+        panels: Vec<MosaicPanel>,
+    },
 }
 
 impl Figure {
@@ -128,7 +188,8 @@ impl Figure {
         match self {
             Figure::Lines { name, .. }
             | Figure::Histograms { name, .. }
-            | Figure::Trend { name, .. } => name,
+            | Figure::Trend { name, .. }
+            | Figure::Mosaics { name, .. } => name,
         }
     }
 
@@ -137,7 +198,16 @@ impl Figure {
         match self {
             Figure::Lines { title, .. }
             | Figure::Histograms { title, .. }
-            | Figure::Trend { title, .. } => title,
+            | Figure::Trend { title, .. }
+            | Figure::Mosaics { title, .. } => title,
+        }
+    }
+
+    /// The figure's file extension: `png` for mosaics, `svg` for plots.
+    pub fn extension(&self) -> &'static str {
+        match self {
+            Figure::Mosaics { .. } => "png",
+            Figure::Lines { .. } | Figure::Histograms { .. } | Figure::Trend { .. } => "svg",
         }
     }
 }

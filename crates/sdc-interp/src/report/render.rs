@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::format::{figure_rel, table_rel};
 use super::write::{create_dir, write_atomic};
-use super::{Figure, Rendered, Report, figures, html, markdown, tables};
+use super::{Figure, Rendered, Report, figures, html, markdown, mosaic, tables};
 
 /// Why a report could not be rendered; every variant names the file or the name at fault.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +62,14 @@ pub enum ReportError {
         path: PathBuf,
         /// What is inconsistent, with the numbers.
         reason: String,
+    },
+    /// A mosaics figure could not be encoded as PNG.
+    #[error("cannot encode {} as PNG: {message}", path.display())]
+    Png {
+        /// The figure file.
+        path: PathBuf,
+        /// The encoder's message.
+        message: String,
     },
     /// plotters failed to draw a figure.
     #[error("cannot draw {}: {message}", path.display())]
@@ -131,7 +139,7 @@ fn validate(report: &Report, out_dir: &Path) -> Result<(), ReportError> {
         }
         for f in &e.figures {
             check_name("figure", f.name())?;
-            let rel = figure_rel(&e.name, f.name());
+            let rel = figure_rel(&e.name, f);
             claim(rel.clone())?;
             check_figure(f).map_err(|reason| ReportError::BadFigure {
                 path: out_dir.join(rel),
@@ -176,11 +184,12 @@ fn check_figure(f: &Figure) -> Result<(), String> {
             }
             Ok(())
         }
+        Figure::Mosaics { panels, .. } => mosaic::check_panels(panels),
     }
 }
 
-/// Renders `report` into `out_dir`: `report.md`, `report.html`, `figures/*.svg`,
-/// `tables/<experiment>.csv` and `.json`.
+/// Renders `report` into `out_dir`: `report.md`, `report.html`, `figures/*.svg` (plots) and
+/// `figures/*.png` (mosaics), `tables/<experiment>.csv` and `.json`.
 ///
 /// The report is checked and every file drawn in memory first, so an invalid report writes
 /// nothing; then figures and tables are written, and the two reports last, each atomically.
@@ -188,7 +197,7 @@ fn check_figure(f: &Figure) -> Result<(), String> {
 /// this report does not produce are left in place.
 pub fn render(report: &Report, out_dir: &Path) -> Result<Rendered, ReportError> {
     validate(report, out_dir)?;
-    let mut svgs = Vec::with_capacity(report.experiments.len());
+    let mut drawn = Vec::with_capacity(report.experiments.len());
     let mut outputs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut rendered = Rendered {
         markdown: out_dir.join("report.md"),
@@ -199,13 +208,13 @@ pub fn render(report: &Report, out_dir: &Path) -> Result<Rendered, ReportError> 
     for e in &report.experiments {
         let mut figs = Vec::with_capacity(e.figures.len());
         for f in &e.figures {
-            let path = out_dir.join(figure_rel(&e.name, f.name()));
-            let svg = figures::svg(f, &path)?;
-            outputs.push((path.clone(), svg.clone().into_bytes()));
+            let path = out_dir.join(figure_rel(&e.name, f));
+            let figure = figures::draw(f, &path)?;
+            outputs.push((path.clone(), figure.bytes().to_vec()));
             rendered.figures.push(path);
-            figs.push(svg);
+            figs.push(figure);
         }
-        svgs.push(figs);
+        drawn.push(figs);
         let csv_path = out_dir.join(table_rel(&e.name, "csv"));
         let json_path = out_dir.join(table_rel(&e.name, "json"));
         outputs.push((csv_path.clone(), tables::csv_bytes(&e.table, &csv_path)?));
@@ -218,7 +227,7 @@ pub fn render(report: &Report, out_dir: &Path) -> Result<Rendered, ReportError> 
     ));
     outputs.push((
         rendered.html.clone(),
-        html::html(report, &svgs).into_bytes(),
+        html::html(report, &drawn).into_bytes(),
     ));
 
     for dir in [
