@@ -116,7 +116,7 @@ fn main() -> Result<()> {
 }
 
 fn data_gen(config: &ExperimentConfig, out: &Path) -> Result<()> {
-    let splits = sdc_data::generate(&config.data)?;
+    let splits = config.data.load()?;
     let meta = serde_json::to_value(&config.data).context("describing the data config")?;
     sdc_data::save_splits(&splits, &meta, out)?;
     println!(
