@@ -10,14 +10,17 @@
 
 mod attention;
 mod config;
+mod conv;
 mod error;
 mod init;
-mod mlp;
 mod model;
+mod nets;
+mod readout;
 
 pub use attention::AttentionMap;
 pub use config::{ClassifierConfig, FocusConfig, ModelConfig};
+pub use conv::{BatchStatNorm, ConvBlock, ConvLayerConfig, ImageShape};
 pub use error::ModelError;
 pub use init::{ClassifierInit, FocusInit};
-pub use mlp::{ClassifierNet, FocusNet};
 pub use model::{AttentionModel, AttentionOutput};
+pub use nets::{ClassifierNet, FocusNet};

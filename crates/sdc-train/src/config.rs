@@ -2,13 +2,15 @@
 
 use std::path::Path;
 
-use sdc_data::SyntheticConfig;
+use sdc_data::DataConfig;
 use sdc_interp::FocusCriterion;
 use sdc_model::ModelConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::device::{BackendKind, Precision};
 use crate::error::TrainError;
+use crate::objective::Objective;
+use crate::training::{InitFrom, Network, Schedule};
 
 /// One experiment: data, model, training and evaluation settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -17,8 +19,8 @@ pub struct ExperimentConfig {
     /// A short name for run directories and reports.
     #[serde(default = "default_name")]
     pub name: String,
-    /// The synthetic SDC data.
-    pub data: SyntheticConfig,
+    /// The SDC data: synthetic, or mosaics of real images.
+    pub data: DataConfig,
     /// The attention model.
     pub model: ModelConfig,
     /// The training procedure.
@@ -113,6 +115,18 @@ pub struct TrainConfig {
     /// Save a resumable checkpoint every this many epochs (0: only at the end).
     #[serde(default = "default_checkpoint_every")]
     pub checkpoint_every: usize,
+    /// The loss and its prediction rule: soft attention (the paper's), hard, LVML or a hybrid.
+    #[serde(default)]
+    pub objective: Objective,
+    /// Which network each epoch updates: joint (the paper's default) or alternating.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Networks that are never updated (`["focus"]`, `["classifier"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub freeze: Vec<Network>,
+    /// Networks that start from the final model of a finished run.
+    #[serde(default, skip_serializing_if = "InitFrom::is_empty")]
+    pub init_from: InitFrom,
 }
 
 fn default_batch() -> usize {
@@ -201,9 +215,12 @@ impl ExperimentConfig {
 
     /// Checks values serde cannot: ranges and cross-field consistency. Names the key.
     pub fn validate(&self) -> Result<(), String> {
-        let data = self.data.validate().map_err(|e| format!("data: {e}"))?;
+        let (segment_shape, n_classes) = self
+            .data
+            .shape_and_classes()
+            .map_err(|e| format!("data: {e}"))?;
         self.model
-            .validate(data.dim, data.n_classes)
+            .validate_for(&segment_shape, n_classes)
             .map_err(|e| e.to_string())?;
         let t = &self.train;
         let lr = t.optimizer.lr();
@@ -237,6 +254,20 @@ impl ExperimentConfig {
         if t.eval_every == 0 {
             return Err("train.eval_every = 0: must be >= 1".into());
         }
+        t.objective.validate()?;
+        t.schedule.validate()?;
+        if let Some((i, n)) = t
+            .freeze
+            .iter()
+            .enumerate()
+            .find(|(i, n)| t.freeze[..*i].contains(n))
+        {
+            return Err(format!(
+                "train.freeze[{i}] = \"{}\": listed twice",
+                n.name()
+            ));
+        }
+        t.init_from.validate()?;
         if let Some(stop) = &t.stop
             && !(stop.loss.is_finite() && stop.loss >= 0.0)
         {
@@ -339,7 +370,7 @@ max_epochs = 10
         .expect("valid");
         assert_eq!(c.train.optimizer.lr(), 1e-3);
         assert_eq!(c.model.focus.hidden, vec![10, 20]);
-        assert_eq!(c.data.seed, 7);
+        assert_eq!(c.data.seed(), 7);
     }
 
     #[test]
@@ -389,7 +420,7 @@ max_epochs = 10
         let c = ExperimentConfig::default_with(&[]).expect("valid");
         assert_eq!(c.model.focus.hidden, vec![6, 12]);
         assert_eq!(c.model.averaging_layer, 0);
-        assert_eq!(c.data.n_train, 3000);
+        assert!(matches!(&c.data, DataConfig::Synthetic(d) if d.n_train == 3000));
     }
 
     #[test]

@@ -7,36 +7,39 @@ use sdc_model::AttentionModel;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
-use crate::objective::cross_entropy;
+use crate::objective::Objective;
 
 /// Per-sample outputs of a model on a dataset, in dataset order.
 #[derive(Clone, Debug)]
 pub struct Predictions {
-    /// Predicted class per sample.
+    /// Predicted class per sample, by the objective's prediction rule.
     pub predictions: Vec<u32>,
     /// Attention weights, row-major `[n, m]`.
     pub alpha: Vec<f32>,
     /// Number of segments `m`.
     pub n_segments: usize,
-    /// Cross-entropy of each evaluation batch (the paper's stop rule averages these).
+    /// Data loss of each evaluation batch (the paper's stop rule averages these): the
+    /// objective's loss without the regulariser, cross-entropy for the soft objective.
     pub batch_losses: Vec<f64>,
-    /// Mean cross-entropy per sample.
+    /// Mean data loss per sample.
     pub loss: f64,
 }
 
 /// Loss and interpretability metrics of one evaluated split.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SplitMetrics {
-    /// Mean cross-entropy per sample.
+    /// Mean data loss per sample (cross-entropy for the soft objective).
     pub loss: f64,
     /// Accuracy, the four rates and the attention statistics.
     #[serde(flatten)]
     pub summary: InterpSummary,
 }
 
-/// Runs `model` (in evaluation mode, no autodiff) over `dataset` in batches.
+/// Runs `model` (in evaluation mode, no autodiff) over `dataset` in batches, predicting and
+/// scoring by `objective`'s rule (a hard-attention model is judged on the segment it picks).
 pub fn predict(
     model: &AttentionModel,
+    objective: &Objective,
     dataset: &SdcDataset,
     batch_size: usize,
     device: &Device,
@@ -50,17 +53,17 @@ pub fn predict(
     let indices: Vec<usize> = (0..n).collect();
     for chunk in indices.chunks(batch_size.max(1)) {
         let batch = SdcBatcher.batch_indices(dataset, chunk, device);
-        let out = model.forward(batch.inputs);
-        let loss: f64 = read(cross_entropy(out.logits.clone(), batch.labels), "loss")?[0];
+        let pass = objective.forward(model, batch.inputs);
+        let loss: f64 = read(objective.data_loss(&pass, batch.labels), "loss")?[0];
         batch_losses.push(loss);
         loss_sum += loss * chunk.len() as f64;
-        let predicted: Vec<i64> = out
-            .logits
+        let predicted: Vec<i64> = objective
+            .class_scores(&pass)
             .argmax(1)
             .try_into_vec_as::<i64>()
             .map_err(|e| TrainError::Device(format!("reading predictions: {e}")))?;
         predictions.extend(predicted.into_iter().map(|p| p as u32));
-        alpha.extend(read::<2, f32>(out.alpha, "alpha")?);
+        alpha.extend(read::<2, f32>(pass.alpha, "alpha")?);
     }
     let loss = if n == 0 { 0.0 } else { loss_sum / n as f64 };
     Ok(Predictions {
@@ -118,12 +121,13 @@ impl Predictions {
 /// Predicts and scores in one go.
 pub fn evaluate(
     model: &AttentionModel,
+    objective: &Objective,
     dataset: &SdcDataset,
     batch_size: usize,
     criterion: FocusCriterion,
     device: &Device,
 ) -> Result<(Predictions, SplitMetrics), TrainError> {
-    let predictions = predict(model, dataset, batch_size, device)?;
+    let predictions = predict(model, objective, dataset, batch_size, device)?;
     let metrics = predictions.metrics(dataset, criterion)?;
     Ok((predictions, metrics))
 }

@@ -11,6 +11,7 @@ mod error;
 mod evaluate;
 mod experiment;
 mod metrics;
+mod mosaic_figure;
 mod objective;
 mod reproduce;
 mod run;
@@ -28,7 +29,10 @@ pub use experiment::{
     Axis, ExperimentSpec, PlannedRun, Profile, QuickProfile, Reference, display_value,
 };
 pub use metrics::{EpochRecord, MetricsRow, read_rows};
-pub use objective::{attention_entropy, cross_entropy, objective};
+pub use objective::{
+    HybridPartner, Objective, ObjectivePass, attention_entropy, cross_entropy, hard_attention_loss,
+    log_attention, lvml_loss, objective,
+};
 pub use reproduce::{
     ReproduceOptions, ReproduceOutcome, SILENT_ACCURACY, SILENT_FFPT, build_report,
     is_known_metric, metric_value, plan, reproduce, select_specs,
@@ -36,4 +40,6 @@ pub use reproduce::{
 pub use run::{ALPHA_BINS, EvalReport, RunSummary, eval_run, run_experiment, write_predictions};
 pub use run_dir::{CheckpointState, RunDir, write_atomic};
 pub use sweep::{ERROR_FILE, RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
-pub use training::{Silent, StopReason, TrainObserver, TrainOutcome, fit};
+pub use training::{
+    InitFrom, Network, Schedule, Silent, StopReason, TrainObserver, TrainOutcome, fit,
+};

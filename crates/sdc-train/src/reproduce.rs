@@ -512,7 +512,21 @@ fn figures(
             series: hist_series,
         });
     }
+    figures.extend(mosaics(points, root));
     Ok(figures)
+}
+
+/// For image data, a few training mosaics with the attention of the experiment's first finished
+/// run (lowest grid point, first seed). A failure leaves the figure out with a warning: the
+/// report matters more than one picture.
+fn mosaics(points: &[PointRuns], root: &Path) -> Option<Figure> {
+    let (run, _) = points.iter().find_map(|p| p.summaries.first())?;
+    let dir = root.join(&run.rel_dir);
+    let label = run.rel_dir.display().to_string();
+    crate::mosaic_figure::mosaic_figure(&run.config, &dir, &label).unwrap_or_else(|e| {
+        tracing::warn!(run = %dir.display(), error = %e, "mosaics figure left out of the report");
+        None
+    })
 }
 
 #[cfg(test)]

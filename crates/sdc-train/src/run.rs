@@ -79,10 +79,10 @@ pub fn run_experiment(
     run.write_config(config)?;
     let _span = tracing::info_span!("run", name = %config.name, seed = config.train.seed).entered();
 
-    let splits = sdc_data::generate(&config.data)?;
+    let splits = config.data.load()?;
     let device = device(config.train.backend, config.train.precision)?.autodiff();
-    let model = config.model.init(
-        splits.train.dim(),
+    let model = config.model.init_for(
+        splits.train.segment_shape(),
         splits.train.n_classes(),
         config.train.seed,
         &device,
@@ -100,6 +100,7 @@ pub fn run_experiment(
     outcome.model.save(&run.file(MODEL_FILE))?;
     let final_train = predict(
         &outcome.model.valid(),
+        &config.train.objective,
         &splits.train,
         config.eval_batch_size(),
         &device.clone().without_autodiff(),
@@ -119,7 +120,7 @@ pub fn run_experiment(
         name: config.name.clone(),
         sdc_version: env!("CARGO_PKG_VERSION").into(),
         seed: config.train.seed,
-        data_seed: config.data.seed,
+        data_seed: config.data.seed(),
         backend: config.train.backend,
         precision: config.train.precision,
         epochs: outcome.epochs,
@@ -185,15 +186,15 @@ pub fn eval_run(
             vec![(stem, dataset)]
         }
         None => {
-            let splits = sdc_data::generate(&config.data)?;
+            let splits = config.data.load()?;
             vec![("train".into(), splits.train), ("test".into(), splits.test)]
         }
     };
-    let reference = config.data.validate()?;
-    let (dim, n_classes) = (reference.dim, reference.n_classes);
+    let (segment_shape, n_classes) = config.data.shape_and_classes()?;
+    let dim: usize = segment_shape.iter().product();
     let model = config
         .model
-        .init(dim, n_classes, config.train.seed, &device)?
+        .init_for(&segment_shape, n_classes, config.train.seed, &device)?
         .load(&run.file(MODEL_FILE))?;
     let out = out
         .map(Path::to_path_buf)
@@ -217,6 +218,7 @@ pub fn eval_run(
         }
         let (predictions, metrics) = evaluate(
             &model,
+            &config.train.objective,
             &dataset,
             config.eval_batch_size(),
             config.eval.focus,

@@ -1,4 +1,8 @@
-//! The training loop: joint training of the focus and classification networks.
+//! The training loop: joint or alternating updates of the focus and classification networks,
+//! optionally frozen or started from finished runs (paper-spec 5).
+
+mod init_from;
+mod schedule;
 
 use std::time::Instant;
 
@@ -14,12 +18,20 @@ use sdc_model::AttentionModel;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, info_span};
 
-use crate::config::{ExperimentConfig, OptimizerConfig};
+use crate::config::{ExperimentConfig, OptimizerConfig, TrainConfig};
 use crate::error::TrainError;
 use crate::evaluate::{SplitMetrics, evaluate};
 use crate::metrics::{EpochRecord, MetricsRow, append_row, truncate_rows};
-use crate::objective::objective;
+use crate::objective::Objective;
 use crate::run_dir::{CheckpointState, METRICS_FILE, RunDir, write_atomic};
+
+pub use init_from::InitFrom;
+pub use schedule::{Network, Schedule};
+
+/// Whether `network` steps in `epoch`: not frozen, and its turn in the schedule.
+fn updates(t: &TrainConfig, network: Network, epoch: usize) -> bool {
+    !t.freeze.contains(&network) && t.schedule.updates(network, epoch)
+}
 
 /// Receives progress from the training loop; the caller decides where it goes.
 pub trait TrainObserver {
@@ -112,12 +124,16 @@ pub fn fit(
     let eval_device = device.clone().without_autodiff();
     let eval_batch = config.eval_batch_size();
     let criterion = config.eval.focus;
+    let objective = &t.objective;
 
     let mut first_epoch = 1;
     let mut seconds_before = 0.0;
-    if let Some(run) = run
-        && let Some(state) = run.checkpoint_state()?
-    {
+    let checkpoint = match run {
+        Some(run) => run.checkpoint_state()?.map(|state| (run, state)),
+        None => None,
+    };
+    if let Some((run, state)) = checkpoint {
+        // The checkpoint holds the networks as trained so far, init_from included.
         let dir = run.checkpoint_dir();
         model = model.load(&dir.join("model.bpk"))?;
         opt_focus = load_optimizer(opt_focus, &dir.join("optim-focus.bpk"))?;
@@ -126,6 +142,8 @@ pub fn fit(
         first_epoch = state.epoch + 1;
         seconds_before = state.train_seconds;
         info!(epoch = state.epoch, "resuming from checkpoint");
+    } else {
+        model = init_from::init_from_runs(&t.init_from, model, train, device)?;
     }
 
     observer.on_start(first_epoch, t.max_epochs);
@@ -139,32 +157,37 @@ pub fn fit(
         epoch += 1;
         let _span = info_span!("epoch", epoch).entered();
         let order = epoch_order(t.seed, epoch, train.len());
+        let step_focus = updates(t, Network::Focus, epoch);
+        let step_classifier = updates(t, Network::Classifier, epoch);
+        debug!(step_focus, step_classifier, "networks updated this epoch");
         let mut loss_sum = 0.0;
         let mut n_batches = 0usize;
         for chunk in order.chunks(t.batch_size) {
             let batch = SdcBatcher.batch_indices(train, chunk, device);
-            let out = model.forward(batch.inputs);
-            let loss = objective(
-                &model.attention,
-                t.entropy,
-                out.logits,
-                batch.labels,
-                out.scores,
-                out.alpha,
-            );
+            let pass = t.objective.forward(&model, batch.inputs);
+            let loss = t
+                .objective
+                .loss(&model.attention, t.entropy, &pass, batch.labels);
             let value: f64 = loss.clone().into_scalar::<f64>();
             if !value.is_finite() {
                 return Err(TrainError::Diverged { epoch, loss: value });
             }
             loss_sum += value;
             n_batches += 1;
-            let mut grads = loss.backward();
-            let g_focus = GradientsParams::from_module(&mut grads, &model.focus);
-            let g_classifier = GradientsParams::from_module(&mut grads, &model.classifier);
-            model.focus = opt_focus.step(lr, model.focus, g_focus);
-            model.classifier = opt_classifier.step(lr, model.classifier, g_classifier);
-            steps += 1;
-            samples += chunk.len();
+            if step_focus || step_classifier {
+                // One backward pass reaches both networks; only the scheduled ones step.
+                let mut grads = loss.backward();
+                if step_focus {
+                    let g_focus = GradientsParams::from_module(&mut grads, &model.focus);
+                    model.focus = opt_focus.step(lr, model.focus, g_focus);
+                }
+                if step_classifier {
+                    let g_classifier = GradientsParams::from_module(&mut grads, &model.classifier);
+                    model.classifier = opt_classifier.step(lr, model.classifier, g_classifier);
+                }
+                steps += 1;
+                samples += chunk.len();
+            }
         }
         let running_loss = loss_sum / n_batches.max(1) as f64;
 
@@ -180,14 +203,21 @@ pub fn fit(
         let mut stop_now = false;
         if scheduled || t.stop.is_some() {
             let valid = model.valid();
-            let (train_pred, train_metrics) =
-                evaluate(&valid, train, eval_batch, criterion, &eval_device)?;
+            let (train_pred, train_metrics) = evaluate(
+                &valid,
+                objective,
+                train,
+                eval_batch,
+                criterion,
+                &eval_device,
+            )?;
             if let Some(stop) = &t.stop {
                 stop_now = train_pred.stop_rule_loss(stop.paper_quirk) <= stop.loss;
             }
             if scheduled || stop_now {
                 record.train = Some(train_metrics);
-                record.test = evaluate_test(&valid, test, eval_batch, criterion, &eval_device)?;
+                record.test =
+                    evaluate_test(&valid, objective, test, eval_batch, criterion, &eval_device)?;
                 record.elapsed_s = seconds_before + started.elapsed().as_secs_f64();
                 log_epoch(&record);
                 if let Some(run) = run {
@@ -227,8 +257,18 @@ pub fn fit(
             EpochRecord {
                 epoch,
                 running_loss: f64::NAN,
-                train: Some(evaluate(&valid, train, eval_batch, criterion, &eval_device)?.1),
-                test: evaluate_test(&valid, test, eval_batch, criterion, &eval_device)?,
+                train: Some(
+                    evaluate(
+                        &valid,
+                        objective,
+                        train,
+                        eval_batch,
+                        criterion,
+                        &eval_device,
+                    )?
+                    .1,
+                ),
+                test: evaluate_test(&valid, objective, test, eval_batch, criterion, &eval_device)?,
                 elapsed_s: seconds_before,
             }
         }
@@ -247,6 +287,7 @@ pub fn fit(
 /// Metrics on the test set, when there is a non-empty one.
 fn evaluate_test(
     model: &AttentionModel,
+    objective: &Objective,
     test: Option<&SdcDataset>,
     batch_size: usize,
     criterion: sdc_interp::FocusCriterion,
@@ -254,7 +295,7 @@ fn evaluate_test(
 ) -> Result<Option<SplitMetrics>, TrainError> {
     match test {
         Some(test) if !test.is_empty() => Ok(Some(
-            evaluate(model, test, batch_size, criterion, device)?.1,
+            evaluate(model, objective, test, batch_size, criterion, device)?.1,
         )),
         _ => Ok(None),
     }
@@ -335,5 +376,26 @@ mod tests {
         assert_eq!(a, epoch_order(3, 1, 50));
         assert_ne!(a, epoch_order(3, 2, 50));
         assert_ne!(a, epoch_order(4, 1, 50));
+    }
+
+    #[test]
+    fn an_optimiser_that_never_stepped_saves_and_loads() {
+        // A frozen (or not yet scheduled) network's optimiser has no state at a checkpoint.
+        let config = OptimizerConfig::Adam {
+            lr: 1e-3,
+            eps: 1e-8,
+        };
+        let bytes = optimizer(&config)
+            .into_bytes()
+            .expect("empty state serialises");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("optim.bpk");
+        write_atomic(&path, &bytes).expect("write");
+        let loaded = load_optimizer(optimizer(&config), &path).expect("empty state loads");
+        assert_eq!(
+            loaded.into_bytes().expect("serialises").len(),
+            bytes.len(),
+            "still empty"
+        );
     }
 }
