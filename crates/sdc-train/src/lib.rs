@@ -37,7 +37,9 @@ pub use reproduce::{
     ReproduceOptions, ReproduceOutcome, SILENT_ACCURACY, SILENT_FFPT, build_report,
     is_known_metric, metric_value, plan, reproduce, select_specs,
 };
-pub use run::{ALPHA_BINS, EvalReport, RunSummary, eval_run, run_experiment, write_predictions};
+pub use run::{
+    ALPHA_BINS, EvalReport, RunSummary, eval_run, load_run_model, run_experiment, write_predictions,
+};
 pub use run_dir::{CheckpointState, RunDir, write_atomic};
 pub use sweep::{ERROR_FILE, RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 pub use training::{

@@ -11,7 +11,7 @@ use crate::config::ExperimentConfig;
 use crate::device::device;
 use crate::error::TrainError;
 use crate::evaluate::predict;
-use crate::run_dir::MODEL_FILE;
+use crate::run::load_run_model;
 
 /// Training mosaics the model is run on to find examples.
 const SCANNED: usize = 300;
@@ -54,15 +54,7 @@ pub(crate) fn mosaic_figure(
         });
     }
     let device = device(config.train.backend, config.train.precision)?;
-    let model = config
-        .model
-        .init_for(
-            train.segment_shape(),
-            train.n_classes(),
-            config.train.seed,
-            &device,
-        )?
-        .load(&run_dir.join(MODEL_FILE))?;
+    let model = load_run_model(config, run_dir, &device)?;
     let scanned: Vec<usize> = (0..train.len().min(SCANNED)).collect();
     let sample = train.subset(&scanned);
     let predictions = predict(

@@ -152,6 +152,20 @@ pub fn run_experiment(
     Ok(summary)
 }
 
+/// Rebuilds the final model of the run in `run_dir`, trained with `config`, on `device`.
+pub fn load_run_model(
+    config: &ExperimentConfig,
+    run_dir: &Path,
+    device: &burn::tensor::Device,
+) -> Result<sdc_model::AttentionModel, TrainError> {
+    let (segment_shape, n_classes) = config.data.shape_and_classes()?;
+    let model = config
+        .model
+        .init_for(&segment_shape, n_classes, config.train.seed, device)?
+        .load(&run_dir.join(MODEL_FILE))?;
+    Ok(model)
+}
+
 /// One evaluated dataset of `sdc eval`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EvalReport {
@@ -192,10 +206,7 @@ pub fn eval_run(
     };
     let (segment_shape, n_classes) = config.data.shape_and_classes()?;
     let dim: usize = segment_shape.iter().product();
-    let model = config
-        .model
-        .init_for(&segment_shape, n_classes, config.train.seed, &device)?
-        .load(&run.file(MODEL_FILE))?;
+    let model = load_run_model(&config, run_path, &device)?;
     let out = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| run.file("eval"));
