@@ -150,6 +150,8 @@ pub struct PlannedRun {
 pub fn display_value(value: &toml::Value) -> String {
     match value {
         toml::Value::String(s) => s.clone(),
+        // An empty list (e.g. no hidden layers: a linear network) must still name itself.
+        toml::Value::Array(items) if items.is_empty() => "none".into(),
         toml::Value::Array(items) => items
             .iter()
             .map(display_value)
@@ -469,6 +471,7 @@ values = { "train.ftpt" = 88.51 }
         let v: toml::Value =
             toml::from_str::<toml::Table>("v = [6, 12]").expect("toml")["v"].clone();
         assert_eq!(display_value(&v), "6x12");
+        assert_eq!(display_value(&toml::Value::Array(Vec::new())), "none");
     }
 
     #[test]
