@@ -42,28 +42,51 @@ pub(crate) fn as_image(shape: &[usize]) -> Result<ImageShape, String> {
     }
 }
 
-/// Builds the convolutional blocks of `layers` for `input`, returning them and the flat width
-/// after the stack.
-fn build_convs(
-    layers: &[ConvLayerConfig],
-    input: ImageShape,
-    bias: bool,
-    init: LayerInit,
-    rng: &mut rand::rngs::ChaCha8Rng,
-    device: &Device,
-) -> (Vec<ConvBlock>, ImageShape) {
-    let shapes = stack_shapes(layers, input).expect("validated: the conv stack fits its input");
-    let mut c_in = input[0];
-    let convs = layers
-        .iter()
-        .map(|layer| {
-            let block = ConvBlock::new(layer, c_in, bias, init, rng, device);
-            c_in = layer.channels;
-            block
-        })
-        .collect();
-    let out = shapes.last().map_or(input, |s| s.1);
-    (convs, out)
+/// The convolutional part of a network built for its input: the blocks, the image shape the
+/// flat input is read as (none without convolutions), and the shape after the stack (the input
+/// shape itself without convolutions).
+struct ConvStack {
+    convs: Vec<ConvBlock>,
+    image_shape: Option<ImageShape>,
+    out: Vec<usize>,
+}
+
+impl ConvStack {
+    /// Builds the blocks of `layers` for inputs of `input_shape`; the config must have been
+    /// validated for that shape.
+    fn build(
+        layers: &[ConvLayerConfig],
+        input_shape: &[usize],
+        bias: bool,
+        init: LayerInit,
+        rng: &mut rand::rngs::ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        if layers.is_empty() {
+            return Self {
+                convs: Vec::new(),
+                image_shape: None,
+                out: input_shape.to_vec(),
+            };
+        }
+        let image = as_image(input_shape).expect("validated: image-shaped input");
+        let shapes = stack_shapes(layers, image).expect("validated: the conv stack fits its input");
+        let mut c_in = image[0];
+        let convs = layers
+            .iter()
+            .map(|layer| {
+                let block = ConvBlock::new(layer, c_in, bias, init, rng, device);
+                c_in = layer.channels;
+                block
+            })
+            .collect();
+        let out = shapes.last().map_or(image, |s| s.1).to_vec();
+        Self {
+            convs,
+            image_shape: Some(image),
+            out,
+        }
+    }
 }
 
 impl FocusNet {
@@ -75,20 +98,19 @@ impl FocusNet {
             FocusInit::Default => LayerInit::TorchDefault,
             FocusInit::XavierNormal | FocusInit::FunctionallyZero => LayerInit::XavierNormal,
         };
-        let (convs, image_shape, input_dim) = if config.conv.is_empty() {
-            (Vec::new(), None, input_shape.iter().product())
-        } else {
-            let image = as_image(input_shape).expect("validated: image-shaped input");
-            let (convs, out) = build_convs(
-                &config.conv,
-                image,
-                config.bias,
-                layer_init,
-                &mut rng,
-                device,
-            );
-            (convs, Some(image), out.iter().product())
-        };
+        let ConvStack {
+            convs,
+            image_shape,
+            out,
+        } = ConvStack::build(
+            &config.conv,
+            input_shape,
+            config.bias,
+            layer_init,
+            &mut rng,
+            device,
+        );
+        let input_dim = out.iter().product();
         let mut widths = vec![input_dim];
         widths.extend(&config.hidden);
         let mut layers: Vec<DenseParams> = widths
@@ -182,24 +204,22 @@ impl ClassifierNet {
             ClassifierInit::Default => LayerInit::TorchDefault,
             ClassifierInit::XavierNormal => LayerInit::XavierNormal,
         };
-        let (convs, image_shape, input_dim) = if config.conv.is_empty() {
-            (Vec::new(), None, input_shape.iter().product())
+        let ConvStack {
+            convs,
+            image_shape,
+            out,
+        } = ConvStack::build(
+            &config.conv,
+            input_shape,
+            config.bias,
+            layer_init,
+            &mut rng,
+            device,
+        );
+        let input_dim = if config.global_pool && image_shape.is_some() {
+            out[0]
         } else {
-            let image = as_image(input_shape).expect("validated: image-shaped input");
-            let (convs, out) = build_convs(
-                &config.conv,
-                image,
-                config.bias,
-                layer_init,
-                &mut rng,
-                device,
-            );
-            let width = if config.global_pool {
-                out[0]
-            } else {
-                out.iter().product()
-            };
-            (convs, Some(image), width)
+            out.iter().product()
         };
         let mut widths = vec![input_dim];
         widths.extend(&config.hidden);
