@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::device::{BackendKind, Precision};
 use crate::error::TrainError;
 use crate::objective::Objective;
-use crate::training::{InitFrom, Network, Schedule};
+use crate::training::{InitFrom, Network, Pretrain, Schedule};
 
 /// One experiment: data, model, training and evaluation settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,12 +121,17 @@ pub struct TrainConfig {
     /// Which network each epoch updates: joint (the paper's default) or alternating.
     #[serde(default)]
     pub schedule: Schedule,
-    /// Networks that are never updated (`["focus"]`, `["classifier"]`).
+    /// Networks that are never updated (`["focus"]`, `["classifier"]`). With both frozen the
+    /// (initial, loaded or pretrained) model is evaluated once: one epoch, no steps.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub freeze: Vec<Network>,
     /// Networks that start from the final model of a finished run.
     #[serde(default, skip_serializing_if = "InitFrom::is_empty")]
     pub init_from: InitFrom,
+    /// Networks pretrained in this run before the attention training (the "cheating" focus
+    /// and classification networks).
+    #[serde(default, skip_serializing_if = "Pretrain::is_empty")]
+    pub pretrain: Pretrain,
 }
 
 fn default_batch() -> usize {
@@ -268,6 +273,7 @@ impl ExperimentConfig {
             ));
         }
         t.init_from.validate()?;
+        t.pretrain.validate(t)?;
         if let Some(stop) = &t.stop
             && !(stop.loss.is_finite() && stop.loss >= 0.0)
         {

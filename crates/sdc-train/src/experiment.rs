@@ -157,6 +157,8 @@ pub fn display_value(value: &toml::Value) -> String {
             .map(display_value)
             .collect::<Vec<_>>()
             .join("x"),
+        // An empty table (e.g. nothing pretrained) also names itself.
+        toml::Value::Table(t) if t.is_empty() => "none".into(),
         // `{ kind = "sparsemax" }` reads as `sparsemax`.
         toml::Value::Table(t) if t.len() == 1 && t.contains_key("kind") => {
             display_value(&t["kind"])
@@ -471,6 +473,8 @@ values = { "train.ftpt" = 88.51 }
         let v: toml::Value =
             toml::from_str::<toml::Table>("v = [6, 12]").expect("toml")["v"].clone();
         assert_eq!(display_value(&v), "6x12");
+        let v: toml::Value = toml::from_str::<toml::Table>("v = {}").expect("toml")["v"].clone();
+        assert_eq!(display_value(&v), "none");
         assert_eq!(display_value(&toml::Value::Array(Vec::new())), "none");
     }
 

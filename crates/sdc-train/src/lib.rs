@@ -43,5 +43,6 @@ pub use run::{
 pub use run_dir::{CheckpointState, RunDir, write_atomic};
 pub use sweep::{ERROR_FILE, RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 pub use training::{
-    InitFrom, Network, Schedule, Silent, StopReason, TrainObserver, TrainOutcome, fit,
+    InitFrom, Network, Pretrain, PretrainReport, PretrainStage, Schedule, Silent, StopReason,
+    TrainObserver, TrainOutcome, fit,
 };

@@ -23,6 +23,8 @@ pub const METRICS_FILE: &str = "metrics.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
 /// Final model parameters.
 pub const MODEL_FILE: &str = "model.bpk";
+/// What the pretraining stages reached (`train.pretrain`), when there were any.
+pub const PRETRAIN_FILE: &str = "pretrain.json";
 /// Resumable state.
 pub const CHECKPOINT_DIR: &str = "checkpoint";
 

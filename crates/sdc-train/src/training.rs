@@ -2,6 +2,7 @@
 //! optionally frozen or started from finished runs (paper-spec 5).
 
 mod init_from;
+mod pretrain;
 mod schedule;
 
 use std::time::Instant;
@@ -23,9 +24,10 @@ use crate::error::TrainError;
 use crate::evaluate::{SplitMetrics, evaluate};
 use crate::metrics::{EpochRecord, MetricsRow, append_row, truncate_rows};
 use crate::objective::Objective;
-use crate::run_dir::{CheckpointState, METRICS_FILE, RunDir, write_atomic};
+use crate::run_dir::{CheckpointState, METRICS_FILE, PRETRAIN_FILE, RunDir, write_atomic};
 
 pub use init_from::InitFrom;
+pub use pretrain::{Pretrain, PretrainReport, PretrainStage};
 pub use schedule::{Network, Schedule};
 
 /// Whether `network` steps in `epoch`: not frozen, and its turn in the schedule.
@@ -144,16 +146,30 @@ pub fn fit(
         info!(epoch = state.epoch, "resuming from checkpoint");
     } else {
         model = init_from::init_from_runs(&t.init_from, model, train, device)?;
+        let (pretrained, reports) = pretrain::pretrain(t, model, train, device)?;
+        model = pretrained;
+        if let Some(run) = run
+            && !reports.is_empty()
+        {
+            run.write_json(PRETRAIN_FILE, &reports)?;
+        }
     }
+    // With both networks frozen every epoch is the same evaluation: run one.
+    let max_epochs =
+        if t.freeze.contains(&Network::Focus) && t.freeze.contains(&Network::Classifier) {
+            t.max_epochs.min(1)
+        } else {
+            t.max_epochs
+        };
 
-    observer.on_start(first_epoch, t.max_epochs);
+    observer.on_start(first_epoch, max_epochs);
     let started = Instant::now();
     let (mut steps, mut samples) = (0usize, 0usize);
     let mut last: Option<EpochRecord> = None;
     let mut stop_reason = StopReason::MaxEpochs;
     let mut epoch = first_epoch.saturating_sub(1);
 
-    while epoch < t.max_epochs {
+    while epoch < max_epochs {
         epoch += 1;
         let _span = info_span!("epoch", epoch).entered();
         let order = epoch_order(t.seed, epoch, train.len());
@@ -192,7 +208,7 @@ pub fn fit(
         let running_loss = loss_sum / n_batches.max(1) as f64;
 
         // The stop rule needs the training loss every epoch; the rest is logged on schedule.
-        let scheduled = epoch % t.eval_every == 0 || epoch == t.max_epochs;
+        let scheduled = epoch % t.eval_every == 0 || epoch == max_epochs;
         let mut record = EpochRecord {
             epoch,
             running_loss,
@@ -235,7 +251,7 @@ pub fn fit(
         }
         let interrupted = observer.should_stop();
         if let Some(run) = run
-            && epoch < t.max_epochs
+            && epoch < max_epochs
             && (interrupted || (t.checkpoint_every > 0 && epoch % t.checkpoint_every == 0))
         {
             let state = CheckpointState {
@@ -244,7 +260,7 @@ pub fn fit(
             };
             save_checkpoint(run, &model, &opt_focus, &opt_classifier, &state)?;
         }
-        if interrupted && epoch < t.max_epochs {
+        if interrupted && epoch < max_epochs {
             return Err(TrainError::Interrupted { epoch });
         }
     }

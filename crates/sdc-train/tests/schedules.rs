@@ -406,3 +406,110 @@ fn new_keys_round_trip_through_the_resolved_config() {
         "{plain}"
     );
 }
+
+/// The reports a run wrote to `pretrain.json`: `(network, loss, accuracy)`.
+fn pretrain_reports(dir: &Path) -> Vec<(String, f64, f64)> {
+    let text = std::fs::read_to_string(dir.join("pretrain.json")).expect("pretrain.json");
+    let reports: Vec<serde_json::Value> = serde_json::from_str(&text).expect("JSON");
+    reports
+        .iter()
+        .map(|r| {
+            (
+                r["network"].as_str().expect("network").to_string(),
+                r["loss"].as_f64().expect("loss"),
+                r["accuracy"].as_f64().expect("accuracy"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn pretraining_trains_each_network_on_its_own_task() {
+    let frozen = "train.freeze=[\"focus\", \"classifier\"]";
+    let config = |pretrain: &str| {
+        tiny(&[
+            "train.optimizer={ kind = \"adam\", lr = 0.01 }",
+            "train.max_epochs=5",
+            frozen,
+            pretrain,
+        ])
+    };
+    let device_of = |c: &ExperimentConfig| device(c);
+
+    // The focus alone: it learns to find the foreground; the classifier keeps its initialisation.
+    let focus = config("train.pretrain={ focus = { epochs = 15 } }");
+    let train = data(&focus);
+    let device = device_of(&focus);
+    let initial = init(&focus, &train, &device);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let summary = train_into(&focus, dir.path());
+    assert_eq!(summary.epochs, 1, "both frozen: one evaluation epoch");
+    let saved = init(&focus, &train, &device)
+        .load(&dir.path().join("model.bpk"))
+        .expect("model.bpk");
+    assert_ne!(values(&saved.focus), values(&initial.focus));
+    assert_eq!(values(&saved.classifier), values(&initial.classifier));
+    let reports = pretrain_reports(dir.path());
+    assert_eq!(reports.len(), 1);
+    let (network, _, located) = &reports[0];
+    assert_eq!(network, "focus");
+    assert!(
+        *located > 60.0,
+        "the pretrained focus puts the foreground first in {located}% of mosaics (chance 11%)"
+    );
+    let ftpt = summary.train.summary.rates.ftpt;
+    assert!(
+        ftpt + summary.train.summary.rates.ftpf > 60.0,
+        "the frozen pretrained focus attends to the foreground (FTPT {ftpt})"
+    );
+
+    // The classifier alone, on the foreground segment: accurate on it, the focus untouched.
+    let classifier = config("train.pretrain={ classifier = { epochs = 15 } }");
+    let dir = tempfile::tempdir().expect("tempdir");
+    train_into(&classifier, dir.path());
+    let saved = init(&classifier, &train, &device)
+        .load(&dir.path().join("model.bpk"))
+        .expect("model.bpk");
+    assert_eq!(values(&saved.focus), values(&initial.focus));
+    assert_ne!(values(&saved.classifier), values(&initial.classifier));
+    let reports = pretrain_reports(dir.path());
+    let (network, _, accuracy) = &reports[0];
+    assert_eq!(network, "classifier");
+    assert!(
+        *accuracy > 80.0,
+        "the classifier labels {accuracy}% of foreground segments (chance 33%)"
+    );
+
+    // Deterministic: the same config pretrains to the same networks.
+    let again = tempfile::tempdir().expect("tempdir");
+    train_into(&classifier, again.path());
+    let repeat = init(&classifier, &train, &device)
+        .load(&again.path().join("model.bpk"))
+        .expect("model.bpk");
+    assert_eq!(values(&repeat.classifier), values(&saved.classifier));
+}
+
+#[test]
+fn pretrain_errors_name_the_key() {
+    let invalid = |set: &str| {
+        ExperimentConfig::default_with(&[set.to_string()])
+            .expect_err("invalid")
+            .to_string()
+    };
+    let err = invalid("train.pretrain={ focus = { epochs = 0 } }");
+    assert!(err.contains("train.pretrain.focus.epochs = 0"), "{err}");
+    let err = invalid("train.pretrain={ classifier = { epochs = 2, lr = -1.0 } }");
+    assert!(err.contains("train.pretrain.classifier.lr = -1"), "{err}");
+    let err = invalid("train.pretrain={ focus = { epochs = 2, rate = 1.0 } }");
+    assert!(err.contains("rate"), "{err}");
+    let both = ExperimentConfig::default_with(&[
+        "train.pretrain={ focus = { epochs = 2 } }".to_string(),
+        "train.init_from.focus=\"runs/x\"".to_string(),
+    ])
+    .expect_err("conflict")
+    .to_string();
+    assert!(
+        both.contains("train.pretrain.focus") && both.contains("train.init_from.focus"),
+        "{both}"
+    );
+}

@@ -1,0 +1,216 @@
+//! Networks pretrained inside the run (`train.pretrain`), for the paper's "cheating network"
+//! grid (paper-spec 5, 6.2): the focus network trained as a foreground-vs-background classifier
+//! of single segments, and the classification network trained on the foreground segment alone.
+//! With `train.freeze` this gives every combination of random or pretrained, trained or frozen
+//! networks, with no run depending on another.
+
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Int, Tensor};
+use sdc_data::{SdcBatcher, SdcDataset};
+use sdc_model::AttentionModel;
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use super::{Network, epoch_order, optimizer};
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+use crate::objective::cross_entropy;
+
+/// Offsets of the pretraining shuffles from the run's seed, so that they differ from the
+/// shuffles of the attention training that follows.
+const FOCUS_SHUFFLE: u64 = 0x5eed_f0c5;
+const CLASSIFIER_SHUFFLE: u64 = 0x5eed_c1a5;
+
+/// Which networks are pretrained before the attention model is trained (`train.pretrain`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pretrain {
+    /// The focus network as a foreground-vs-background classifier of single segments: its score
+    /// is the logit of "foreground" (binary cross-entropy against `j == J` for every segment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<PretrainStage>,
+    /// The classification network on the foreground segment alone: attention one-hot on `J`
+    /// (at averaging layer `k >= 1`, the focus network's layer-`k` features of that segment).
+    /// Runs after the focus stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<PretrainStage>,
+}
+
+/// One pretraining stage: the run's optimiser kind, on the training split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainStage {
+    /// Passes over the training split, `>= 1`.
+    pub epochs: usize,
+    /// Learning rate (default: `train.optimizer.lr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+}
+
+/// What a pretraining stage reached, over its last epoch (training mode, as it stepped).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PretrainReport {
+    /// The network pretrained.
+    pub network: Network,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Mean loss of the last epoch.
+    pub loss: f64,
+    /// Focus: percentage of mosaics whose highest-scoring segment is the foreground.
+    /// Classifier: percentage of foreground segments classified correctly.
+    pub accuracy: f64,
+}
+
+impl Pretrain {
+    /// Whether nothing is pretrained.
+    pub fn is_empty(&self) -> bool {
+        self.focus.is_none() && self.classifier.is_none()
+    }
+
+    fn stages(&self) -> impl Iterator<Item = (Network, &PretrainStage)> {
+        [
+            (Network::Focus, self.focus.as_ref()),
+            (Network::Classifier, self.classifier.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(n, s)| s.map(|s| (n, s)))
+    }
+
+    /// Checks the ranges, and that a network is not both pretrained here and loaded from a
+    /// run (`train.init_from`); names the key.
+    pub fn validate(&self, t: &TrainConfig) -> Result<(), String> {
+        for (network, stage) in self.stages() {
+            let key = format!("train.pretrain.{}", network.name());
+            if stage.epochs == 0 {
+                return Err(format!("{key}.epochs = 0: must be >= 1"));
+            }
+            if let Some(lr) = stage.lr
+                && !(lr.is_finite() && lr > 0.0)
+            {
+                return Err(format!("{key}.lr = {lr}: must be a finite number > 0"));
+            }
+            if t.init_from.entries().any(|(n, _)| n == network) {
+                return Err(format!(
+                    "{key} and train.init_from.{}: a network is either pretrained in the run \
+                     or loaded from another, not both",
+                    network.name()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the stages of `t.pretrain` on `train` (focus first) and returns the model with the
+/// pretrained networks and a report per stage. `device` must be an autodiff device.
+pub(super) fn pretrain(
+    t: &TrainConfig,
+    mut model: AttentionModel,
+    train: &SdcDataset,
+    device: &Device,
+) -> Result<(AttentionModel, Vec<PretrainReport>), TrainError> {
+    let mut reports = Vec::new();
+    for (network, stage) in t.pretrain.stages() {
+        let lr = stage.lr.unwrap_or_else(|| t.optimizer.lr());
+        let mut opt = optimizer(&t.optimizer);
+        let salt = match network {
+            Network::Focus => FOCUS_SHUFFLE,
+            Network::Classifier => CLASSIFIER_SHUFFLE,
+        };
+        let mut last = (0.0, 0.0);
+        for epoch in 1..=stage.epochs {
+            let order = epoch_order(t.seed ^ salt, epoch, train.len());
+            let (mut loss_sum, mut hits, mut batches) = (0.0, 0usize, 0usize);
+            for chunk in order.chunks(t.batch_size) {
+                let batch = SdcBatcher.batch_indices(train, chunk, device);
+                let (loss, correct) = match network {
+                    Network::Focus => focus_step(&model, batch.inputs, batch.fg_index),
+                    Network::Classifier => {
+                        classifier_step(&model, batch.inputs, batch.fg_index, batch.labels)
+                    }
+                };
+                let value: f64 = loss.clone().into_scalar::<f64>();
+                if !value.is_finite() {
+                    return Err(TrainError::Diverged { epoch, loss: value });
+                }
+                let mut grads = loss.backward();
+                match network {
+                    Network::Focus => {
+                        let g = GradientsParams::from_module(&mut grads, &model.focus);
+                        model.focus = opt.step(lr, model.focus, g);
+                    }
+                    Network::Classifier => {
+                        let g = GradientsParams::from_module(&mut grads, &model.classifier);
+                        model.classifier = opt.step(lr, model.classifier, g);
+                    }
+                }
+                loss_sum += value;
+                hits += correct;
+                batches += 1;
+            }
+            last = (
+                loss_sum / batches.max(1) as f64,
+                100.0 * hits as f64 / train.len().max(1) as f64,
+            );
+        }
+        let report = PretrainReport {
+            network,
+            epochs: stage.epochs,
+            loss: last.0,
+            accuracy: last.1,
+        };
+        info!(
+            network = network.name(),
+            epochs = report.epochs,
+            loss = report.loss,
+            accuracy = report.accuracy,
+            "pretrained"
+        );
+        reports.push(report);
+    }
+    Ok((model, reports))
+}
+
+/// Binary cross-entropy of every segment's score against "is the foreground", as a two-class
+/// cross-entropy on logits `(score, 0)` (stable, with the exact gradient `sigmoid(s) - y` even
+/// at `s = 0`); and the number of mosaics whose top-scoring segment is the foreground.
+fn focus_step(
+    model: &AttentionModel,
+    inputs: Tensor<3>,
+    fg_index: Tensor<1, Int>,
+) -> (Tensor<1>, usize) {
+    let [batch, m, d] = inputs.dims();
+    let scores = model.focus.forward(inputs.reshape([batch * m, d]));
+    let logits = Tensor::cat(vec![scores.clone(), scores.clone().zeros_like()], 1);
+    let is_fg = fg_index.clone().one_hot::<2>(m).reshape([batch * m]);
+    // Class 0 is "foreground" (logit = the score), class 1 "background".
+    let target = is_fg.neg().add_scalar(1);
+    let loss = cross_entropy(logits, target);
+    let top = scores
+        .detach()
+        .reshape([batch, m])
+        .argmax(1)
+        .reshape([batch]);
+    (loss, count_equal(top, fg_index))
+}
+
+/// Cross-entropy of the classification network on the foreground segment alone (attention
+/// one-hot on `J`); and the number it classifies correctly.
+fn classifier_step(
+    model: &AttentionModel,
+    inputs: Tensor<3>,
+    fg_index: Tensor<1, Int>,
+    labels: Tensor<1, Int>,
+) -> (Tensor<1>, usize) {
+    let [_, m, _] = inputs.dims();
+    let (_, features) = model.scores_and_features(inputs);
+    let oracle = fg_index.one_hot::<2>(m).float();
+    let logits = model.averaged_logits(oracle, features);
+    let predicted = logits.clone().detach().argmax(1).squeeze_dim::<1>(1);
+    let correct = count_equal(predicted, labels.clone());
+    (cross_entropy(logits, labels), correct)
+}
+
+fn count_equal(a: Tensor<1, Int>, b: Tensor<1, Int>) -> usize {
+    a.equal(b).int().sum().into_scalar::<i64>().max(0) as usize
+}
