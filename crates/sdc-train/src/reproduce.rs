@@ -125,8 +125,20 @@ pub fn reproduce(
     })
 }
 
+/// Accuracy above which a run counts among the paper's "best runs" (paper-spec 3, AAAI tables).
+pub const BEST_RUN_ACCURACY: f64 = 95.0;
+
 /// The value of metric `name` (`train.ftpt`, `test.accuracy`, `epochs`, ...) in a summary.
+/// `best.<split>.<field>` is the same value for runs whose accuracy on that split is above
+/// [`BEST_RUN_ACCURACY`] and absent for the others, so its mean is over the "best runs".
 pub fn metric_value(summary: &RunSummary, name: &str) -> Option<f64> {
+    if let Some(inner) = name.strip_prefix("best.") {
+        let split = inner.split_once('.')?.0;
+        let accuracy = metric_value(summary, &format!("{split}.accuracy"))?;
+        return (accuracy > BEST_RUN_ACCURACY)
+            .then(|| metric_value(summary, inner))
+            .flatten();
+    }
     if name == "epochs" {
         return Some(summary.epochs as f64);
     }
@@ -168,6 +180,9 @@ pub fn is_known_metric(name: &str) -> bool {
         "entropy",
         "alpha_at_true",
     ];
+    if let Some(inner) = name.strip_prefix("best.") {
+        return inner != "epochs" && is_known_metric(inner);
+    }
     name == "epochs"
         || name.split_once('.').is_some_and(|(split, field)| {
             matches!(split, "train" | "test") && FIELDS.contains(&field)
@@ -546,5 +561,8 @@ mod tests {
         assert!(is_known_metric("epochs"));
         assert!(!is_known_metric("train.fptp"));
         assert!(!is_known_metric("valid.ftpt"));
+        assert!(is_known_metric("best.train.ftpt"));
+        assert!(!is_known_metric("best.epochs"));
+        assert!(!is_known_metric("best.valid.ftpt"));
     }
 }

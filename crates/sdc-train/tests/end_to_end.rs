@@ -4,7 +4,7 @@ use std::path::Path;
 
 use sdc_train::{
     EpochRecord, ExperimentConfig, RunSummary, Silent, TrainError, TrainObserver, eval_run,
-    read_rows, run_experiment,
+    metric_value, read_rows, run_experiment,
 };
 
 /// Dataset 2, Architecture 2, small: 600 training mosaics, 300 test mosaics, 40 epochs.
@@ -41,6 +41,15 @@ fn a_small_model_learns_accurately_and_mostly_interpretably() {
     assert!(train.rates.ftpt > FTPT_MIN, "FTPT {}", train.rates.ftpt);
     let sum = train.rates.ftpt + train.rates.ffpt + train.rates.ftpf + train.rates.ffpf;
     assert!((sum - 100.0).abs() < 1e-9, "rates sum to {sum}");
+    // An accurate run counts among the "best runs"; the same run at 90% accuracy does not.
+    assert_eq!(
+        metric_value(&summary, "best.train.ftpt"),
+        Some(train.rates.ftpt)
+    );
+    let mut weak = summary.clone();
+    weak.train.summary.accuracy = 90.0;
+    assert_eq!(metric_value(&weak, "best.train.ftpt"), None);
+    assert_eq!(metric_value(&weak, "train.ftpt"), Some(train.rates.ftpt));
     // The run directory holds what the README promises.
     for file in ["config.toml", "metrics.csv", "summary.json", "model.bpk"] {
         assert!(dir.path().join(file).is_file(), "{file} missing");

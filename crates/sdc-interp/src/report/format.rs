@@ -112,8 +112,9 @@ pub(super) fn runs_text(row: &TableRow) -> String {
 /// Placeholder for an empty cell.
 pub(super) const NONE: &str = "—";
 
-/// The three display cells (ours, paper, Δ) of an optional metric cell.
-fn metric_texts(cell: Option<&MetricCell>, d: usize) -> [String; 3] {
+/// The three display cells (ours, paper, Δ) of an optional metric cell. A mean over fewer
+/// than the row's `runs` (a metric some runs lack, e.g. `best.*`) says over how many: `(n=9)`.
+fn metric_texts(cell: Option<&MetricCell>, runs: usize, d: usize) -> [String; 3] {
     let Some(cell) = cell else {
         return [NONE.to_owned(), NONE.to_owned(), NONE.to_owned()];
     };
@@ -122,8 +123,12 @@ fn metric_texts(cell: Option<&MetricCell>, d: usize) -> [String; 3] {
         Some(p) if cell.ours.n > 0 => signed(cell.ours.mean - p, d),
         _ => NONE.to_owned(),
     };
+    let mut ours = stats_text(&cell.ours, d);
+    if cell.ours.n > 0 && cell.ours.n < runs {
+        ours.push_str(&format!(" (n={})", cell.ours.n));
+    }
     [
-        stats_text(&cell.ours, d),
+        ours,
         paper.map_or_else(|| NONE.to_owned(), |p| num(p, d)),
         delta,
     ]
@@ -155,7 +160,7 @@ pub(super) fn display_table(table: &Table) -> DisplayTable {
             let mut cells = row.point.clone();
             cells.push(runs_text(row));
             for (m, &d) in metrics.iter().zip(&decimals) {
-                cells.extend(metric_texts(row.metric(m), d));
+                cells.extend(metric_texts(row.metric(m), row.n_runs, d));
             }
             cells
         })
@@ -281,6 +286,15 @@ mod tests {
             "2.50 ± 1.29 [0.45, 4.55]"
         );
         assert_eq!(stats_text(&describe(&[]), 2), "no runs");
+        let cell = MetricCell {
+            name: "best.train.ftpt".into(),
+            ours: describe(&[1.0, 2.0]),
+            paper: None,
+        };
+        let [ours, _, _] = metric_texts(Some(&cell), 3, 2);
+        assert!(ours.ends_with("(n=2)"), "{ours}");
+        let [ours, _, _] = metric_texts(Some(&cell), 2, 2);
+        assert!(!ours.contains("n="), "{ours}");
     }
 
     #[test]
