@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """PyTorch baseline for `cargo xtask bench --vs pytorch`.
 
-Trains the same synthetic attention model as sdc (paper-spec 2, Dataset 2 Architecture 2) on the
-same `.sdc` file, and prints ONE JSON line: training samples/s over forward + backward + both
-optimiser steps (after warm-up epochs, no evaluation) and the process's peak RSS.
+Trains the same attention model as sdc on the same `.sdc` file, and prints ONE JSON line:
+training samples/s over forward + backward + both optimiser steps (after warm-up epochs, no
+evaluation) and the process's peak RSS. Models (`MODELS`): the synthetic MLP models (paper-spec 2,
+Dataset 2 Architecture 2) and the MNIST-mosaic CNN of configs/mnist-mosaic.toml.
 
-    bench/.venv/bin/python bench/pytorch/bench.py --data target/bench/data/synthetic/train.sdc \
+    bench/.venv/bin/python bench/pytorch/bench.py --data target/bench/data/dataset2/train.sdc \
         --model synthetic-layer0 --batch-size 256 --threads 2 --epochs 5
+    bench/.venv/bin/python bench/pytorch/bench.py \
+        --data target/bench/data/mnist-mosaic/train.sdc --model mnist-mosaic \
+        --batch-size 64 --threads 1 --epochs 3
 
 Linux only (peak RSS is `ru_maxrss`, in KiB on Linux).
 """
@@ -27,7 +31,8 @@ from torch import nn
 
 # The `.sdc` layout (crates/sdc-data/src/format.rs), all integers little-endian:
 # magic, u32 version, u32 header length h, h bytes of JSON, f32 segments [n, m, d], u32 labels [n],
-# u32 fg_index [n], u32 CRC32 of every byte before it.
+# u32 fg_index [n], u32 CRC32 of every byte before it. Image tiles carry `segment_shape` [c, h, w]
+# in the header (d = c*h*w, each tile flattened channel-major, as torch's reshape reads it).
 MAGIC = b"SDCDATA\0"
 FORMAT_VERSION = 1
 PREFIX_LEN = 16
@@ -35,7 +40,8 @@ CRC_LEN = 4
 
 
 def load_sdc(path):
-    """Returns (segments float32 [n, m, d], labels int64 [n], header dict); checks every field."""
+    """Returns (segments float32 [n, m, d], or [n, m, c, h, w] for image tiles, labels int64 [n],
+    header dict); checks every field."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < PREFIX_LEN + CRC_LEN or data[:8] != MAGIC:
@@ -55,8 +61,13 @@ def load_sdc(path):
     computed = zlib.crc32(data[: len(data) - CRC_LEN]) & 0xFFFFFFFF
     if stored != computed:
         sys.exit(f"{path}: CRC32 mismatch (stored {stored:#010x}, computed {computed:#010x})")
+    shape = [d]
+    if header.get("segment_shape") is not None:
+        shape = [int(s) for s in header["segment_shape"]]
+        if len(shape) != 3 or int(np.prod(shape)) != d:
+            sys.exit(f"{path}: segment_shape {shape} is not [c, h, w] with c*h*w = dim = {d}")
     cells = n * m * d
-    segments = np.frombuffer(data, dtype="<f4", count=cells, offset=header_end).reshape(n, m, d)
+    segments = np.frombuffer(data, dtype="<f4", count=cells, offset=header_end).reshape(n, m, *shape)
     labels = np.frombuffer(data, dtype="<u4", count=n, offset=header_end + 4 * cells)
     return segments.astype(np.float32), labels.astype(np.int64), header
 
@@ -112,11 +123,84 @@ class AttentionModel(nn.Module):
         return self.classifier(averaged)
 
 
-# The models `cargo xtask bench` knows, by name: (averaging layer, focus hidden, classifier hidden).
-# Extension point: a new model (e.g. the mnist-mosaic CNN) adds an entry here and a builder.
+def conv_stack(c_in, side, blocks):
+    """sdc's ConvBlock stack (crates/sdc-model/src/conv.rs): per (channels, kernel, padding, pool),
+    conv (stride 1) -> BatchNorm with the batch's statistics in training and evaluation alike
+    (track_running_stats=False, eps 1e-5, learnt scale and shift) -> ReLU -> max-pool (kernel =
+    stride, no padding). Returns the stack and its flattened output width for square inputs."""
+    layers = []
+    for channels, kernel, padding, pool in blocks:
+        layers += [
+            nn.Conv2d(c_in, channels, kernel, padding=padding),
+            nn.BatchNorm2d(channels, eps=1e-5, track_running_stats=False),
+            nn.ReLU(),
+        ]
+        side = side + 2 * padding - kernel + 1
+        if pool:
+            layers.append(nn.MaxPool2d(pool))
+            side = (side - pool) // pool + 1
+        c_in = channels
+    return nn.Sequential(*layers), c_in * side * side
+
+
+class ConvNet(nn.Module):
+    """sdc's FocusNet / ClassifierNet with convolutions: conv stack, flatten, dense ReLU layers,
+    a dense output layer."""
+
+    def __init__(self, tile_shape, blocks, hidden, out):
+        super().__init__()
+        c, h, w = tile_shape
+        assert h == w, f"square tiles only, got {tile_shape}"
+        self.convs, width = conv_stack(c, h, blocks)
+        self.dense = mlp([width] + hidden, out)
+
+    def forward(self, x):  # x: [n, c, h, w]
+        return self.dense(self.convs(x).flatten(1))
+
+
+class CnnAttentionModel(nn.Module):
+    """Focus CNN over all batch x m tiles at once (as sdc does; BatchNorm statistics over all of
+    them), softmax over the m tiles, alpha-weighted average of the raw tiles (averaging layer 0),
+    classifier CNN on the averaged image."""
+
+    def __init__(self, tile_shape, n_classes, focus, classifier):
+        super().__init__()
+        self.focus = ConvNet(tile_shape, focus[0], focus[1], 1)
+        self.classifier = ConvNet(tile_shape, classifier[0], classifier[1], n_classes)
+
+    def forward(self, x):  # x: [batch, m, c, h, w]
+        batch, m = x.shape[:2]
+        scores = self.focus(x.reshape(batch * m, *x.shape[2:]))
+        alpha = torch.softmax(scores.reshape(batch, m), dim=1)  # [batch, m]
+        averaged = (x * alpha.reshape(batch, m, 1, 1, 1)).sum(dim=1)  # [batch, c, h, w]
+        return self.classifier(averaged)
+
+
+def synthetic(k):
+    """Dataset 2 Architecture 2 (configs/dataset2-arch2.toml), averaging at layer k."""
+    return {
+        "lr": 0.01,
+        "build": lambda shape, n_classes: AttentionModel(shape[0], n_classes, k, [6, 12], [6, 12]),
+    }
+
+
+def mnist_mosaic():
+    """configs/mnist-mosaic.toml: (channels, kernel, padding, pool) blocks, then dense widths."""
+    focus = ([(8, 3, 0, 2), (16, 3, 0, 2)], [32])
+    classifier = ([(8, 3, 1, 2), (16, 3, 1, 2)], [32])
+    return {
+        "lr": 0.001,
+        "build": lambda shape, n_classes: CnnAttentionModel(shape, n_classes, focus, classifier),
+    }
+
+
+# The models `cargo xtask bench` knows, by name (xtask/src/bench.rs, `BenchModel`): the Adam
+# learning rate of the config, and a builder from the segment shape ([d] or [c, h, w]) and the
+# number of classes. Extension point: a new model adds an entry here.
 MODELS = {
-    "synthetic-layer0": (0, [6, 12], [6, 12]),
-    "synthetic-layer1": (1, [6, 12], [6, 12]),
+    "synthetic-layer0": synthetic(0),
+    "synthetic-layer1": synthetic(1),
+    "mnist-mosaic": mnist_mosaic(),
 }
 
 
@@ -128,7 +212,7 @@ def main():
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--epochs", type=int, default=5, help="timed epochs")
     p.add_argument("--warmup-epochs", type=int, default=1, help="untimed epochs first")
-    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--lr", type=float, default=None, help="default: the model's config")
     p.add_argument("--eps", type=float, default=1e-8)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -136,14 +220,15 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     segments, labels, header = load_sdc(args.data)
-    x_all = torch.from_numpy(segments)  # [n, m, d] float32
+    x_all = torch.from_numpy(segments)  # [n, m, d] or [n, m, c, h, w] float32
     y_all = torch.from_numpy(labels)  # [n] int64
-    n, _, d = x_all.shape
-    k, focus_hidden, classifier_hidden = MODELS[args.model]
-    model = AttentionModel(d, header["n_classes"], k, focus_hidden, classifier_hidden)
+    n = x_all.shape[0]
+    spec = MODELS[args.model]
+    model = spec["build"](tuple(x_all.shape[2:]), header["n_classes"])
+    lr = spec["lr"] if args.lr is None else args.lr
     # One Adam per network, both step after one backward pass (paper-spec 5, joint training).
-    opt_focus = torch.optim.Adam(model.focus.parameters(), lr=args.lr, eps=args.eps)
-    opt_classifier = torch.optim.Adam(model.classifier.parameters(), lr=args.lr, eps=args.eps)
+    opt_focus = torch.optim.Adam(model.focus.parameters(), lr=lr, eps=args.eps)
+    opt_classifier = torch.optim.Adam(model.classifier.parameters(), lr=lr, eps=args.eps)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(args.seed)
 

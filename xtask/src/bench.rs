@@ -8,6 +8,11 @@
 //! after warm-up epochs; evaluation is excluded (sdc: the timed epochs are never evaluated, the
 //! one extra epoch that `fit` evaluates at the end is not timed; PyTorch: no evaluation).
 //!
+//! Models differ in cost by two orders of magnitude, so each has its own training set size,
+//! default timed epochs and default batch sizes ([`BenchModel`]); `--epochs` and
+//! `--batch-sizes` override them for every model. The mnist-mosaic CNN needs the MNIST files:
+//! the bench gets them as `cargo xtask fetch-data mnist` does (verified, fetched when missing).
+//!
 //! Linux only: peak RSS is the child's high-water mark (`VmHWM` in `/proc/self/status` for
 //! sdc, `ru_maxrss` for PyTorch: the same kernel counter).
 
@@ -19,6 +24,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use sdc_data::{DataConfig, ImageSource};
 use sdc_train::{EpochRecord, ExperimentConfig, TrainObserver};
 use serde::{Deserialize, Serialize};
 
@@ -37,15 +43,18 @@ pub struct BenchArgs {
     /// Thread counts.
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     threads: Vec<usize>,
-    /// Batch sizes.
-    #[arg(long, value_delimiter = ',', default_value = "64,256,1024")]
+    /// Batch sizes, for every model [default per model: 64,256,1024 for the synthetic models,
+    /// 64,256 for mnist-mosaic (its training set is 512 mosaics)].
+    #[arg(long, value_delimiter = ',')]
     batch_sizes: Vec<usize>,
     /// Measurements per (model, batch size, threads) and framework.
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    /// Timed epochs per measurement.
-    #[arg(long, default_value_t = 20)]
-    epochs: usize,
+    /// Timed epochs per measurement, for every model [default per model: 20 for the synthetic
+    /// models (3000 mosaics of 9 5-D segments), 2 for mnist-mosaic (512 mosaics of 9 28x28
+    /// tiles, two CNNs)].
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Untimed epochs before them.
     #[arg(long, default_value_t = 1)]
     warmup_epochs: usize,
@@ -89,26 +98,73 @@ enum Baseline {
     Pytorch,
 }
 
+/// `configs/mnist-mosaic.toml`, the mnist-mosaic model's experiment (embedded, as sdc-train
+/// embeds the default experiment).
+const MNIST_MOSAIC_TOML: &str = include_str!("../../configs/mnist-mosaic.toml");
+
+/// Training mosaics of the mnist-mosaic bench: a multiple of both default batch sizes, so every
+/// step is a full batch, and few enough that one sdc measurement (warm-up, timed and final
+/// epochs at some 30-50 mosaics/s on one core) stays under about a minute.
+const MNIST_MOSAIC_TRAIN: usize = 512;
+
 /// The models benchmarked. bench.py's `MODELS` knows each by the same name.
 ///
-/// Extension point: the mnist-mosaic CNN becomes a third variant whose [`BenchModel::config`]
-/// loads `configs/mnist-mosaic.toml` (its [`BenchModel::data_key`] then names its own exported
-/// mosaics), with a CNN of the same name in bench.py.
+/// Extension point: a new model is a variant here (its [`BenchModel::base_config`], the data
+/// it trains on under [`BenchModel::data_key`], its default epochs and batch sizes) and an
+/// entry of the same name in bench.py's `MODELS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum BenchModel {
     /// Dataset 2, Architecture 2 (focus 5-6-12-1, classifier 5-6-12-3), averaging at layer 0.
     SyntheticLayer0,
     /// The same with tanh features of focus layer 1 averaged (classifier 6-6-12-3).
     SyntheticLayer1,
+    /// configs/mnist-mosaic.toml: 3x3 MNIST mosaics, focus and classifier CNNs (conv 8, conv
+    /// 16 with BatchNorm, ReLU, max-pool; dense 32), averaging the raw tiles (layer 0).
+    MnistMosaic,
 }
 
 impl BenchModel {
-    const ALL: [Self; 2] = [Self::SyntheticLayer0, Self::SyntheticLayer1];
+    const ALL: [Self; 3] = [
+        Self::SyntheticLayer0,
+        Self::SyntheticLayer1,
+        Self::MnistMosaic,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Self::SyntheticLayer0 => "synthetic-layer0",
             Self::SyntheticLayer1 => "synthetic-layer1",
+            Self::MnistMosaic => "mnist-mosaic",
+        }
+    }
+
+    /// What the report says the model trains on.
+    fn describe(self) -> &'static str {
+        match self {
+            Self::SyntheticLayer0 | Self::SyntheticLayer1 => {
+                "Dataset 2 (9 segments of 5 values), MLP focus and classifier"
+            }
+            Self::MnistMosaic => {
+                "configs/mnist-mosaic.toml: 3x3 mosaics of 28x28 MNIST tiles, focus and \
+                 classifier CNNs, Adam lr 0.001"
+            }
+        }
+    }
+
+    /// Timed epochs when `--epochs` is not given: enough steps for a stable rate, few enough
+    /// for a short measurement.
+    fn default_epochs(self) -> usize {
+        match self {
+            Self::SyntheticLayer0 | Self::SyntheticLayer1 => 20,
+            Self::MnistMosaic => 2,
+        }
+    }
+
+    /// Batch sizes when `--batch-sizes` is not given (none above the training set).
+    fn default_batch_sizes(self) -> &'static [usize] {
+        match self {
+            Self::SyntheticLayer0 | Self::SyntheticLayer1 => &[64, 256, 1024],
+            Self::MnistMosaic => &[64, 256],
         }
     }
 
@@ -117,9 +173,23 @@ impl BenchModel {
         let overrides: &[&str] = match self {
             Self::SyntheticLayer0 => &["model.averaging_layer=0"],
             Self::SyntheticLayer1 => &["model.averaging_layer=1"],
+            // Only the data shrinks (same seed and classes); no mosaic cache under data/.
+            Self::MnistMosaic => &["data.n_test=0", "data.cache=false"],
         };
-        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        Ok(ExperimentConfig::default_with(&overrides)?)
+        let mut overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Ok(match self {
+            Self::SyntheticLayer0 | Self::SyntheticLayer1 => {
+                ExperimentConfig::default_with(&overrides)?
+            }
+            Self::MnistMosaic => {
+                overrides.push(format!("data.n_train={MNIST_MOSAIC_TRAIN}"));
+                ExperimentConfig::from_toml_str(
+                    MNIST_MOSAIC_TOML,
+                    "<embedded configs/mnist-mosaic.toml>",
+                    &overrides,
+                )?
+            }
+        })
     }
 
     /// The experiment a measurement trains: `max_epochs = warmup + timed + 1`, no stop rule and
@@ -140,6 +210,7 @@ impl BenchModel {
     fn data_key(self) -> &'static str {
         match self {
             Self::SyntheticLayer0 | Self::SyntheticLayer1 => "dataset2",
+            Self::MnistMosaic => "mnist-mosaic",
         }
     }
 }
@@ -270,17 +341,53 @@ impl ProcStatus {
     }
 }
 
-/// One (model, batch size, threads) point of the grid.
+/// One (model, batch size, threads) point of the grid, with the model's timed epochs.
 #[derive(Clone, Copy, Debug)]
 struct Case {
     model: BenchModel,
     batch_size: usize,
     threads: usize,
+    epochs: usize,
+}
+
+impl BenchArgs {
+    /// Timed epochs of `model`: `--epochs`, else the model's default.
+    fn epochs_of(&self, model: BenchModel) -> usize {
+        self.epochs.unwrap_or_else(|| model.default_epochs())
+    }
+
+    /// Batch sizes of `model`: `--batch-sizes`, else the model's defaults.
+    fn batch_sizes_of(&self, model: BenchModel) -> Vec<usize> {
+        if self.batch_sizes.is_empty() {
+            model.default_batch_sizes().to_vec()
+        } else {
+            self.batch_sizes.clone()
+        }
+    }
+
+    /// The grid: models, then batch sizes, then thread counts.
+    fn cases(&self, models: &[BenchModel]) -> Vec<Case> {
+        models
+            .iter()
+            .flat_map(|&model| {
+                self.batch_sizes_of(model)
+                    .into_iter()
+                    .flat_map(move |batch_size| {
+                        self.threads.iter().map(move |&threads| Case {
+                            model,
+                            batch_size,
+                            threads,
+                            epochs: self.epochs_of(model),
+                        })
+                    })
+            })
+            .collect()
+    }
 }
 
 fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
     ensure!(
-        args.repeats >= 1 && args.epochs >= 1,
+        args.repeats >= 1 && args.epochs != Some(0),
         "--repeats and --epochs must be >= 1"
     );
     ensure!(
@@ -301,7 +408,7 @@ fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
     for model in &models {
         if !data_dirs.contains_key(model.data_key()) {
             let dir = bench_dir.join("data").join(model.data_key());
-            export_data(*model, &dir)?;
+            export_data(*model, root, &dir)?;
             data_dirs.insert(model.data_key(), dir);
         }
     }
@@ -313,18 +420,7 @@ fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
     let script = root.join("bench").join("pytorch").join("bench.py");
     let exe = std::env::current_exe().context("locating the xtask binary")?;
 
-    let cases: Vec<Case> = models
-        .iter()
-        .flat_map(|&model| {
-            args.batch_sizes.iter().flat_map(move |&batch_size| {
-                args.threads.iter().map(move |&threads| Case {
-                    model,
-                    batch_size,
-                    threads,
-                })
-            })
-        })
-        .collect();
+    let cases = args.cases(&models);
     let per_case = if python.is_some() { 2 } else { 1 };
     let bar = ProgressBar::new((cases.len() * args.repeats * per_case) as u64);
     bar.set_style(
@@ -357,8 +453,10 @@ fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
                     case.threads
                 ));
                 let command = match framework {
-                    None => sdc_command(&exe, case, args, data),
-                    Some(python) => pytorch_command(python, &script, case, args, data),
+                    None => sdc_command(&exe, case, args.warmup_epochs, data),
+                    Some(python) => {
+                        pytorch_command(python, &script, case, args.warmup_epochs, data)
+                    }
                 };
                 measurements.push(measure(command, case, name)?);
                 bar.inc(1);
@@ -379,7 +477,7 @@ fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
     let load = format!("{load_before} at the start, {} at the end", load_average());
     let report = format!(
         "{}\n{table}\n{}",
-        preamble(args, root, &measurements, &load),
+        preamble(args, root, &models, &measurements, &load),
         notes(&measurements, &load_before)
     );
     sdc_train::write_atomic(&out, report.as_bytes())?;
@@ -393,12 +491,40 @@ fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
 }
 
 /// Writes the data `model` trains on to `dir` (train.sdc, test.sdc), from its config's seed.
-fn export_data(model: BenchModel, dir: &Path) -> Result<()> {
-    let config = model.base_config()?;
-    let splits = config.data.load()?;
+/// Image mosaics are tiled from the data directory (`$SDC_DATA`, else `data/` at the
+/// repository root), whose files are verified and fetched when missing first.
+fn export_data(model: BenchModel, root: &Path, dir: &Path) -> Result<()> {
+    let mut config = model.base_config()?;
+    if let DataConfig::Images(images) = &mut config.data {
+        let data_dir = crate::data_dir(None, root);
+        ensure_images(images.source, &data_dir)?;
+        images.data_dir = Some(data_dir);
+    }
+    let splits = config
+        .data
+        .load()
+        .with_context(|| format!("building the {} bench data", model.name()))?;
     let meta = serde_json::to_value(&config.data)?;
     sdc_data::save_splits(&splits, &meta, dir)
         .with_context(|| format!("exporting the bench data to {}", dir.display()))
+}
+
+/// Verifies the files of `source` in `data_dir`; when some are missing or differ, fetches them
+/// as `cargo xtask fetch-data` does (the same code), or fails naming that command.
+fn ensure_images(source: ImageSource, data_dir: &Path) -> Result<()> {
+    let Err(missing) = sdc_data::images::verify(source, data_dir) else {
+        return Ok(());
+    };
+    eprintln!("{missing}\nfetching {source} as `cargo xtask fetch-data {source}` does");
+    sdc_data::fetch(source, data_dir).with_context(|| {
+        format!(
+            "the bench needs {source} in {}: run `cargo xtask fetch-data {source}` (or point \
+             ${} at a data directory that has it)",
+            source.dir(data_dir).display(),
+            sdc_data::DATA_DIR_ENV
+        )
+    })?;
+    Ok(())
 }
 
 /// `bench/.venv` with bench/pytorch/requirements.txt installed; (re)installs when the
@@ -440,14 +566,14 @@ fn run_checked(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn sdc_command(exe: &Path, case: &Case, args: &BenchArgs, data: &Path) -> Command {
+fn sdc_command(exe: &Path, case: &Case, warmup_epochs: usize, data: &Path) -> Command {
     let mut command = Command::new(exe);
     command
         .args(["bench", "child", "--model", case.model.name()])
         .args(["--batch-size", &case.batch_size.to_string()])
         .args(["--threads", &case.threads.to_string()])
-        .args(["--epochs", &args.epochs.to_string()])
-        .args(["--warmup-epochs", &args.warmup_epochs.to_string()])
+        .args(["--epochs", &case.epochs.to_string()])
+        .args(["--warmup-epochs", &warmup_epochs.to_string()])
         .arg("--data")
         .arg(data)
         // burn-ndarray parallelises over rayon's global pool and calls matrixmultiply, which
@@ -461,7 +587,7 @@ fn pytorch_command(
     python: &Path,
     script: &Path,
     case: &Case,
-    args: &BenchArgs,
+    warmup_epochs: usize,
     data: &Path,
 ) -> Command {
     let mut command = Command::new(python);
@@ -472,8 +598,8 @@ fn pytorch_command(
         .args(["--model", case.model.name()])
         .args(["--batch-size", &case.batch_size.to_string()])
         .args(["--threads", &case.threads.to_string()])
-        .args(["--epochs", &args.epochs.to_string()])
-        .args(["--warmup-epochs", &args.warmup_epochs.to_string()])
+        .args(["--epochs", &case.epochs.to_string()])
+        .args(["--warmup-epochs", &warmup_epochs.to_string()])
         // bench.py calls torch.set_num_threads; these bound the OpenMP / MKL pools as well.
         .env("OMP_NUM_THREADS", case.threads.to_string())
         .env("MKL_NUM_THREADS", case.threads.to_string());
@@ -505,11 +631,13 @@ fn measure(mut command: Command, case: &Case, framework: &str) -> Result<Measure
     ensure!(
         m.model == case.model.name()
             && m.batch_size == case.batch_size
-            && m.threads == case.threads,
-        "{framework} measured {} batch {} threads {}, asked for {case:?}",
+            && m.threads == case.threads
+            && m.epochs == case.epochs,
+        "{framework} measured {} batch {} threads {} epochs {}, asked for {case:?}",
         m.model,
         m.batch_size,
-        m.threads
+        m.threads,
+        m.epochs
     );
     Ok(m)
 }
@@ -652,7 +780,13 @@ fn csv_table(rows: &[Row]) -> String {
 }
 
 /// Title, machine, versions and settings.
-fn preamble(args: &BenchArgs, root: &Path, measurements: &[Measurement], load: &str) -> String {
+fn preamble(
+    args: &BenchArgs,
+    root: &Path,
+    models: &[BenchModel],
+    measurements: &[Measurement],
+    load: &str,
+) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
@@ -699,27 +833,44 @@ fn preamble(args: &BenchArgs, root: &Path, measurements: &[Measurement], load: &
     } else {
         ""
     };
+    let mut flags = format!("--repeats {}", args.repeats);
+    if let Some(epochs) = args.epochs {
+        let _ = write!(flags, " --epochs {epochs}");
+    }
+    let _ = write!(flags, " --warmup-epochs {}", args.warmup_epochs);
+    // One line per model: what it trains on, how many mosaics and timed epochs, which grid.
+    let mut model_lines = String::new();
+    for &model in models {
+        let mosaics = measurements
+            .iter()
+            .find(|m| m.model == model.name() && m.epochs > 0)
+            .map_or("?".into(), |m| (m.samples / m.epochs).to_string());
+        let _ = writeln!(
+            model_lines,
+            "- {}: {}; {mosaics} training mosaics, {} timed epoch(s), batch sizes {:?}, threads \
+             {:?}",
+            model.name(),
+            model.describe(),
+            args.epochs_of(model),
+            args.batch_sizes_of(model),
+            args.threads,
+        );
+    }
     format!(
         "# Training throughput: sdc{}\n\n\
-         Written by `cargo xtask bench{vs} --repeats {} --epochs {} --warmup-epochs {}` \
-         (batch sizes {:?}, threads {:?}).\n\n\
+         Written by `cargo xtask bench{vs} {flags}`.\n\n\
          - machine: {cpu}, {cores} logical CPUs; Linux; load average (1 min) {load}\n\
          - date: {} UTC\n\
          - commit: {commit}\n\
          - versions: {} (sdc on burn's ndarray backend, f32)\n\n\
-         samples/s = training samples through forward + backward + both Adam steps per second, \
-         over {} timed epochs of the 3000-mosaic training set after {} warm-up epoch(s), \
-         evaluation excluded; one process per measurement, {} per cell (median, min–max). Peak \
-         RSS is the largest over those processes.\n",
+         {model_lines}\n\
+         samples/s = training samples (mosaics) through forward + backward + both Adam steps per \
+         second, over the timed epochs after {} warm-up epoch(s), evaluation excluded; one \
+         process per measurement, {} per cell (median, min–max). Peak RSS is the largest over \
+         those processes.\n",
         if args.vs.is_some() { " vs PyTorch" } else { "" },
-        args.repeats,
-        args.epochs,
-        args.warmup_epochs,
-        args.batch_sizes,
-        args.threads,
         utc_now(),
         versions.join(", "),
-        args.epochs,
         args.warmup_epochs,
         args.repeats,
     )
@@ -863,6 +1014,7 @@ mod tests {
             model: BenchModel::SyntheticLayer0,
             batch_size: 256,
             threads: 2,
+            epochs: 1,
         };
         let ms = [m("sdc", 300.0, 2048), m("pytorch", 200.0, 4096)];
         let rows = summarise(&[case], &ms);
@@ -884,6 +1036,84 @@ mod tests {
         assert!(c.train.stop.is_none());
         assert_eq!(c.model.averaging_layer, 1);
         assert_eq!(c.train.batch_size, 64);
+    }
+
+    #[test]
+    fn mnist_mosaic_is_the_cnn_of_its_config_on_fewer_mosaics() {
+        let c = BenchModel::MnistMosaic.config(64, 1, 3).expect("valid");
+        assert_eq!((c.train.max_epochs, c.train.eval_every), (5, 5));
+        assert_eq!(c.train.batch_size, 64);
+        assert!(c.train.stop.is_none());
+        assert_eq!(c.train.optimizer.lr(), 0.001);
+        assert_eq!(c.model.averaging_layer, 0);
+        // (channels, padding, pool) of every conv block; all 3x3 with BatchNorm.
+        let (focus, classifier) = (&c.model.focus.conv, &c.model.classifier.conv);
+        let blocks = focus.iter().chain(classifier);
+        assert!(blocks.clone().all(|l| l.kernel == 3 && l.batch_norm));
+        let blocks: Vec<_> = blocks.map(|l| (l.channels, l.padding, l.pool)).collect();
+        assert_eq!(
+            blocks,
+            [(8, 0, 2), (16, 0, 2), (8, 1, 2), (16, 1, 2)],
+            "focus, then classifier"
+        );
+        assert_eq!(c.model.focus.hidden, [32]);
+        assert_eq!(c.model.classifier.hidden, [32]);
+        let DataConfig::Images(data) = &c.data else {
+            panic!("image data: {:?}", c.data);
+        };
+        assert_eq!(data.source, ImageSource::Mnist);
+        assert_eq!(
+            (data.mosaic.n_train, data.mosaic.n_test),
+            (MNIST_MOSAIC_TRAIN, 0)
+        );
+        assert!(!data.cache, "the bench leaves data/mosaics alone");
+        for &b in BenchModel::MnistMosaic.default_batch_sizes() {
+            assert_eq!(MNIST_MOSAIC_TRAIN % b, 0, "full batches only");
+        }
+    }
+
+    #[test]
+    fn epochs_and_batch_sizes_default_per_model_and_flags_override_them() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: BenchArgs,
+        }
+        let parse = |argv: &[&str]| {
+            <Cli as clap::Parser>::try_parse_from(
+                std::iter::once("bench").chain(argv.iter().copied()),
+            )
+            .expect("parses")
+            .args
+        };
+        let all = [BenchModel::SyntheticLayer0, BenchModel::MnistMosaic];
+        let grid = |args: &BenchArgs| -> Vec<(&str, usize, usize, usize)> {
+            args.cases(&all)
+                .iter()
+                .map(|c| (c.model.name(), c.batch_size, c.threads, c.epochs))
+                .collect()
+        };
+        let defaults = parse(&["--threads", "1"]);
+        assert_eq!(
+            grid(&defaults),
+            [
+                ("synthetic-layer0", 64, 1, 20),
+                ("synthetic-layer0", 256, 1, 20),
+                ("synthetic-layer0", 1024, 1, 20),
+                ("mnist-mosaic", 64, 1, 2),
+                ("mnist-mosaic", 256, 1, 2),
+            ]
+        );
+        let given = parse(&["--threads", "2", "--epochs", "4", "--batch-sizes", "32"]);
+        assert_eq!(
+            grid(&given),
+            [("synthetic-layer0", 32, 2, 4), ("mnist-mosaic", 32, 2, 4)]
+        );
+        let models = parse(&["--models", "mnist-mosaic,synthetic-layer1"]).models;
+        assert_eq!(
+            models,
+            [BenchModel::MnistMosaic, BenchModel::SyntheticLayer1]
+        );
     }
 
     #[test]
