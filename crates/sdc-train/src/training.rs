@@ -145,6 +145,10 @@ pub fn fit(
         seconds_before = state.train_seconds;
         info!(epoch = state.epoch, "resuming from checkpoint");
     } else {
+        // A run killed before its first checkpoint starts over: drop the rows it logged.
+        if let Some(run) = run {
+            truncate_rows(&run.file(METRICS_FILE), 0)?;
+        }
         model = init_from::init_from_runs(&t.init_from, model, train, device)?;
         let (pretrained, reports) = pretrain::pretrain(t, model, train, device)?;
         model = pretrained;

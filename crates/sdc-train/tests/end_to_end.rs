@@ -172,3 +172,21 @@ fn eval_refuses_a_directory_that_is_not_a_run() {
         .to_string();
     assert!(err.contains("config.toml"), "{err}");
 }
+
+#[test]
+fn a_run_killed_before_its_first_checkpoint_starts_its_metrics_over() {
+    let config = small(&["train.max_epochs=3", "train.checkpoint_every=0"]);
+    let finished = tempfile::tempdir().expect("tempdir");
+    train(&config, finished.path());
+    // A process killed before any checkpoint leaves metric rows and nothing to resume from.
+    let killed = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        finished.path().join("metrics.csv"),
+        killed.path().join("metrics.csv"),
+    )
+    .expect("copy");
+    let summary = train(&config, killed.path());
+    let rows = read_rows(&killed.path().join("metrics.csv")).expect("metrics.csv");
+    let epochs: Vec<usize> = rows.iter().map(|r| r.epoch).collect();
+    assert_eq!(epochs, (1..=summary.epochs).collect::<Vec<_>>());
+}
