@@ -23,7 +23,6 @@ use crate::config::{ExperimentConfig, OptimizerConfig, TrainConfig};
 use crate::error::TrainError;
 use crate::evaluate::{SplitMetrics, evaluate};
 use crate::metrics::{EpochRecord, MetricsRow, append_row, truncate_rows};
-use crate::objective::Objective;
 use crate::run_dir::{CheckpointState, METRICS_FILE, PRETRAIN_FILE, RunDir, write_atomic};
 
 pub use init_from::InitFrom;
@@ -127,6 +126,16 @@ pub fn fit(
     let eval_batch = config.eval_batch_size();
     let criterion = config.eval.focus;
     let objective = &t.objective;
+    // Evaluation mode, no autodiff: predictions and metrics of one split.
+    let eval_on = |model: &AttentionModel, split: &SdcDataset| {
+        evaluate(model, objective, split, eval_batch, criterion, &eval_device)
+    };
+    // Metrics on the test set, when there is a non-empty one.
+    let eval_test = |model: &AttentionModel| -> Result<Option<SplitMetrics>, TrainError> {
+        test.filter(|t| !t.is_empty())
+            .map(|t| eval_on(model, t).map(|(_, m)| m))
+            .transpose()
+    };
 
     let mut first_epoch = 1;
     let mut seconds_before = 0.0;
@@ -223,21 +232,13 @@ pub fn fit(
         let mut stop_now = false;
         if scheduled || t.stop.is_some() {
             let valid = model.valid();
-            let (train_pred, train_metrics) = evaluate(
-                &valid,
-                objective,
-                train,
-                eval_batch,
-                criterion,
-                &eval_device,
-            )?;
+            let (train_pred, train_metrics) = eval_on(&valid, train)?;
             if let Some(stop) = &t.stop {
                 stop_now = train_pred.stop_rule_loss(stop.paper_quirk) <= stop.loss;
             }
             if scheduled || stop_now {
                 record.train = Some(train_metrics);
-                record.test =
-                    evaluate_test(&valid, objective, test, eval_batch, criterion, &eval_device)?;
+                record.test = eval_test(&valid)?;
                 record.elapsed_s = seconds_before + started.elapsed().as_secs_f64();
                 log_epoch(&record);
                 if let Some(run) = run {
@@ -277,18 +278,8 @@ pub fn fit(
             EpochRecord {
                 epoch,
                 running_loss: f64::NAN,
-                train: Some(
-                    evaluate(
-                        &valid,
-                        objective,
-                        train,
-                        eval_batch,
-                        criterion,
-                        &eval_device,
-                    )?
-                    .1,
-                ),
-                test: evaluate_test(&valid, objective, test, eval_batch, criterion, &eval_device)?,
+                train: Some(eval_on(&valid, train)?.1),
+                test: eval_test(&valid)?,
                 elapsed_s: seconds_before,
             }
         }
@@ -302,23 +293,6 @@ pub fn fit(
         steps_here: steps,
         samples_here: samples,
     })
-}
-
-/// Metrics on the test set, when there is a non-empty one.
-fn evaluate_test(
-    model: &AttentionModel,
-    objective: &Objective,
-    test: Option<&SdcDataset>,
-    batch_size: usize,
-    criterion: sdc_interp::FocusCriterion,
-    device: &Device,
-) -> Result<Option<SplitMetrics>, TrainError> {
-    match test {
-        Some(test) if !test.is_empty() => Ok(Some(
-            evaluate(model, objective, test, batch_size, criterion, device)?.1,
-        )),
-        _ => Ok(None),
-    }
 }
 
 fn log_epoch(record: &EpochRecord) {
