@@ -262,9 +262,12 @@ impl ConvBlock {
 
     /// The block's output and the convolution's raw output (before BatchNorm and ReLU).
     pub fn forward_with_pre(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        // Blocks are built with symmetric `Explicit` padding; `Same` keeps the size of a
+        // stride-1 odd kernel.
         let padding = match self.conv.padding {
             PaddingConfig2d::Explicit(p, ..) => p,
-            _ => 0,
+            PaddingConfig2d::Valid => 0,
+            PaddingConfig2d::Same => self.conv.kernel_size[0] / 2,
         };
         let pre = conv2d_gemm(
             x,
