@@ -225,7 +225,10 @@ impl ModelConfig {
         }
         self.attention
             .validate()
-            .map_err(|m| invalid("attention", m))
+            .map_err(|m| invalid("attention", m))?;
+        // Last: the shapes are known to be consistent, only their sizes are left to check.
+        crate::budget::check(self, segment_shape, n_classes, sdc_io::Budget::machine())?;
+        Ok(())
     }
 
     /// Validates, then builds the model for `d`-dimensional segments on `device` with weights

@@ -283,13 +283,50 @@ pub fn load(source: ImageSource, data_dir: &Path, split: Split) -> Result<ImageS
         .map(|(name, _)| name.to_string())
         .collect();
     match (&found[0], &found[1]) {
-        (Some(images), Some(labels)) => read_idx_pair(images, labels),
+        (Some(images), Some(labels)) => {
+            let set = read_idx_pair(images, labels)?;
+            check_idx(source, &set, images, labels)?;
+            Ok(set)
+        }
         _ => Err(DataError::MissingImageFiles {
             dir,
             missing,
             hint: source.how_to_get(),
         }),
     }
+}
+
+/// Checks an IDX pair against what `source` is: its image size (a model is built for it) and
+/// its ten labels (a label of 200 would silently become a background class).
+fn check_idx(
+    source: ImageSource,
+    set: &ImageSet,
+    images: &Path,
+    labels: &Path,
+) -> Result<(), DataError> {
+    let (channels, height, width) = source.shape();
+    if (set.channels, set.height, set.width) != (channels, height, width) {
+        return Err(DataError::ImageHeader {
+            path: images.to_path_buf(),
+            message: format!(
+                "images of {}x{}x{}, but {} images are {channels}x{height}x{width}",
+                set.channels,
+                set.height,
+                set.width,
+                source.dir_name()
+            ),
+        });
+    }
+    if let Some((i, &label)) = set.labels.iter().enumerate().find(|(_, l)| **l > 9) {
+        return Err(DataError::ImageHeader {
+            path: labels.to_path_buf(),
+            message: format!(
+                "label {i} is {label}; {} labels are 0..=9",
+                source.dir_name()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The path of `name` in `dir`, or of its gzipped / gunzipped twin, whichever exists first.
