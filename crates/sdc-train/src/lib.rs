@@ -28,7 +28,7 @@ pub use evaluate::{Predictions, SplitMetrics, evaluate, predict};
 pub use experiment::{
     Axis, ExperimentSpec, PlannedRun, Profile, QuickProfile, Reference, display_value,
 };
-pub use metrics::{EpochRecord, MetricsRow, read_rows};
+pub use metrics::{EpochRecord, MetricsRow, TimingRow, read_rows};
 pub use objective::{
     HybridPartner, Objective, ObjectivePass, attention_entropy, cross_entropy, hard_attention_loss,
     log_attention, lvml_loss, objective,
@@ -38,9 +38,10 @@ pub use reproduce::{
     is_known_metric, metric_value, plan, reproduce, select_specs,
 };
 pub use run::{
-    ALPHA_BINS, EvalReport, RunSummary, eval_run, load_run_model, run_experiment, write_predictions,
+    DivergedRun, EvalReport, RunRecord, RunSummary, eval_run, finished_run, load_run_model,
+    run_experiment, write_predictions,
 };
-pub use run_dir::{CheckpointState, RunDir, write_atomic};
+pub use run_dir::{CheckpointState, Manifest, RunDir};
 pub use sweep::{ERROR_FILE, RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 pub use training::{
     InitFrom, Network, Pretrain, PretrainReport, PretrainStage, Schedule, Silent, StopReason,

@@ -12,8 +12,8 @@ use crate::device::BackendKind;
 use crate::error::TrainError;
 use crate::experiment::{ExperimentSpec, PlannedRun, Profile, display_value};
 use crate::metrics::read_rows;
-use crate::run::RunSummary;
-use crate::run_dir::{METRICS_FILE, RunDir, SUMMARY_FILE};
+use crate::run::{RunRecord, RunSummary, finished_run};
+use crate::run_dir::METRICS_FILE;
 use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 
 /// A run counts as a silent failure when it is this accurate (%)...
@@ -102,6 +102,8 @@ pub fn reproduce(
     options: &ReproduceOptions,
     observer: &dyn SweepObserver,
 ) -> Result<ReproduceOutcome, TrainError> {
+    // One writer per output directory: a second reproduce on it is refused, naming the first.
+    let _lock = sdc_io::DirLock::acquire(&options.out, "cargo xtask reproduce")?;
     let specs = select_specs(&options.experiments, &options.only)?;
     let all = plan(&specs, options)?;
     let planned = all.len();
@@ -241,19 +243,27 @@ fn collect_points(
     for run in runs {
         let dir = root.join(&run.rel_dir);
         let point = &mut points[run.point];
-        let finished = RunDir::open(&dir).ok().filter(|d| d.is_finished());
-        match finished {
-            Some(d) if d.read_config()?.as_ref() == Some(&run.config) => {
-                point
-                    .summaries
-                    .push((run.clone(), d.read_json::<RunSummary>(SUMMARY_FILE)?));
+        let failure = |error: String| Failure {
+            run: run.rel_dir.display().to_string(),
+            error,
+        };
+        // One unreadable run costs that run, never the report.
+        match finished_run(&dir, Some(&run.config)) {
+            Ok(Some(RunRecord::Completed(summary))) => {
+                point.summaries.push((run.clone(), *summary))
             }
-            _ => match recorded_failure(&dir)? {
-                Some(error) => point.failures.push(Failure {
-                    run: run.rel_dir.display().to_string(),
-                    error,
-                }),
-                None => point.missing += 1,
+            Ok(Some(RunRecord::Diverged(d))) => point.failures.push(failure(
+                TrainError::Diverged {
+                    epoch: d.epoch,
+                    reason: d.reason,
+                }
+                .to_string(),
+            )),
+            Err(e) => point.failures.push(failure(e.to_string())),
+            Ok(None) => match recorded_failure(&dir) {
+                Ok(Some(error)) => point.failures.push(failure(error)),
+                Ok(None) => point.missing += 1,
+                Err(e) => point.failures.push(failure(e.to_string())),
             },
         }
     }
@@ -459,7 +469,15 @@ fn figures(
         }
         let mut curves: Vec<Vec<(usize, f64, f64)>> = Vec::new();
         for (run, _) in &p.summaries {
-            let rows = read_rows(&root.join(&run.rel_dir).join(METRICS_FILE))?;
+            // Verified with the run's manifest already; a read failure leaves the curve out.
+            let path = root.join(&run.rel_dir).join(METRICS_FILE);
+            let rows = match read_rows(&path) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "training curve left out of the report");
+                    continue;
+                }
+            };
             curves.push(
                 rows.iter()
                     .filter_map(|r| Some((r.epoch, r.train_ftpt?, r.train_accuracy?)))
