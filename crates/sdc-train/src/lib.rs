@@ -16,6 +16,7 @@ mod objective;
 mod reproduce;
 mod run;
 mod run_dir;
+mod run_metric;
 mod sweep;
 mod training;
 

@@ -6,6 +6,7 @@
 //! deterministic (the same [`Report`] gives byte-identical files) and every file is written
 //! atomically.
 
+mod aggregate;
 mod figures;
 mod format;
 mod html;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 use crate::stats::Stats;
 use crate::verdict::{Verdict, VerdictRule};
 
+pub use aggregate::{TrendPivot, merge_histograms, pivot_trend, seed_mean_curve};
 pub use render::{ReportError, render};
 
 /// Results of one experiment: one row per grid point.
