@@ -14,7 +14,7 @@ use tracing::info;
 use super::Network;
 use crate::config::ExperimentConfig;
 use crate::error::TrainError;
-use crate::run_dir::{CONFIG_FILE, MODEL_FILE};
+use crate::run_dir::{CONFIG_FILE, MANIFEST_FILE, MODEL_FILE, RunDir};
 
 /// Networks started from the final model of a finished run (`train.init_from`) instead of
 /// their initialisation: the directory of a run (its `config.toml` and `model.bpk`), relative
@@ -131,12 +131,19 @@ fn load_run_model(
         err(config_path.clone(), message)
     })?;
     let model_path = dir.join(MODEL_FILE);
-    if !model_path.is_file() {
+    // The model is read only from a finished run, checked against its manifest.
+    let manifest = RunDir::open(dir)
+        .and_then(|run| run.finished(Some(&config)))
+        .map_err(|e| err(dir.to_path_buf(), e.to_string()))?;
+    let Some(manifest) = manifest else {
         return Err(err(
             model_path,
-            "no such file; has that run finished?".into(),
+            format!("not the model of a finished run (no {MANIFEST_FILE}); has that run finished?"),
         ));
-    }
+    };
+    let bytes = manifest
+        .read_verified(dir, MODEL_FILE)
+        .map_err(|e| err(model_path.clone(), e.to_string()))?;
     let model = config
         .model
         .init_for(
@@ -152,7 +159,7 @@ fn load_run_model(
             )
         })?;
     model
-        .load(&model_path)
+        .load_bytes(bytes, &model_path)
         .map_err(|e| err(model_path, e.to_string()))
 }
 
