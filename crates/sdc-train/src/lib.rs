@@ -10,12 +10,14 @@ mod device;
 mod error;
 mod evaluate;
 mod experiment;
+pub mod export;
 mod metrics;
 mod mosaic_figure;
 mod objective;
 mod reproduce;
 mod run;
 mod run_dir;
+pub mod score;
 mod sweep;
 mod training;
 
