@@ -25,6 +25,7 @@ mod error;
 mod histogram;
 mod rates;
 pub mod report;
+mod simplex;
 pub mod stats;
 mod summary;
 pub mod verdict;
@@ -42,6 +43,7 @@ pub use report::{
     ExperimentSection, Failure, Figure, MetricCell, MosaicPanel, Rendered, Report, ReportError,
     Series, Table, TableRow, render,
 };
+pub use simplex::{SIMPLEX_TOL, check_simplex};
 pub use stats::{Stats, describe, t_975};
 pub use summary::{InterpSummary, summarize};
 pub use verdict::{DirectionRule, Order, VERDICT_RULE, Verdict, VerdictRule, judge};

@@ -10,6 +10,7 @@ mod device;
 mod error;
 mod evaluate;
 mod experiment;
+pub mod export;
 mod metrics;
 mod mosaic_figure;
 mod objective;
@@ -17,6 +18,7 @@ mod reproduce;
 mod run;
 mod run_dir;
 mod run_metric;
+pub mod score;
 mod sweep;
 mod training;
 
