@@ -12,7 +12,7 @@ claim = "A sweep survives kill -9."
 source = "test"
 base = "configs/dataset2-arch2.toml"
 seeds = 2
-set = { "data.n_train" = 200, "data.n_test" = 60, "train.max_epochs" = 60, "train.batch_size" = 50, "train.checkpoint_every" = 1, "train.stop.loss" = 0.0 }
+set = { "data.n_train" = 200, "data.n_test" = 60, "train.max_epochs" = 250, "train.batch_size" = 50, "train.checkpoint_every" = 1, "train.stop.loss" = 0.0 }
 
 [[axis]]
 key = "model.averaging_layer"
@@ -64,31 +64,48 @@ fn a_sweep_killed_repeatedly_finishes_with_the_uninterrupted_results() {
             .success()
     );
 
+    // Kill points 20-180 ms after each start (a fixed pseudo-random sequence) until KILLS kills
+    // landed mid-sweep; then one last start runs to the end.
+    const KILLS: usize = 25;
     let killed = dir.path().join("killed");
     let mut kills = 0;
-    let mut finished = false;
-    for i in 0..300u64 {
+    let mut i = 0u64;
+    while kills < KILLS {
         let mut child = reproduce(&experiments, &killed).spawn().expect("spawn");
-        // Kill points 20-180 ms after each start: a fixed pseudo-random sequence.
         let delay = Duration::from_millis(20 + (i * 7919 + 5) % 161);
+        i += 1;
         let started = Instant::now();
+        let mut exited = None;
         while started.elapsed() < delay {
-            if let Some(status) = child.try_wait().expect("wait") {
-                assert!(status.success(), "a restarted sweep failed: {status:?}");
-                finished = true;
+            exited = child.try_wait().expect("wait");
+            if exited.is_some() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        if finished {
-            break;
+        match exited {
+            Some(status) => {
+                assert!(status.success(), "a restarted sweep failed: {status:?}");
+                break;
+            }
+            None => {
+                child.kill().expect("kill -9");
+                child.wait().expect("reap");
+                kills += 1;
+            }
         }
-        child.kill().expect("kill -9");
-        child.wait().expect("reap");
-        kills += 1;
     }
-    assert!(finished, "the sweep never finished");
-    assert!(kills >= 20, "only {kills} kills landed mid-sweep");
+    assert!(
+        kills >= 20,
+        "only {kills} kills landed before the sweep finished"
+    );
+    assert!(
+        reproduce(&experiments, &killed)
+            .status()
+            .expect("runs")
+            .success(),
+        "the last restart finishes the sweep"
+    );
     for name in ["metrics.csv", "summary.json"] {
         let (a, b) = (files(&whole, name), files(&killed, name));
         assert_eq!(a.len(), 4, "{name}: one per run");

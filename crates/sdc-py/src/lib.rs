@@ -222,6 +222,43 @@ fn alpha_at_true_histogram<'py>(
     Ok((edges.into_pyarray(py), counts.into_pyarray(py)))
 }
 
+/// Writes the report of one scored model under `out` (`run-report.md`, `run-report.html`,
+/// `figures/`); returns the Markdown and HTML paths.
+#[pyfunction]
+#[pyo3(signature = (out, alpha, fg_index, labels, predictions, title, threshold=None, n_bins=20))]
+#[allow(clippy::too_many_arguments)]
+fn render_report(
+    out: PathBuf,
+    alpha: PyReadonlyArray2<'_, f32>,
+    fg_index: PyReadonlyArray1<'_, i64>,
+    labels: PyReadonlyArray1<'_, i64>,
+    predictions: PyReadonlyArray1<'_, i64>,
+    title: String,
+    threshold: Option<f32>,
+    n_bins: usize,
+) -> PyResult<(String, String)> {
+    let (rows, _) = alpha_rows(&alpha)?;
+    let fg_index = indices("fg_index", fg_index)?;
+    let summary = sdc_interp::summarize(
+        rows,
+        &fg_index,
+        &indices("labels", labels)?,
+        &indices("predictions", predictions)?,
+        criterion(threshold),
+    )
+    .map_err(error)?;
+    let histogram = sdc_interp::alpha_at_true_histogram(rows, &fg_index, n_bins).map_err(error)?;
+    let report = sdc_interp::report::RunReport {
+        title,
+        splits: vec![("scored".into(), summary)],
+        alpha_at_true: Some(histogram),
+        curves: Vec::new(),
+    };
+    let rendered = sdc_interp::report::render_run(&report, &out).map_err(error)?;
+    let text = |p: PathBuf| p.display().to_string();
+    Ok((text(rendered.markdown), text(rendered.html)))
+}
+
 /// The native module; `sdc/__init__.py` wraps it.
 #[pymodule]
 fn _sdc(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -232,5 +269,6 @@ fn _sdc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(save, m)?)?;
     m.add_function(wrap_pyfunction!(summarize, m)?)?;
     m.add_function(wrap_pyfunction!(alpha_at_true_histogram, m)?)?;
+    m.add_function(wrap_pyfunction!(render_report, m)?)?;
     Ok(())
 }

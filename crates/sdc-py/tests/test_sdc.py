@@ -92,6 +92,16 @@ def test_summarize_by_hand():
     assert s["mean_alpha_at_true"] == pytest.approx(2.8 / 6, abs=1e-6)
 
 
+def test_render_report_writes_the_cells_and_the_histogram(tmp_path):
+    paths = sdc.render_report(tmp_path / "report", ALPHA, FG, LABELS, PREDS, title="hand <made>")
+    md = paths["markdown"].read_text(encoding="utf-8")
+    # The row of the four cells, as summarize computes them: FTPT 33.33, FFPT 50.00.
+    assert "| scored | 6 | 83.33 | 33.33 | 50.00 | 16.67 | 0.00 |" in md
+    assert "figures/alpha-at-true.svg" in md
+    assert (tmp_path / "report" / "figures" / "alpha-at-true.svg").read_text().startswith("<svg")
+    assert "hand &lt;made&gt;" in paths["html"].read_text(encoding="utf-8")
+
+
 def test_histogram_by_hand():
     edges, counts = sdc.alpha_at_true_histogram(ALPHA, FG, n_bins=4)
     np.testing.assert_allclose(edges, [0, 0.25, 0.5, 0.75, 1.0])

@@ -13,6 +13,7 @@ mod html;
 mod markdown;
 mod mosaic;
 mod render;
+mod run;
 mod tables;
 mod write;
 
@@ -24,6 +25,7 @@ use crate::verdict::{Verdict, VerdictRule};
 
 pub use aggregate::{TrendPivot, merge_histograms, pivot_trend, seed_mean_curve};
 pub use render::{ReportError, render};
+pub use run::{RenderedRun, RunReport, render_run};
 
 /// Results of one experiment: one row per grid point.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

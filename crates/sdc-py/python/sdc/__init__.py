@@ -37,6 +37,7 @@ __all__ = [
     "load",
     "rates",
     "read_summary",
+    "render_report",
     "save",
     "summarize",
 ]
@@ -185,6 +186,34 @@ def alpha_at_true_histogram(
     ``n_bins`` equal bins, the last one closed (as ``numpy.histogram``).
     """
     return _sdc.alpha_at_true_histogram(_alpha(alpha), _indices(fg_index, "fg_index"), n_bins)
+
+
+def render_report(
+    out: PathLike,
+    alpha: Any,
+    fg_index: Any,
+    labels: Any,
+    predictions: Any,
+    *,
+    title: str = "sdc: interpretability of an attention model",
+    threshold: Optional[float] = None,
+    n_bins: int = 20,
+) -> Dict[str, Path]:
+    """Writes the report of one scored model under ``out``: ``run-report.md``,
+    ``run-report.html`` (the four cells, accuracy and attention statistics) and
+    ``figures/alpha-at-true.svg``. Same arguments as :func:`summarize`; returns the paths as
+    ``{"markdown": ..., "html": ...}``."""
+    markdown, html = _sdc.render_report(
+        os.fspath(out),
+        _alpha(alpha),
+        _indices(fg_index, "fg_index"),
+        _indices(labels, "labels"),
+        _indices(predictions, "predictions"),
+        title,
+        threshold,
+        n_bins,
+    )
+    return {"markdown": Path(markdown), "html": Path(html)}
 
 
 def read_summary(run: PathLike) -> Dict[str, Any]:

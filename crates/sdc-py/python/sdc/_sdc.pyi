@@ -34,3 +34,13 @@ def summarize(
 def alpha_at_true_histogram(
     alpha: npt.NDArray[np.float32], fg_index: npt.NDArray[np.int64], n_bins: int = 20
 ) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.uint64]]: ...
+def render_report(
+    out: str,
+    alpha: npt.NDArray[np.float32],
+    fg_index: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.int64],
+    predictions: npt.NDArray[np.int64],
+    title: str,
+    threshold: Optional[float] = None,
+    n_bins: int = 20,
+) -> Tuple[str, str]: ...
