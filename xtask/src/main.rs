@@ -13,10 +13,10 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sdc_data::ImageSource;
-use sdc_train::{
-    BackendKind, PlannedRun, Profile, ReproduceOptions, RunStatus, Shard, SweepObserver, plan,
-    select_specs,
-};
+use sdc_train::BackendKind;
+use sdc_train::experiment::{PlannedRun, Profile};
+use sdc_train::reproduce::{ReproduceOptions, plan, select_specs};
+use sdc_train::sweep::{RunStatus, Shard, SweepObserver};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
@@ -209,7 +209,7 @@ fn reproduce(args: ReproduceArgs, root: &std::path::Path) -> Result<()> {
         bar,
         failed: AtomicUsize::new(0),
     };
-    let outcome = sdc_train::reproduce(&options, &progress)?;
+    let outcome = sdc_train::reproduce::reproduce(&options, &progress)?;
     progress.bar.finish_and_clear();
     let trained = outcome
         .statuses

@@ -1,4 +1,12 @@
 //! Experiment configuration: TOML files, `--set key=value` overrides, validation at the boundary.
+//!
+//! Every section of `[train]` is a type here or in a file below (`config/`): the schedule,
+//! `init_from` and `pretrain`; the training loop (`training.rs`) reads them and never the
+//! other way round.
+
+mod init_from;
+mod pretrain;
+mod schedule;
 
 use std::path::Path;
 
@@ -7,10 +15,14 @@ use sdc_interp::FocusCriterion;
 use sdc_model::ModelConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::config_error::ConfigError;
 use crate::device::{BackendKind, Precision};
 use crate::error::TrainError;
 use crate::objective::Objective;
-use crate::training::{InitFrom, Network, Pretrain, Schedule};
+
+pub use init_from::InitFrom;
+pub use pretrain::{Pretrain, PretrainStage};
+pub use schedule::{Network, Schedule};
 
 /// One experiment: data, model, training and evaluation settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -207,9 +219,10 @@ impl ExperimentConfig {
                     message: format!("{path}: {}", e.into_inner()),
                 }
             })?;
-        config
-            .validate()
-            .map_err(|message| TrainError::Config { origin, message })?;
+        config.validate().map_err(|e| TrainError::Config {
+            origin,
+            message: e.to_string(),
+        })?;
         Ok(config)
     }
 
@@ -219,45 +232,47 @@ impl ExperimentConfig {
     }
 
     /// Checks values serde cannot: ranges and cross-field consistency. Names the key.
-    pub fn validate(&self) -> Result<(), String> {
-        let (segment_shape, n_classes) = self
-            .data
-            .shape_and_classes()
-            .map_err(|e| format!("data: {e}"))?;
-        self.model
-            .validate_for(&segment_shape, n_classes)
-            .map_err(|e| e.to_string())?;
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let (segment_shape, n_classes) =
+            self.data.shape_and_classes().map_err(ConfigError::Data)?;
+        self.model.validate_for(&segment_shape, n_classes)?;
         let t = &self.train;
         let lr = t.optimizer.lr();
         if !(lr.is_finite() && lr > 0.0) {
-            return Err(format!(
-                "train.optimizer.lr = {lr}: must be a finite number > 0"
+            return Err(ConfigError::range(
+                "train.optimizer.lr",
+                lr,
+                "a finite number > 0",
             ));
         }
         match &t.optimizer {
             OptimizerConfig::Adam { eps, .. } if !(eps.is_finite() && *eps > 0.0) => {
-                return Err(format!(
-                    "train.optimizer.eps = {eps}: must be a finite number > 0"
+                return Err(ConfigError::range(
+                    "train.optimizer.eps",
+                    eps,
+                    "a finite number > 0",
                 ));
             }
             OptimizerConfig::Sgd { momentum, .. } if !(0.0..1.0).contains(momentum) => {
-                return Err(format!(
-                    "train.optimizer.momentum = {momentum}: must be in [0, 1)"
+                return Err(ConfigError::range(
+                    "train.optimizer.momentum",
+                    momentum,
+                    "in [0, 1)",
                 ));
             }
             _ => {}
         }
         if !(0.0..1.0).contains(&t.entropy) {
-            return Err(format!("train.entropy = {}: must be in [0, 1)", t.entropy));
+            return Err(ConfigError::range("train.entropy", t.entropy, "in [0, 1)"));
         }
-        if t.batch_size == 0 {
-            return Err("train.batch_size = 0: must be >= 1".into());
-        }
-        if t.max_epochs == 0 {
-            return Err("train.max_epochs = 0: must be >= 1".into());
-        }
-        if t.eval_every == 0 {
-            return Err("train.eval_every = 0: must be >= 1".into());
+        for (key, value) in [
+            ("train.batch_size", t.batch_size),
+            ("train.max_epochs", t.max_epochs),
+            ("train.eval_every", t.eval_every),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::range(key, 0, ">= 1"));
+            }
         }
         t.objective.validate()?;
         t.schedule.validate()?;
@@ -267,25 +282,26 @@ impl ExperimentConfig {
             .enumerate()
             .find(|(i, n)| t.freeze[..*i].contains(n))
         {
-            return Err(format!(
-                "train.freeze[{i}] = \"{}\": listed twice",
-                n.name()
-            ));
+            return Err(ConfigError::Duplicate {
+                key: format!("train.freeze[{i}]"),
+                value: n.name().into(),
+            });
         }
         t.init_from.validate()?;
-        t.pretrain.validate(t)?;
+        t.pretrain.validate(&t.init_from)?;
         if let Some(stop) = &t.stop
             && !(stop.loss.is_finite() && stop.loss >= 0.0)
         {
-            return Err(format!(
-                "train.stop.loss = {}: must be a finite number >= 0",
-                stop.loss
+            return Err(ConfigError::range(
+                "train.stop.loss",
+                stop.loss,
+                "a finite number >= 0",
             ));
         }
         if let FocusCriterion::Threshold { t } = self.eval.focus
             && !(0.0..1.0).contains(&t)
         {
-            return Err(format!("eval.focus.t = {t}: must be in [0, 1)"));
+            return Err(ConfigError::range("eval.focus.t", t, "in [0, 1)"));
         }
         Ok(())
     }

@@ -17,9 +17,9 @@ use crate::run_dir::{METRICS_FILE, RunDir, SUMMARY_FILE};
 use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 
 /// A run counts as a silent failure when it is this accurate (%)...
-pub const SILENT_ACCURACY: f64 = 95.0;
+pub(crate) const SILENT_ACCURACY: f64 = 95.0;
 /// ...and its FFPT (%) is above this.
-pub const SILENT_FFPT: f64 = 10.0;
+pub(crate) const SILENT_FFPT: f64 = 10.0;
 /// Figures show at most this many grid points (evenly spaced) to stay legible.
 const MAX_FIGURE_POINTS: usize = 6;
 
@@ -166,7 +166,7 @@ pub fn metric_value(summary: &RunSummary, name: &str) -> Option<f64> {
 }
 
 /// The metric names [`metric_value`] knows.
-pub fn is_known_metric(name: &str) -> bool {
+pub(crate) fn is_known_metric(name: &str) -> bool {
     const FIELDS: [&str; 11] = [
         "loss",
         "accuracy",
@@ -199,7 +199,7 @@ struct PointRuns {
 }
 
 /// Builds the report data from the run directories under `runs_root`.
-pub fn build_report(
+pub(crate) fn build_report(
     specs: &[ExperimentSpec],
     options: &ReproduceOptions,
     runs_root: &Path,
