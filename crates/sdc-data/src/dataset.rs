@@ -50,6 +50,14 @@ pub struct SdcItem {
     pub dim: usize,
 }
 
+fn count(values: &[u32]) -> std::collections::BTreeMap<u32, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for &v in values {
+        *counts.entry(v).or_insert(0) += 1;
+    }
+    counts
+}
+
 impl SdcDataset {
     /// Builds a dataset from flat buffers; `segments` is row-major `[n, n_segments, dim]` with
     /// `n = labels.len()`.
@@ -199,6 +207,17 @@ impl SdcDataset {
     /// All foreground indices J, `[n]`.
     pub fn fg_index(&self) -> &[u32] {
         &self.fg_index
+    }
+
+    /// How many mosaics carry each label that occurs (sized by the data, never by the
+    /// header's `n_classes`).
+    pub fn label_counts(&self) -> std::collections::BTreeMap<u32, usize> {
+        count(&self.labels)
+    }
+
+    /// How many mosaics have their foreground at each position that occurs.
+    pub fn position_counts(&self) -> std::collections::BTreeMap<u32, usize> {
+        count(&self.fg_index)
     }
 
     /// Values per mosaic, `n_segments * dim`.

@@ -304,6 +304,9 @@ pub enum DataError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A size from a config or a file header would need more memory than the machine has.
+    #[error(transparent)]
+    OverBudget(#[from] sdc_io::TooLarge),
     /// The file does not start with the sdc magic bytes.
     #[error("{}: not an sdc dataset (expected the magic bytes \"SDCDATA\\0\" at the start)", path.display())]
     BadMagic {
@@ -366,4 +369,13 @@ pub enum DataError {
         /// What is wrong with the content.
         source: Box<DataError>,
     },
+}
+
+impl From<sdc_io::IoError> for DataError {
+    fn from(e: sdc_io::IoError) -> Self {
+        Self::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }

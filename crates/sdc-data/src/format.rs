@@ -15,8 +15,8 @@
 //!
 //! [`load`] checks every field and never panics, whatever the bytes.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -150,6 +150,16 @@ pub fn from_bytes(
             return Err(bad(format!("{field} is 0 (at least 1)")));
         }
     }
+    // Labels and foreground indices are stored as u32: more classes or segments than a u32
+    // can name is a damaged header, not a dataset.
+    for (field, v) in [("n_segments", m), ("n_classes", k)] {
+        if v as u64 > u64::from(u32::MAX) + 1 {
+            return Err(bad(format!(
+                "{field} = {v} exceeds the {} a u32 label or index can name",
+                u64::from(u32::MAX) + 1
+            )));
+        }
+    }
     let Some((cells, payload, expected)) = sizes(n, m, d, header_end) else {
         return Err(bad(format!(
             "{n} samples x {m} segments x {d} dims overflows the addressable size"
@@ -226,31 +236,65 @@ fn read_u32(bytes: &[u8], offset: usize) -> u32 {
     u32::from_le_bytes(word)
 }
 
-/// Writes `dataset` and `meta` to `path` atomically (a temp file in the same directory, renamed).
+/// Writes `dataset` and `meta` to `path` atomically (see [`sdc_io::write_atomic`]).
 pub fn save(dataset: &SdcDataset, meta: &serde_json::Value, path: &Path) -> Result<(), DataError> {
     let bytes = to_bytes(dataset, meta)?;
-    let io = |path: PathBuf| move |source| DataError::Io { path, source };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir.to_path_buf()))?;
-    tmp.write_all(&bytes).map_err(io(path.to_path_buf()))?;
-    tmp.as_file().sync_all().map_err(io(path.to_path_buf()))?;
-    tmp.persist(path).map_err(|e| DataError::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
+    sdc_io::write_atomic(path, &bytes)?;
     Ok(())
 }
 
 /// Reads a `.sdc` file: the dataset and the `meta` it was saved with.
+///
+/// Never reads more than the file's header promises (plus one byte, to detect trailing
+/// bytes), and checks that size against the machine's memory first: a device such as
+/// `/dev/zero` or a header claiming petabytes is an error, not an endless read.
 pub fn load(path: &Path) -> Result<(SdcDataset, serde_json::Value), DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+    let io = |source| DataError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut bytes = Vec::new();
+    let mut read_up_to = |bytes: &mut Vec<u8>, n: u64| {
+        (&mut reader)
+            .take(n)
+            .read_to_end(bytes)
+            .map(drop)
+            .map_err(io)
+    };
+    read_up_to(&mut bytes, PREFIX_LEN as u64)?;
+    if bytes.len() == PREFIX_LEN && bytes.starts_with(&MAGIC) {
+        let header_len = read_u32(&bytes, 12).min(MAX_HEADER_LEN);
+        read_up_to(&mut bytes, u64::from(header_len))?;
+        let header_end = bytes.len();
+        let promised = serde_json::from_slice::<Header>(&bytes[PREFIX_LEN..])
+            .ok()
+            .and_then(|h| promised_len(&h, header_end));
+        match promised {
+            Some(total) => {
+                sdc_io::Budget::machine().check(
+                    &format!("{} (header)", path.display()),
+                    format!("{total} bytes promised"),
+                    "the dataset",
+                    Some(total),
+                    1,
+                )?;
+                read_up_to(&mut bytes, total + 1 - header_end as u64)?;
+            }
+            // An unreadable header: enough bytes for `from_bytes` to name the problem.
+            None => read_up_to(&mut bytes, CRC_LEN as u64)?,
+        }
+    }
     from_bytes(&bytes, path)
+}
+
+/// The file length `header` promises, when its sizes are representable.
+fn promised_len(header: &Header, header_end: usize) -> Option<u64> {
+    let n = usize::try_from(header.n_samples).ok()?;
+    let m = usize::try_from(header.n_segments).ok()?;
+    let d = usize::try_from(header.dim).ok()?;
+    sizes(n, m, d, header_end).map(|(_, _, total)| total as u64)
 }
 
 /// Writes `dir/train.sdc` and `dir/test.sdc` (creating `dir`), both with `meta`.

@@ -66,6 +66,7 @@ pub fn generate(config: &SyntheticConfig) -> Result<Splits, DataError> {
 
 /// Generates the train and test mosaics of a validated config.
 pub fn generate_resolved(resolved: &ResolvedSynthetic) -> Result<Splits, DataError> {
+    resolved.check_memory(sdc_io::Budget::machine())?;
     let base = generate_base(resolved);
     let sampler = MosaicSampler::new(resolved, &base)?;
     let train = sampler.mosaics(resolved.n_train, &mut stream(resolved.seed, STREAM_TRAIN))?;

@@ -14,6 +14,7 @@
 //! It knows no model. Every random choice comes from the config's seed.
 
 mod batcher;
+mod budget;
 mod config;
 mod dataset;
 pub mod distributions;

@@ -11,6 +11,9 @@ pub enum ModelError {
         /// What is wrong and what would be accepted.
         message: String,
     },
+    /// The configured widths would need more memory than the machine has.
+    #[error(transparent)]
+    TooLarge(#[from] sdc_io::TooLarge),
     /// A checkpoint could not be read or does not match the configured architecture.
     #[error("checkpoint {path}: {message}")]
     Checkpoint {

@@ -9,6 +9,7 @@
 //! here is backend-agnostic: the same code runs on ndarray, wgpu or any other device.
 
 mod attention;
+mod budget;
 mod conv;
 mod error;
 mod init;

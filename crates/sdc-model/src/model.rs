@@ -183,7 +183,10 @@ impl ModelConfig {
         }
         self.attention
             .validate()
-            .map_err(|e| invalid("attention", e.to_string()))
+            .map_err(|e| invalid("attention", e.to_string()))?;
+        // Last: the shapes are known to be consistent, only their sizes are left to check.
+        crate::budget::check(self, segment_shape, n_classes, sdc_io::Budget::machine())?;
+        Ok(())
     }
 
     /// Validates, then builds the model for `d`-dimensional segments on `device` with weights
@@ -298,29 +301,52 @@ impl AttentionModel {
         }
     }
 
+    /// The parameters as the bytes of a burnpack file (what [`AttentionModel::save`] writes).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
+        let bytes =
+            self.clone()
+                .into_record()
+                .into_bytes()
+                .map_err(|e| ModelError::Checkpoint {
+                    path: "(in memory)".into(),
+                    message: e.to_string(),
+                })?;
+        Ok(bytes.to_vec())
+    }
+
     /// Writes the parameters to `path` atomically (a temporary file renamed into place).
     pub fn save(&self, path: &Path) -> Result<(), ModelError> {
-        let err = |message: String| ModelError::Checkpoint {
+        let bytes = self.to_bytes()?;
+        sdc_io::write_atomic(path, &bytes).map_err(|e| ModelError::Checkpoint {
             path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Loads parameters from the bytes of a burnpack file into this (freshly built) model;
+    /// `source` names them in errors.
+    pub fn load_bytes(self, bytes: Vec<u8>, source: &Path) -> Result<Self, ModelError> {
+        let err = |message: String| ModelError::Checkpoint {
+            path: source.display().to_string(),
             message,
         };
-        let tmp = path.with_extension("tmp");
-        self.clone()
-            .save_file(&tmp)
-            .map_err(|e| err(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| err(format!("cannot move into place: {e}")))
+        let record =
+            burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+                .map_err(|e| err(e.to_string()))?;
+        self.try_load_record(record).map_err(|e| err(e.to_string()))
     }
 
     /// Loads parameters saved by [`AttentionModel::save`] into this (freshly built) model.
     pub fn load(self, path: &Path) -> Result<Self, ModelError> {
-        let err = |message: String| ModelError::Checkpoint {
+        let bytes = std::fs::read(path).map_err(|e| ModelError::Checkpoint {
             path: path.display().to_string(),
-            message,
-        };
-        if !path.is_file() {
-            return Err(err("no such file".into()));
-        }
-        self.try_load_file(path).map_err(|e| err(e.to_string()))
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                "no such file".into()
+            } else {
+                e.to_string()
+            },
+        })?;
+        self.load_bytes(bytes, path)
     }
 }
 

@@ -184,10 +184,21 @@ impl ExperimentConfig {
 
     /// Reads a TOML file and applies `--set key=value` overrides, then validates.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TrainError::ReadConfig {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // A config is a few KiB: a bounded read refuses a device or a mistaken huge file.
+        let text = sdc_io::read_bounded(path, 16 << 20)
+            .and_then(|bytes| {
+                String::from_utf8(bytes).map_err(|e| {
+                    sdc_io::IoError::new(
+                        path,
+                        "read",
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                    )
+                })
+            })
+            .map_err(|e| TrainError::ReadConfig {
+                path: path.to_path_buf(),
+                source: e.source,
+            })?;
         Self::from_toml_str(&text, &path.display().to_string(), overrides)
     }
 
@@ -233,8 +244,12 @@ impl ExperimentConfig {
 
     /// Checks values serde cannot: ranges and cross-field consistency. Names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check_name(&self.name)?;
         let (segment_shape, n_classes) =
             self.data.shape_and_classes().map_err(ConfigError::Data)?;
+        self.data
+            .check_memory(sdc_io::Budget::machine())
+            .map_err(ConfigError::TooLarge)?;
         self.model.validate_for(&segment_shape, n_classes)?;
         let t = &self.train;
         let lr = t.optimizer.lr();
@@ -354,6 +369,26 @@ fn apply_override(table: &mut toml::Table, raw: &str) -> Result<(), TrainError> 
     }
     node.insert(last.to_string(), parsed);
     Ok(())
+}
+
+/// A run's name becomes a directory name (`runs/NAME-...`): one path component of letters,
+/// digits, `-`, `_` and `.`, not starting with `.`, so no name escapes `runs/`.
+fn check_name(name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            key: "name".into(),
+            value: format!("{name:?}"),
+            reason: "a run name is one directory name of letters, digits, '-', '_' and '.', not \
+                     starting with '.'",
+        })
+    }
 }
 
 #[cfg(test)]

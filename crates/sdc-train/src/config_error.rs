@@ -18,6 +18,16 @@ pub enum ConfigError {
         /// What would be accepted, e.g. `a finite number > 0`.
         accepted: &'static str,
     },
+    /// A value that breaks a rule a range cannot say.
+    #[error("{key} = {value}: {reason}")]
+    Invalid {
+        /// The dotted key, e.g. `name`.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong and what would be accepted.
+        reason: &'static str,
+    },
     /// A list entry given more than once.
     #[error("{key} = \"{value}\": listed twice")]
     Duplicate {
@@ -39,6 +49,9 @@ pub enum ConfigError {
     /// The data section does not describe usable data.
     #[error("data: {0}")]
     Data(DataError),
+    /// The datasets the config builds would not fit in memory.
+    #[error(transparent)]
+    TooLarge(DataError),
     /// The model does not fit the data.
     #[error(transparent)]
     Model(#[from] ModelError),

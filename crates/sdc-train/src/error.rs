@@ -42,15 +42,34 @@ pub enum TrainError {
     #[error("{0}")]
     Device(String),
     /// Reading or writing a run directory failed.
-    #[error("{path}: {message}")]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// What went wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A file sdc wrote was changed or damaged since: its checksum no longer matches, or it no
+    /// longer parses.
+    #[error("{}: {message}", path.display())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What does not match.
         message: String,
     },
+    /// Writing or reading a file failed (names the file and what was being done).
+    #[error(transparent)]
+    File(#[from] sdc_io::IoError),
+    /// Another process writes this directory.
+    #[error(transparent)]
+    Locked(#[from] sdc_io::LockError),
+    /// A size from the configuration would need more memory than the machine has.
+    #[error(transparent)]
+    OverBudget(#[from] sdc_io::TooLarge),
     /// The run directory does not hold what was expected.
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", path.display())]
     RunDir {
         /// The run directory or file.
         path: PathBuf,
@@ -63,24 +82,26 @@ pub enum TrainError {
         /// The last completed epoch.
         epoch: usize,
     },
-    /// Training diverged (a non-finite loss).
-    #[error(
-        "epoch {epoch}: the training loss is {loss}; lower the learning rate or check the data"
-    )]
+    /// Training diverged: a non-finite loss, or a loss far above its start at chance accuracy.
+    /// The run directory records it (`summary.json` with `"status": "diverged"`).
+    #[error("diverged at epoch {epoch}: {reason}; lower the learning rate or check the data")]
     Diverged {
         /// The epoch (1-based).
         epoch: usize,
-        /// The loss value.
-        loss: f64,
+        /// What was seen.
+        reason: String,
     },
 }
 
 impl TrainError {
-    /// An I/O error on `path`.
-    pub(crate) fn io(path: impl Into<PathBuf>, err: impl std::fmt::Display) -> Self {
+    /// An I/O (or CSV, or serialisation) error on `path`, keeping the error as its source.
+    pub(crate) fn io(
+        path: impl Into<PathBuf>,
+        err: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         Self::Io {
             path: path.into(),
-            message: err.to_string(),
+            source: err.into(),
         }
     }
 }

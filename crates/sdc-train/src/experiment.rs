@@ -273,7 +273,7 @@ impl ExperimentSpec {
             }
         }
         for metric in self.metrics.iter().chain([&self.verdict.metric]) {
-            if !crate::reproduce::is_known_metric(metric) {
+            if !crate::run_metric::is_known_metric(metric) {
                 return Err(format!(
                     "metric `{metric}` is unknown: use train.* or test.* with loss, accuracy, ftpt, ffpt, \
                      ftpf, ffpf, max_ge_half, sparsity, simplex_distance, entropy, alpha_at_true; or epochs"
@@ -284,7 +284,7 @@ impl ExperimentSpec {
             if let Some(bad) = r
                 .values
                 .keys()
-                .find(|k| !crate::reproduce::is_known_metric(k))
+                .find(|k| !crate::run_metric::is_known_metric(k))
             {
                 return Err(format!("reference[{i}].values: unknown metric `{bad}`"));
             }

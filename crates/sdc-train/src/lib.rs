@@ -22,6 +22,7 @@ pub mod objective;
 pub mod reproduce;
 mod run;
 mod run_dir;
+mod run_metric;
 pub mod sweep;
 mod training;
 
@@ -32,7 +33,10 @@ pub use config_error::ConfigError;
 pub use device::{BackendKind, Precision, device};
 pub use error::TrainError;
 pub use evaluate::{Predictions, SplitMetrics, evaluate, predict};
-pub use metrics::{EpochRecord, MetricsRow, read_rows};
-pub use run::{EvalReport, RunSummary, eval_run, load_run_model, run_experiment};
-pub use run_dir::{CheckpointState, RunDir, write_atomic};
+pub use metrics::{EpochRecord, MetricsRow, TimingRow, read_rows};
+pub use run::{
+    DivergedRun, EvalReport, RunRecord, RunSummary, eval_run, finished_run, load_run_model,
+    run_experiment,
+};
+pub use run_dir::{CheckpointState, Manifest, RunDir};
 pub use training::{PretrainReport, Silent, StopReason, TrainObserver, TrainOutcome, fit};

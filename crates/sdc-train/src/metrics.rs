@@ -1,4 +1,5 @@
-//! Per-epoch records and the `metrics.csv` they are written to.
+//! Per-epoch records and the files they are written to: `metrics.csv` (deterministic columns,
+//! so two runs of one config compare byte for byte) and `timing.csv` (wall-clock seconds).
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -54,7 +55,14 @@ pub struct MetricsRow {
     pub test_ftpf: Option<f64>,
     /// Test-set FFPF (%).
     pub test_ffpf: Option<f64>,
-    /// Seconds since the run started.
+}
+
+/// One row of `timing.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimingRow {
+    /// Epoch, 1-based.
+    pub epoch: usize,
+    /// Wall-clock seconds of training since the run started.
     pub elapsed_s: f64,
 }
 
@@ -76,17 +84,16 @@ impl From<&EpochRecord> for MetricsRow {
             test_ffpt: part(&r.test, |s| s.summary.rates.ffpt),
             test_ftpf: part(&r.test, |s| s.summary.rates.ftpf),
             test_ffpf: part(&r.test, |s| s.summary.rates.ffpf),
-            elapsed_s: r.elapsed_s,
         }
     }
 }
 
-/// Appends one row to `metrics.csv`, writing the header when the file is new.
-pub fn append_row(path: &Path, row: &MetricsRow) -> Result<(), TrainError> {
-    let exists = path.is_file()
-        && std::fs::metadata(path)
-            .map(|m| m.len() > 0)
-            .unwrap_or(false);
+/// Appends one row to a CSV file (`metrics.csv`, `timing.csv`), writing the header when the
+/// file is new. A crash mid-row leaves a torn last line, which [`truncate_rows`] drops.
+pub fn append_row<T: Serialize>(path: &Path, row: &T) -> Result<(), TrainError> {
+    let exists = std::fs::metadata(path)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
     let file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -101,23 +108,76 @@ pub fn append_row(path: &Path, row: &MetricsRow) -> Result<(), TrainError> {
 
 /// Reads every row of a `metrics.csv`.
 pub fn read_rows(path: &Path) -> Result<Vec<MetricsRow>, TrainError> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| TrainError::io(path, e))?;
-    reader
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    csv::Reader::from_reader(bytes.as_slice())
         .deserialize()
         .collect::<Result<Vec<MetricsRow>, _>>()
-        .map_err(|e| TrainError::io(path, e))
+        .map_err(|e| TrainError::Damaged {
+            path: path.to_path_buf(),
+            message: format!("not the metrics sdc wrote: {e}"),
+        })
 }
 
-/// Rewrites `metrics.csv` atomically with only the rows up to `epoch` (used on resume).
+/// Keeps the header and the complete rows up to `epoch` of a CSV file whose first column is the
+/// epoch (used on resume: rows after the checkpoint, and a row torn by a crash, go). Rewritten
+/// atomically; with `epoch = 0` the file is removed.
 pub fn truncate_rows(path: &Path, epoch: usize) -> Result<(), TrainError> {
     if !path.is_file() {
         return Ok(());
     }
-    let rows = read_rows(path)?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    for row in rows.iter().filter(|r| r.epoch <= epoch) {
-        writer.serialize(row).map_err(|e| TrainError::io(path, e))?;
+    if epoch == 0 {
+        return std::fs::remove_file(path).map_err(|e| TrainError::io(path, e));
     }
-    let bytes = writer.into_inner().map_err(|e| TrainError::io(path, e))?;
-    crate::run_dir::write_atomic(path, &bytes)
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut kept = String::new();
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i == 0 {
+            kept.push_str(line);
+            continue;
+        }
+        if !line.ends_with('\n') {
+            break; // torn by a crash mid-write: always the last line
+        }
+        let first = line.split(',').next().unwrap_or_default();
+        let row_epoch: usize = first.trim().parse().map_err(|_| TrainError::Damaged {
+            path: path.to_path_buf(),
+            message: format!("line {}: {first:?} is not an epoch number", i + 1),
+        })?;
+        if row_epoch <= epoch {
+            kept.push_str(line);
+        }
+    }
+    crate::run_dir::write_atomic(path, kept.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_drops_later_rows_and_a_torn_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("timing.csv");
+        for epoch in 1..=3 {
+            append_row(
+                &path,
+                &TimingRow {
+                    epoch,
+                    elapsed_s: 0.5,
+                },
+            )
+            .expect("append");
+        }
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes.extend_from_slice(b"4,0.");
+        std::fs::write(&path, &bytes).expect("tear");
+        truncate_rows(&path, 2).expect("truncate");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "epoch,elapsed_s\n1,0.5\n2,0.5\n"
+        );
+        truncate_rows(&path, 0).expect("remove");
+        assert!(!path.exists());
+    }
 }

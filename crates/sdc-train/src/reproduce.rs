@@ -1,8 +1,8 @@
 //! `reproduce`: run the paper's experiments (specs under `experiments/`) and report on them.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use sdc_interp::report::{merge_histograms, pivot_trend, seed_mean_curve};
 use sdc_interp::{
     ExperimentSection, Failure, Figure, MetricCell, Rendered, Report, Series, Table, TableRow,
     describe, judge,
@@ -12,8 +12,9 @@ use crate::device::BackendKind;
 use crate::error::TrainError;
 use crate::experiment::{ExperimentSpec, PlannedRun, Profile, display_value};
 use crate::metrics::read_rows;
-use crate::run::RunSummary;
-use crate::run_dir::{METRICS_FILE, RunDir, SUMMARY_FILE};
+use crate::run::{RunRecord, RunSummary, finished_run};
+use crate::run_dir::METRICS_FILE;
+pub use crate::run_metric::metric_value;
 use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 
 /// A run counts as a silent failure when it is this accurate (%)...
@@ -102,6 +103,8 @@ pub fn reproduce(
     options: &ReproduceOptions,
     observer: &dyn SweepObserver,
 ) -> Result<ReproduceOutcome, TrainError> {
+    // One writer per output directory: a second reproduce on it is refused, naming the first.
+    let _lock = sdc_io::DirLock::acquire(&options.out, "cargo xtask reproduce")?;
     let specs = select_specs(&options.experiments, &options.only)?;
     let all = plan(&specs, options)?;
     let planned = all.len();
@@ -123,70 +126,6 @@ pub fn reproduce(
         statuses,
         rendered,
     })
-}
-
-/// Accuracy above which a run counts among the paper's "best runs" (paper-spec 3, AAAI tables).
-pub const BEST_RUN_ACCURACY: f64 = 95.0;
-
-/// The value of metric `name` (`train.ftpt`, `test.accuracy`, `epochs`, ...) in a summary.
-/// `best.<split>.<field>` is the same value for runs whose accuracy on that split is above
-/// [`BEST_RUN_ACCURACY`] and absent for the others, so its mean is over the "best runs".
-pub fn metric_value(summary: &RunSummary, name: &str) -> Option<f64> {
-    if let Some(inner) = name.strip_prefix("best.") {
-        let split = inner.split_once('.')?.0;
-        let accuracy = metric_value(summary, &format!("{split}.accuracy"))?;
-        return (accuracy > BEST_RUN_ACCURACY)
-            .then(|| metric_value(summary, inner))
-            .flatten();
-    }
-    if name == "epochs" {
-        return Some(summary.epochs as f64);
-    }
-    let (split, field) = name.split_once('.')?;
-    let m = match split {
-        "train" => Some(&summary.train),
-        "test" => summary.test.as_ref(),
-        _ => None,
-    }?;
-    let s = &m.summary;
-    Some(match field {
-        "loss" => m.loss,
-        "accuracy" => s.accuracy,
-        "ftpt" => s.rates.ftpt,
-        "ffpt" => s.rates.ffpt,
-        "ftpf" => s.rates.ftpf,
-        "ffpf" => s.rates.ffpf,
-        "max_ge_half" => s.share_max_ge_half,
-        "sparsity" => s.sparsity_value,
-        "simplex_distance" => s.simplex_distance,
-        "entropy" => s.entropy_bits,
-        "alpha_at_true" => s.mean_alpha_at_true,
-        _ => return None,
-    })
-}
-
-/// The metric names [`metric_value`] knows.
-pub(crate) fn is_known_metric(name: &str) -> bool {
-    const FIELDS: [&str; 11] = [
-        "loss",
-        "accuracy",
-        "ftpt",
-        "ffpt",
-        "ftpf",
-        "ffpf",
-        "max_ge_half",
-        "sparsity",
-        "simplex_distance",
-        "entropy",
-        "alpha_at_true",
-    ];
-    if let Some(inner) = name.strip_prefix("best.") {
-        return inner != "epochs" && is_known_metric(inner);
-    }
-    name == "epochs"
-        || name.split_once('.').is_some_and(|(split, field)| {
-            matches!(split, "train" | "test") && FIELDS.contains(&field)
-        })
 }
 
 /// What exists on disk for one grid point.
@@ -241,19 +180,27 @@ fn collect_points(
     for run in runs {
         let dir = root.join(&run.rel_dir);
         let point = &mut points[run.point];
-        let finished = RunDir::open(&dir).ok().filter(|d| d.is_finished());
-        match finished {
-            Some(d) if d.read_config()?.as_ref() == Some(&run.config) => {
-                point
-                    .summaries
-                    .push((run.clone(), d.read_json::<RunSummary>(SUMMARY_FILE)?));
+        let failure = |error: String| Failure {
+            run: run.rel_dir.display().to_string(),
+            error,
+        };
+        // One unreadable run costs that run, never the report.
+        match finished_run(&dir, Some(&run.config)) {
+            Ok(Some(RunRecord::Completed(summary))) => {
+                point.summaries.push((run.clone(), *summary))
             }
-            _ => match recorded_failure(&dir)? {
-                Some(error) => point.failures.push(Failure {
-                    run: run.rel_dir.display().to_string(),
-                    error,
-                }),
-                None => point.missing += 1,
+            Ok(Some(RunRecord::Diverged(d))) => point.failures.push(failure(
+                TrainError::Diverged {
+                    epoch: d.epoch,
+                    reason: d.reason,
+                }
+                .to_string(),
+            )),
+            Err(e) => point.failures.push(failure(e.to_string())),
+            Ok(None) => match recorded_failure(&dir) {
+                Ok(Some(error)) => point.failures.push(failure(error)),
+                Ok(None) => point.missing += 1,
+                Err(e) => point.failures.push(failure(e.to_string())),
             },
         }
     }
@@ -390,58 +337,28 @@ fn figures(
             .as_ref()
             .and_then(|d| table.columns.iter().position(|c| c == &d.axis))
             .unwrap_or(0);
-        let mut ticks: Vec<String> = Vec::new();
-        for p in points {
-            if !ticks.contains(&p.label[axis]) {
-                ticks.push(p.label[axis].clone());
-            }
-        }
-        let mut ours: BTreeMap<String, Vec<sdc_interp::Stats>> = BTreeMap::new();
-        let mut paper: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
-        let mut order: Vec<String> = Vec::new();
-        for (p, row) in points.iter().zip(&table.rows) {
-            let key: String = table
-                .columns
-                .iter()
-                .zip(&p.label)
-                .enumerate()
-                .filter(|(i, _)| *i != axis)
-                .map(|(_, (c, v))| format!("{c}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let key = if key.is_empty() {
-                "sdc".to_string()
-            } else {
-                key
-            };
-            if !order.contains(&key) {
-                order.push(key.clone());
-            }
-            let tick = ticks
-                .iter()
-                .position(|t| t == &p.label[axis])
-                .expect("tick collected above");
-            let cell = row
-                .metrics
-                .iter()
-                .find(|m| &m.name == metric)
-                .expect("the verdict metric is a column");
-            ours.entry(key.clone())
-                .or_insert_with(|| vec![describe(&[]); ticks.len()])[tick] = cell.ours;
-            paper.entry(key).or_insert_with(|| vec![None; ticks.len()])[tick] = cell.paper;
-        }
+        let labels: Vec<Vec<String>> = points.iter().map(|p| p.label.clone()).collect();
+        let cells: Vec<(sdc_interp::Stats, Option<f64>)> = table
+            .rows
+            .iter()
+            .map(|row| {
+                let cell = row
+                    .metrics
+                    .iter()
+                    .find(|m| &m.name == metric)
+                    .expect("the verdict metric is a column");
+                (cell.ours, cell.paper)
+            })
+            .collect();
+        let pivot = pivot_trend(&table.columns, &labels, &cells, axis);
         figures.push(Figure::Trend {
             name: "trend".into(),
             title: format!("{metric} along {}", table.columns[axis]),
             x_label: table.columns[axis].clone(),
             y_label: format!("{metric} (%)"),
-            x_ticks: ticks,
-            ours: order.iter().map(|k| (k.clone(), ours[k].clone())).collect(),
-            paper: order
-                .iter()
-                .filter(|k| paper[*k].iter().any(Option::is_some))
-                .map(|k| (k.clone(), paper[k].clone()))
-                .collect(),
+            x_ticks: pivot.ticks,
+            ours: pivot.ours,
+            paper: pivot.paper,
         });
     }
 
@@ -457,53 +374,45 @@ fn figures(
         if p.summaries.is_empty() {
             continue;
         }
-        let mut curves: Vec<Vec<(usize, f64, f64)>> = Vec::new();
+        let (mut ftpt_curves, mut acc_curves) = (Vec::new(), Vec::new());
         for (run, _) in &p.summaries {
-            let rows = read_rows(&root.join(&run.rel_dir).join(METRICS_FILE))?;
-            curves.push(
-                rows.iter()
-                    .filter_map(|r| Some((r.epoch, r.train_ftpt?, r.train_accuracy?)))
+            // Verified with the run's manifest already; a read failure leaves the curve out.
+            let path = root.join(&run.rel_dir).join(METRICS_FILE);
+            let rows = match read_rows(&path) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "training curve left out of the report");
+                    continue;
+                }
+            };
+            let logged = || rows.iter().filter(|r| r.train_ftpt.is_some());
+            ftpt_curves.push(
+                logged()
+                    .filter_map(|r| Some((r.epoch, r.train_ftpt?)))
+                    .collect(),
+            );
+            acc_curves.push(
+                logged()
+                    .filter_map(|r| Some((r.epoch, r.train_accuracy?)))
                     .collect(),
             );
         }
-        let last_epoch = curves
-            .iter()
-            .filter_map(|c| c.last().map(|x| x.0))
-            .max()
-            .unwrap_or(0);
-        let (mut ftpt, mut acc) = (Vec::new(), Vec::new());
-        for epoch in 1..=last_epoch {
-            let at: Vec<(f64, f64)> = curves
-                .iter()
-                .filter_map(|c| {
-                    c.iter()
-                        .take_while(|x| x.0 <= epoch)
-                        .last()
-                        .map(|x| (x.1, x.2))
-                })
-                .collect();
-            if at.len() == curves.len() {
-                let n = at.len() as f64;
-                ftpt.push((epoch as f64, at.iter().map(|x| x.0).sum::<f64>() / n));
-                acc.push((epoch as f64, at.iter().map(|x| x.1).sum::<f64>() / n));
-            }
-        }
         ftpt_series.push(Series {
             label: point_name(p),
-            points: ftpt,
+            points: seed_mean_curve(&ftpt_curves),
         });
         acc_series.push(Series {
             label: point_name(p),
-            points: acc,
+            points: seed_mean_curve(&acc_curves),
         });
-        let mut counts = vec![0u64; p.summaries[0].1.alpha_at_true.counts.len()];
-        for (_, s) in &p.summaries {
-            for (c, x) in counts.iter_mut().zip(&s.alpha_at_true.counts) {
-                *c += x;
-            }
+        let histograms = p
+            .summaries
+            .iter()
+            .map(|(_, s)| s.alpha_at_true.counts.as_slice());
+        if let Some(counts) = merge_histograms(histograms) {
+            edges = p.summaries[0].1.alpha_at_true.edges.clone();
+            hist_series.push((point_name(p), counts));
         }
-        edges = p.summaries[0].1.alpha_at_true.edges.clone();
-        hist_series.push((point_name(p), counts));
     }
     if !ftpt_series.is_empty() {
         figures.push(Figure::Lines {
@@ -552,17 +461,5 @@ mod tests {
     fn spaced_picks_ends_and_stays_in_range() {
         assert_eq!(spaced(3, 6), vec![0, 1, 2]);
         assert_eq!(spaced(36, 6), vec![0, 7, 14, 21, 28, 35]);
-    }
-
-    #[test]
-    fn known_metrics() {
-        assert!(is_known_metric("train.ftpt"));
-        assert!(is_known_metric("test.entropy"));
-        assert!(is_known_metric("epochs"));
-        assert!(!is_known_metric("train.fptp"));
-        assert!(!is_known_metric("valid.ftpt"));
-        assert!(is_known_metric("best.train.ftpt"));
-        assert!(!is_known_metric("best.epochs"));
-        assert!(!is_known_metric("best.valid.ftpt"));
     }
 }

@@ -12,10 +12,15 @@ use crate::config::ExperimentConfig;
 use crate::device::{BackendKind, Precision, device};
 use crate::error::TrainError;
 use crate::evaluate::{Predictions, SplitMetrics, evaluate, predict};
-use crate::run_dir::{CHECKPOINT_DIR, MODEL_FILE, RunDir, SUMMARY_FILE, write_atomic};
+use crate::run_dir::{
+    MANIFEST_FILE, METRICS_FILE, MODEL_FILE, RUN_TIMING_FILE, RunDir, SUMMARY_FILE, TIMING_FILE,
+    parse_json, write_atomic,
+};
 use crate::training::{StopReason, TrainObserver, fit};
 
-/// What `summary.json` of a finished run holds.
+/// What `summary.json` of a completed run holds. Every field is deterministic (the same config
+/// gives the same bytes on the default CPU backend); wall-clock numbers live in `timing.json`
+/// and are filled in when a finished run is read back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     /// The experiment name.
@@ -38,9 +43,12 @@ pub struct RunSummary {
     pub train: SplitMetrics,
     /// Final metrics on the test set.
     pub test: Option<SplitMetrics>,
-    /// Wall-clock seconds of training, evaluation included.
+    /// Wall-clock seconds of training, evaluation included (from `timing.json`).
+    #[serde(skip)]
     pub train_seconds: f64,
-    /// Training samples per second through forward + backward + step (this process only).
+    /// Training samples per second through forward + backward + step, in the process that
+    /// finished the run (from `timing.json`).
+    #[serde(skip)]
     pub samples_per_second: f64,
     /// Number of model parameters.
     pub n_parameters: usize,
@@ -48,33 +56,116 @@ pub struct RunSummary {
     pub alpha_at_true: Histogram,
 }
 
+/// What `summary.json` of a run that diverged holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DivergedRun {
+    /// The experiment name.
+    pub name: String,
+    /// sdc version that produced the run.
+    pub sdc_version: String,
+    /// Model/shuffle seed.
+    pub seed: u64,
+    /// Data seed.
+    pub data_seed: u64,
+    /// The epoch at which divergence was seen.
+    pub epoch: usize,
+    /// What was seen.
+    pub reason: String,
+}
+
+/// `summary.json`: how a finished run ended, tagged by `"status"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum RunRecord {
+    /// Training ended by its stop rule or `max_epochs`.
+    Completed(Box<RunSummary>),
+    /// Training diverged; there are no final metrics.
+    Diverged(DivergedRun),
+}
+
+impl RunRecord {
+    /// The summary of a completed run, or the divergence as an error.
+    pub fn into_summary(self) -> Result<RunSummary, TrainError> {
+        match self {
+            RunRecord::Completed(summary) => Ok(*summary),
+            RunRecord::Diverged(d) => Err(TrainError::Diverged {
+                epoch: d.epoch,
+                reason: d.reason,
+            }),
+        }
+    }
+}
+
+/// `timing.json`: the run's wall-clock numbers (kept out of the deterministic summary).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Timing {
+    train_seconds: f64,
+    samples_per_second: f64,
+}
+
 /// Bins of the alpha-at-true histogram kept in every summary.
-pub const ALPHA_BINS: usize = 20;
+pub(crate) const ALPHA_BINS: usize = 20;
+
+/// The record of the finished run in `dir`, verified against its manifest (and, when given,
+/// against `config`); `None` when no run finished there. A damaged or edited file is an error
+/// naming it.
+pub fn finished_run(
+    dir: &Path,
+    config: Option<&ExperimentConfig>,
+) -> Result<Option<RunRecord>, TrainError> {
+    if !dir.join(MANIFEST_FILE).is_file() {
+        return Ok(None);
+    }
+    let run = RunDir::open(dir)?;
+    finished_record(&run, config)
+}
+
+fn finished_record(
+    run: &RunDir,
+    config: Option<&ExperimentConfig>,
+) -> Result<Option<RunRecord>, TrainError> {
+    let Some(manifest) = run.finished(config)? else {
+        return Ok(None);
+    };
+    let path = run.file(SUMMARY_FILE);
+    let mut record: RunRecord =
+        parse_json(&path, &manifest.read_verified(run.path(), SUMMARY_FILE)?)?;
+    if let RunRecord::Completed(summary) = &mut record
+        && run.file(RUN_TIMING_FILE).is_file()
+    {
+        let timing: Timing = run.read_json(RUN_TIMING_FILE)?;
+        summary.train_seconds = timing.train_seconds;
+        summary.samples_per_second = timing.samples_per_second;
+    }
+    Ok(Some(record))
+}
 
 /// Trains `config` into the run directory `out`.
 ///
-/// A directory that already holds a finished run of the same configuration is not trained
-/// again: its summary is returned. One with a checkpoint resumes from it. One holding a
-/// different configuration is refused.
+/// The directory is locked while training: a second writer is refused. A directory that
+/// already holds a finished run of the same configuration is not trained again: its summary is
+/// returned (after checking every file against the run's manifest). One with a checkpoint
+/// resumes from it. One holding a different configuration is refused. A run that diverges is
+/// recorded as such (`summary.json` with `"status": "diverged"`) and returned as
+/// [`TrainError::Diverged`], now and on every later call.
 pub fn run_experiment(
     config: &ExperimentConfig,
     out: &Path,
     observer: &mut dyn TrainObserver,
 ) -> Result<RunSummary, TrainError> {
-    let run = RunDir::create(out)?;
-    if let Some(existing) = run.read_config()? {
-        if existing != *config {
-            return Err(TrainError::RunDir {
-                path: out.to_path_buf(),
-                message:
-                    "holds a run of a different configuration; choose another output directory"
-                        .into(),
-            });
-        }
-        if run.is_finished() {
-            info!(dir = %out.display(), "run already finished; not training again");
-            return run.read_json(SUMMARY_FILE);
-        }
+    let run = RunDir::lock(out)?;
+    if let Some(record) = finished_record(&run, Some(config))? {
+        info!(dir = %out.display(), "run already finished; not training again");
+        return record.into_summary();
+    }
+    if let Some(existing) = run.read_config()?
+        && existing != *config
+    {
+        return Err(TrainError::RunDir {
+            path: out.to_path_buf(),
+            message: "holds a run of a different configuration; choose another output directory"
+                .into(),
+        });
     }
     run.write_config(config)?;
     let _span = tracing::info_span!("run", name = %config.name, seed = config.train.seed).entered();
@@ -88,7 +179,7 @@ pub fn run_experiment(
         &device,
     )?;
     let n_parameters = model.num_params();
-    let outcome = fit(
+    let outcome = match fit(
         config,
         model,
         &splits.train,
@@ -96,7 +187,29 @@ pub fn run_experiment(
         &device,
         Some(&run),
         observer,
-    )?;
+    ) {
+        Ok(outcome) => outcome,
+        Err(TrainError::Diverged { epoch, reason }) => {
+            let record = RunRecord::Diverged(DivergedRun {
+                name: config.name.clone(),
+                sdc_version: env!("CARGO_PKG_VERSION").into(),
+                seed: config.train.seed,
+                data_seed: config.data.seed(),
+                epoch,
+                reason: reason.clone(),
+            });
+            run.write_json(SUMMARY_FILE, &record)?;
+            let mut files = vec![SUMMARY_FILE];
+            if run.file(METRICS_FILE).is_file() {
+                files.push(METRICS_FILE);
+            }
+            run.finish(config, &files)?;
+            run.remove_checkpoints()?;
+            tracing::warn!(epoch, %reason, "run diverged");
+            return Err(TrainError::Diverged { epoch, reason });
+        }
+        Err(e) => return Err(e),
+    };
     outcome.model.save(&run.file(MODEL_FILE))?;
     let final_train = predict(
         &outcome.model.valid(),
@@ -116,6 +229,14 @@ pub fn run_experiment(
         .train
         .clone()
         .expect("the last record is an evaluated epoch");
+    let timing = Timing {
+        train_seconds: outcome.train_seconds,
+        samples_per_second: if outcome.train_seconds > 0.0 {
+            outcome.samples_here as f64 / outcome.train_seconds
+        } else {
+            0.0
+        },
+    };
     let summary = RunSummary {
         name: config.name.clone(),
         sdc_version: env!("CARGO_PKG_VERSION").into(),
@@ -127,21 +248,29 @@ pub fn run_experiment(
         stop_reason: outcome.stop_reason,
         train,
         test: outcome.last.test.clone(),
-        train_seconds: outcome.train_seconds,
-        samples_per_second: if outcome.train_seconds > 0.0 {
-            outcome.samples_here as f64 / outcome.train_seconds
-        } else {
-            0.0
-        },
+        train_seconds: timing.train_seconds,
+        samples_per_second: timing.samples_per_second,
         n_parameters,
         alpha_at_true,
     };
-    run.write_json(SUMMARY_FILE, &summary)?;
+    run.write_json(RUN_TIMING_FILE, &timing)?;
+    run.write_json(
+        SUMMARY_FILE,
+        &RunRecord::Completed(Box::new(summary.clone())),
+    )?;
+    // The manifest goes last: only now is the run finished.
+    run.finish(
+        config,
+        &[
+            METRICS_FILE,
+            TIMING_FILE,
+            MODEL_FILE,
+            SUMMARY_FILE,
+            RUN_TIMING_FILE,
+        ],
+    )?;
     // The final model supersedes the resumable state.
-    let checkpoint = run.file(CHECKPOINT_DIR);
-    if checkpoint.is_dir() {
-        std::fs::remove_dir_all(&checkpoint).map_err(|e| TrainError::io(&checkpoint, e))?;
-    }
+    run.remove_checkpoints()?;
     info!(
         epochs = summary.epochs,
         accuracy = summary.train.summary.accuracy,
@@ -152,17 +281,26 @@ pub fn run_experiment(
     Ok(summary)
 }
 
-/// Rebuilds the final model of the run in `run_dir`, trained with `config`, on `device`.
+/// Rebuilds the final model of the finished run in `run_dir`, trained with `config`, on
+/// `device`; the model file is checked against the run's manifest first.
 pub fn load_run_model(
     config: &ExperimentConfig,
     run_dir: &Path,
     device: &burn::tensor::Device,
 ) -> Result<sdc_model::AttentionModel, TrainError> {
+    let run = RunDir::open(run_dir)?;
+    let Some(manifest) = run.finished(Some(config))? else {
+        return Err(TrainError::RunDir {
+            path: run_dir.to_path_buf(),
+            message: format!("the run has not finished (no {MANIFEST_FILE})"),
+        });
+    };
+    let bytes = manifest.read_verified(run_dir, MODEL_FILE)?;
     let (segment_shape, n_classes) = config.data.shape_and_classes()?;
     let model = config
         .model
         .init_for(&segment_shape, n_classes, config.train.seed, device)?
-        .load(&run_dir.join(MODEL_FILE))?;
+        .load_bytes(bytes, &run_dir.join(MODEL_FILE))?;
     Ok(model)
 }
 
@@ -213,6 +351,12 @@ pub fn eval_run(
     let mut reports = Vec::new();
     for (split, dataset) in datasets {
         if dataset.is_empty() {
+            if data.is_some() {
+                return Err(TrainError::RunDir {
+                    path: data.map(Path::to_path_buf).unwrap_or_default(),
+                    message: "the dataset holds no samples; there is nothing to evaluate".into(),
+                });
+            }
             continue;
         }
         if dataset.dim() != dim || dataset.n_classes() != n_classes {

@@ -8,8 +8,8 @@ use tracing::{info, warn};
 
 use crate::error::TrainError;
 use crate::experiment::PlannedRun;
-use crate::run::{RunSummary, run_experiment};
-use crate::run_dir::{RunDir, write_atomic};
+use crate::run::{RunRecord, RunSummary, finished_run, run_experiment};
+use crate::run_dir::{MANIFEST_FILE, write_atomic};
 use crate::training::Silent;
 
 /// The file a failed run leaves in its directory (removed when it later succeeds).
@@ -111,12 +111,20 @@ pub fn run_sweep(
 
 fn run_one(run: &PlannedRun, root: &Path, observer: &dyn SweepObserver) -> RunStatus {
     let dir = root.join(&run.rel_dir);
-    if let Ok(existing) = RunDir::open(&dir)
-        && existing.is_finished()
-        && existing.read_config().ok().flatten().as_ref() == Some(&run.config)
-        && let Ok(summary) = existing.read_json::<RunSummary>(crate::run_dir::SUMMARY_FILE)
-    {
-        return RunStatus::Skipped(summary);
+    match finished_run(&dir, Some(&run.config)) {
+        Ok(Some(RunRecord::Completed(summary))) => return RunStatus::Skipped(*summary),
+        // A diverged run diverges again: record it, don't retrain it.
+        Ok(Some(RunRecord::Diverged(d))) => {
+            return RunStatus::Failed(
+                TrainError::Diverged {
+                    epoch: d.epoch,
+                    reason: d.reason,
+                }
+                .to_string(),
+            );
+        }
+        Ok(None) => {}
+        Err(e) => return RunStatus::Failed(e.to_string()),
     }
     observer.run_started(run);
     let error_file = dir.join(ERROR_FILE);
@@ -137,7 +145,10 @@ fn run_one(run: &PlannedRun, root: &Path, observer: &dyn SweepObserver) -> RunSt
         Err(e) => {
             let message = e.to_string();
             warn!(run = %run.rel_dir.display(), error = %message, "run failed");
-            record_failure(&error_file, &message);
+            // A refused lock is another writer's run, not this run's failure.
+            if !matches!(e, TrainError::Locked(_)) {
+                record_failure(&error_file, &message);
+            }
             RunStatus::Failed(message)
         }
     }
@@ -152,12 +163,11 @@ fn record_failure(path: &Path, message: &str) {
 /// The recorded failure of a run directory, if it has one and is not finished.
 pub(crate) fn recorded_failure(dir: &Path) -> Result<Option<String>, TrainError> {
     let path = dir.join(ERROR_FILE);
-    if !path.is_file() || dir.join(crate::run_dir::SUMMARY_FILE).is_file() {
+    if !path.is_file() || dir.join(MANIFEST_FILE).is_file() {
         return Ok(None);
     }
-    std::fs::read_to_string(&path)
-        .map(Some)
-        .map_err(|e| TrainError::io(&path, e))
+    let bytes = sdc_io::read_bounded(&path, 1 << 20)?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 #[cfg(test)]

@@ -21,8 +21,10 @@ use tracing::{debug, info, info_span};
 use crate::config::{ExperimentConfig, Network, OptimizerConfig, TrainConfig};
 use crate::error::TrainError;
 use crate::evaluate::{SplitMetrics, evaluate};
-use crate::metrics::{EpochRecord, MetricsRow, append_row, truncate_rows};
-use crate::run_dir::{CheckpointState, METRICS_FILE, PRETRAIN_FILE, RunDir, write_atomic};
+use crate::metrics::{EpochRecord, MetricsRow, TimingRow, append_row, truncate_rows};
+use crate::run_dir::{
+    Checkpoint, CheckpointState, METRICS_FILE, PRETRAIN_FILE, RunDir, TIMING_FILE,
+};
 
 pub use pretrain::PretrainReport;
 
@@ -104,11 +106,196 @@ fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
     order
 }
 
+/// Both networks' optimisers.
+struct Optimizers {
+    focus: ModuleOptimizer,
+    classifier: ModuleOptimizer,
+}
+
+/// Checkpoint file names of the model and the optimisers.
+const CHECKPOINT_MODEL: &str = "model.bpk";
+const CHECKPOINT_OPTIM_FOCUS: &str = "optim-focus.bpk";
+const CHECKPOINT_OPTIM_CLASSIFIER: &str = "optim-classifier.bpk";
+
+/// Where training starts: fresh (after `init_from` and pretraining) or from a checkpoint.
+struct Start {
+    model: AttentionModel,
+    optimizers: Optimizers,
+    first_epoch: usize,
+    seconds_before: f64,
+    /// The first mini-batch loss of the run, once known.
+    start_loss: Option<f64>,
+}
+
+/// A run's start: the latest valid checkpoint of `run` when there is one (the model, both
+/// optimisers and the rows logged up to it), else `model` after `init_from` and pretraining.
+fn resume_or_init(
+    config: &ExperimentConfig,
+    model: AttentionModel,
+    train: &SdcDataset,
+    device: &Device,
+    run: Option<&RunDir>,
+) -> Result<Start, TrainError> {
+    let t = &config.train;
+    let optimizers = Optimizers {
+        focus: optimizer(&t.optimizer),
+        classifier: optimizer(&t.optimizer),
+    };
+    let checkpoint = match run {
+        Some(run) => run.latest_checkpoint(config)?,
+        None => None,
+    };
+    if let (Some(run), Some(checkpoint)) = (run, checkpoint) {
+        // The checkpoint holds the networks as trained so far, init_from included.
+        let dir = checkpoint.dir();
+        let model = model.load_bytes(
+            checkpoint.read(CHECKPOINT_MODEL)?,
+            &dir.join(CHECKPOINT_MODEL),
+        )?;
+        let optimizers = Optimizers {
+            focus: load_optimizer(optimizers.focus, &checkpoint, CHECKPOINT_OPTIM_FOCUS)?,
+            classifier: load_optimizer(
+                optimizers.classifier,
+                &checkpoint,
+                CHECKPOINT_OPTIM_CLASSIFIER,
+            )?,
+        };
+        let state = &checkpoint.state;
+        for file in [METRICS_FILE, TIMING_FILE] {
+            truncate_rows(&run.file(file), state.epoch)?;
+        }
+        info!(epoch = state.epoch, "resuming from checkpoint");
+        return Ok(Start {
+            model,
+            optimizers,
+            first_epoch: state.epoch + 1,
+            seconds_before: state.train_seconds,
+            start_loss: Some(state.start_loss),
+        });
+    }
+    // A run killed before its first checkpoint starts over: drop the rows it logged.
+    if let Some(run) = run {
+        for file in [METRICS_FILE, TIMING_FILE] {
+            truncate_rows(&run.file(file), 0)?;
+        }
+    }
+    let model = init_from::init_from_runs(&t.init_from, model, train, device)?;
+    let (model, reports) = pretrain::pretrain(t, model, train, device)?;
+    if let Some(run) = run
+        && !reports.is_empty()
+    {
+        run.write_json(PRETRAIN_FILE, &reports)?;
+    }
+    Ok(Start {
+        model,
+        optimizers,
+        first_epoch: 1,
+        seconds_before: 0.0,
+        start_loss: None,
+    })
+}
+
+/// What one epoch of optimiser steps produced.
+struct EpochSteps {
+    model: AttentionModel,
+    running_loss: f64,
+    first_loss: f64,
+    steps: usize,
+    samples: usize,
+}
+
+/// One epoch of mini-batch steps over `train` in the epoch's shuffled order. A non-finite
+/// mini-batch loss ends it with [`TrainError::Diverged`].
+fn train_epoch(
+    t: &TrainConfig,
+    mut model: AttentionModel,
+    optimizers: &mut Optimizers,
+    train: &SdcDataset,
+    epoch: usize,
+    device: &Device,
+) -> Result<EpochSteps, TrainError> {
+    let lr = t.optimizer.lr();
+    let order = epoch_order(t.seed, epoch, train.len());
+    let step_focus = updates(t, Network::Focus, epoch);
+    let step_classifier = updates(t, Network::Classifier, epoch);
+    debug!(step_focus, step_classifier, "networks updated this epoch");
+    let (mut loss_sum, mut first_loss) = (0.0, f64::NAN);
+    let (mut n_batches, mut steps, mut samples) = (0usize, 0usize, 0usize);
+    for chunk in order.chunks(t.batch_size) {
+        let batch = SdcBatcher.batch_indices(train, chunk, device);
+        let pass = t.objective.forward(&model, batch.inputs);
+        let loss = t
+            .objective
+            .loss(&model.attention, t.entropy, &pass, batch.labels);
+        let value: f64 = loss.clone().into_scalar::<f64>();
+        if !value.is_finite() {
+            return Err(TrainError::Diverged {
+                epoch,
+                reason: format!("the mini-batch loss is {value}"),
+            });
+        }
+        if n_batches == 0 {
+            first_loss = value;
+        }
+        loss_sum += value;
+        n_batches += 1;
+        if step_focus || step_classifier {
+            // One backward pass reaches both networks; only the scheduled ones step.
+            let mut grads = loss.backward();
+            if step_focus {
+                let g_focus = GradientsParams::from_module(&mut grads, &model.focus);
+                model.focus = optimizers.focus.step(lr, model.focus, g_focus);
+            }
+            if step_classifier {
+                let g_classifier = GradientsParams::from_module(&mut grads, &model.classifier);
+                model.classifier = optimizers
+                    .classifier
+                    .step(lr, model.classifier, g_classifier);
+            }
+            steps += 1;
+            samples += chunk.len();
+        }
+    }
+    Ok(EpochSteps {
+        model,
+        running_loss: loss_sum / n_batches.max(1) as f64,
+        first_loss,
+        steps,
+        samples,
+    })
+}
+
+/// A training loss this many times its start, at chance accuracy, counts as divergence.
+pub const DIVERGED_LOSS_RATIO: f64 = 10.0;
+/// "At chance": training accuracy at most this many points above `100 / n_classes`.
+pub const DIVERGED_ACCURACY_MARGIN: f64 = 10.0;
+
+/// A non-finite evaluation, or a loss far above `start_loss` at chance accuracy, as the
+/// reason training diverged.
+fn divergence(metrics: &SplitMetrics, start_loss: f64, n_classes: usize) -> Option<String> {
+    let summary = &metrics.summary;
+    if !metrics.loss.is_finite() || !summary.accuracy.is_finite() {
+        return Some(format!("the training-set loss is {}", metrics.loss));
+    }
+    let chance = 100.0 / n_classes.max(1) as f64;
+    (metrics.loss > DIVERGED_LOSS_RATIO * start_loss
+        && summary.accuracy <= chance + DIVERGED_ACCURACY_MARGIN)
+        .then(|| {
+            format!(
+                "the training loss grew from {start_loss:.4} to {:.4} and accuracy is {:.1}% (chance {chance:.1}%)",
+                metrics.loss, summary.accuracy
+            )
+        })
+}
+
 /// Trains `model` on `train` (evaluating on `test` too), with checkpoints and metrics in
 /// `run` when given. `device` must be an autodiff device.
+///
+/// A non-finite loss, or a training loss far above its start at chance accuracy, ends training
+/// with [`TrainError::Diverged`].
 pub fn fit(
     config: &ExperimentConfig,
-    mut model: AttentionModel,
+    model: AttentionModel,
     train: &SdcDataset,
     test: Option<&SdcDataset>,
     device: &Device,
@@ -116,9 +303,6 @@ pub fn fit(
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome, TrainError> {
     let t = &config.train;
-    let lr = t.optimizer.lr();
-    let mut opt_focus = optimizer(&t.optimizer);
-    let mut opt_classifier = optimizer(&t.optimizer);
     let eval_device = device.clone().without_autodiff();
     let eval_batch = config.eval_batch_size();
     let criterion = config.eval.focus;
@@ -134,36 +318,13 @@ pub fn fit(
             .transpose()
     };
 
-    let mut first_epoch = 1;
-    let mut seconds_before = 0.0;
-    let checkpoint = match run {
-        Some(run) => run.checkpoint_state()?.map(|state| (run, state)),
-        None => None,
-    };
-    if let Some((run, state)) = checkpoint {
-        // The checkpoint holds the networks as trained so far, init_from included.
-        let dir = run.checkpoint_dir();
-        model = model.load(&dir.join("model.bpk"))?;
-        opt_focus = load_optimizer(opt_focus, &dir.join("optim-focus.bpk"))?;
-        opt_classifier = load_optimizer(opt_classifier, &dir.join("optim-classifier.bpk"))?;
-        truncate_rows(&run.file(METRICS_FILE), state.epoch)?;
-        first_epoch = state.epoch + 1;
-        seconds_before = state.train_seconds;
-        info!(epoch = state.epoch, "resuming from checkpoint");
-    } else {
-        // A run killed before its first checkpoint starts over: drop the rows it logged.
-        if let Some(run) = run {
-            truncate_rows(&run.file(METRICS_FILE), 0)?;
-        }
-        model = init_from::init_from_runs(&t.init_from, model, train, device)?;
-        let (pretrained, reports) = pretrain::pretrain(t, model, train, device)?;
-        model = pretrained;
-        if let Some(run) = run
-            && !reports.is_empty()
-        {
-            run.write_json(PRETRAIN_FILE, &reports)?;
-        }
-    }
+    let Start {
+        mut model,
+        mut optimizers,
+        first_epoch,
+        seconds_before,
+        mut start_loss,
+    } = resume_or_init(config, model, train, device, run)?;
     // With both networks frozen every epoch is the same evaluation: run one.
     let max_epochs =
         if t.freeze.contains(&Network::Focus) && t.freeze.contains(&Network::Classifier) {
@@ -182,46 +343,17 @@ pub fn fit(
     while epoch < max_epochs {
         epoch += 1;
         let _span = info_span!("epoch", epoch).entered();
-        let order = epoch_order(t.seed, epoch, train.len());
-        let step_focus = updates(t, Network::Focus, epoch);
-        let step_classifier = updates(t, Network::Classifier, epoch);
-        debug!(step_focus, step_classifier, "networks updated this epoch");
-        let mut loss_sum = 0.0;
-        let mut n_batches = 0usize;
-        for chunk in order.chunks(t.batch_size) {
-            let batch = SdcBatcher.batch_indices(train, chunk, device);
-            let pass = t.objective.forward(&model, batch.inputs);
-            let loss = t
-                .objective
-                .loss(&model.attention, t.entropy, &pass, batch.labels);
-            let value: f64 = loss.clone().into_scalar::<f64>();
-            if !value.is_finite() {
-                return Err(TrainError::Diverged { epoch, loss: value });
-            }
-            loss_sum += value;
-            n_batches += 1;
-            if step_focus || step_classifier {
-                // One backward pass reaches both networks; only the scheduled ones step.
-                let mut grads = loss.backward();
-                if step_focus {
-                    let g_focus = GradientsParams::from_module(&mut grads, &model.focus);
-                    model.focus = opt_focus.step(lr, model.focus, g_focus);
-                }
-                if step_classifier {
-                    let g_classifier = GradientsParams::from_module(&mut grads, &model.classifier);
-                    model.classifier = opt_classifier.step(lr, model.classifier, g_classifier);
-                }
-                steps += 1;
-                samples += chunk.len();
-            }
-        }
-        let running_loss = loss_sum / n_batches.max(1) as f64;
+        let done = train_epoch(t, model, &mut optimizers, train, epoch, device)?;
+        model = done.model;
+        steps += done.steps;
+        samples += done.samples;
+        let start = *start_loss.get_or_insert(done.first_loss);
 
         // The stop rule needs the training loss every epoch; the rest is logged on schedule.
         let scheduled = epoch % t.eval_every == 0 || epoch == max_epochs;
         let mut record = EpochRecord {
             epoch,
-            running_loss,
+            running_loss: done.running_loss,
             train: None,
             test: None,
             elapsed_s: seconds_before + started.elapsed().as_secs_f64(),
@@ -230,6 +362,11 @@ pub fn fit(
         if scheduled || t.stop.is_some() {
             let valid = model.valid();
             let (train_pred, train_metrics) = eval_on(&valid, train)?;
+            if let Some(reason) = divergence(&train_metrics, start, train.n_classes())
+                && (!train_metrics.loss.is_finite() || epoch == max_epochs)
+            {
+                return Err(TrainError::Diverged { epoch, reason });
+            }
             if let Some(stop) = &t.stop {
                 stop_now = train_pred.stop_rule_loss(stop.paper_quirk) <= stop.loss;
             }
@@ -240,6 +377,11 @@ pub fn fit(
                 log_epoch(&record);
                 if let Some(run) = run {
                     append_row(&run.file(METRICS_FILE), &MetricsRow::from(&record))?;
+                    let timing = TimingRow {
+                        epoch,
+                        elapsed_s: record.elapsed_s,
+                    };
+                    append_row(&run.file(TIMING_FILE), &timing)?;
                 }
             }
         }
@@ -259,8 +401,9 @@ pub fn fit(
             let state = CheckpointState {
                 epoch,
                 train_seconds: seconds_before + started.elapsed().as_secs_f64(),
+                start_loss: start,
             };
-            save_checkpoint(run, &model, &opt_focus, &opt_classifier, &state)?;
+            save_checkpoint(run, config, &model, &optimizers, &state)?;
         }
         if interrupted && epoch < max_epochs {
             return Err(TrainError::Interrupted { epoch });
@@ -321,35 +464,43 @@ fn log_epoch(record: &EpochRecord) {
 
 fn load_optimizer(
     optim: ModuleOptimizer,
-    path: &std::path::Path,
+    checkpoint: &Checkpoint,
+    name: &str,
 ) -> Result<ModuleOptimizer, TrainError> {
-    optim.load(path).map_err(|e| TrainError::RunDir {
-        path: path.to_path_buf(),
-        message: format!("cannot load optimiser state: {e}"),
-    })
+    let bytes = checkpoint.read(name)?;
+    optim
+        .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+        .map_err(|e| TrainError::Damaged {
+            path: checkpoint.dir().join(name),
+            message: format!("cannot load optimiser state: {e}"),
+        })
 }
 
 fn save_checkpoint(
     run: &RunDir,
+    config: &ExperimentConfig,
     model: &AttentionModel,
-    opt_focus: &ModuleOptimizer,
-    opt_classifier: &ModuleOptimizer,
+    optimizers: &Optimizers,
     state: &CheckpointState,
 ) -> Result<(), TrainError> {
-    let dir = run.checkpoint_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
-    // The state file goes last: a checkpoint counts only once everything it names is on disk.
-    model.save(&dir.join("model.bpk"))?;
-    for (optim, name) in [
-        (opt_focus, "optim-focus.bpk"),
-        (opt_classifier, "optim-classifier.bpk"),
-    ] {
-        let path = dir.join(name);
-        let bytes = optim.into_bytes().map_err(|e| TrainError::io(&path, e))?;
-        write_atomic(&path, &bytes)?;
-    }
-    let text = serde_json::to_string_pretty(state).expect("checkpoint state serialises");
-    write_atomic(&dir.join("state.json"), text.as_bytes())?;
+    let optim_bytes = |optim: &ModuleOptimizer, name: &str| {
+        optim
+            .into_bytes()
+            .map(|b| b.to_vec())
+            .map_err(|e| TrainError::io(run.checkpoint_dir().join(name), e.to_string()))
+    };
+    let files = [
+        (CHECKPOINT_MODEL, model.to_bytes()?),
+        (
+            CHECKPOINT_OPTIM_FOCUS,
+            optim_bytes(&optimizers.focus, CHECKPOINT_OPTIM_FOCUS)?,
+        ),
+        (
+            CHECKPOINT_OPTIM_CLASSIFIER,
+            optim_bytes(&optimizers.classifier, CHECKPOINT_OPTIM_CLASSIFIER)?,
+        ),
+    ];
+    run.save_checkpoint(config, &files, state)?;
     debug!(epoch = state.epoch, "checkpoint saved");
     Ok(())
 }
@@ -379,14 +530,43 @@ mod tests {
         let bytes = optimizer(&config)
             .into_bytes()
             .expect("empty state serialises");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("optim.bpk");
-        write_atomic(&path, &bytes).expect("write");
-        let loaded = load_optimizer(optimizer(&config), &path).expect("empty state loads");
+        let loaded = optimizer(&config)
+            .from_bytes(bytes.clone())
+            .expect("empty state loads");
         assert_eq!(
             loaded.into_bytes().expect("serialises").len(),
             bytes.len(),
             "still empty"
+        );
+    }
+
+    #[test]
+    fn divergence_is_a_non_finite_loss_or_a_blown_up_one_at_chance() {
+        let metrics = |loss: f64, accuracy: f64| SplitMetrics {
+            loss,
+            summary: sdc_interp::InterpSummary {
+                n_samples: 1,
+                counts: Default::default(),
+                rates: Default::default(),
+                accuracy,
+                share_max_ge_half: 0.0,
+                sparsity_value: 0.0,
+                simplex_distance: 0.0,
+                entropy_bits: 0.0,
+                mean_alpha_at_true: 0.0,
+            },
+        };
+        assert!(divergence(&metrics(f64::NAN, 30.0), 1.1, 3).is_some());
+        assert!(divergence(&metrics(f64::INFINITY, 90.0), 1.1, 3).is_some());
+        let blown = divergence(&metrics(1e5, 33.0), 1.1, 3).expect("at chance");
+        assert!(blown.contains("grew from 1.1000"), "{blown}");
+        assert!(
+            divergence(&metrics(1e5, 90.0), 1.1, 3).is_none(),
+            "accurate"
+        );
+        assert!(
+            divergence(&metrics(2.0, 33.0), 1.1, 3).is_none(),
+            "not far up"
         );
     }
 }

@@ -98,14 +98,132 @@ fn a_rerun_skips_finished_runs_and_redoes_only_the_interrupted_one() {
     assert_eq!(count(&again.statuses), (0, 4, 0));
     assert_eq!(report(root.path(), "out"), whole);
 
-    // A run killed before it finished has no summary: only it is trained again, and the
-    // report comes out identical.
+    // A run killed before it finished has no manifest (written last): only it is trained
+    // again, and the report comes out identical.
     let victim = root.path().join("out/runs/tiny/k=2/seed-01");
-    std::fs::remove_file(victim.join("summary.json")).expect("rm");
-    std::fs::remove_file(victim.join("model.bpk")).expect("rm");
+    for file in ["manifest.json", "summary.json", "model.bpk"] {
+        std::fs::remove_file(victim.join(file)).expect("rm");
+    }
     let resumed = reproduce(&options(root.path(), "out", None, true), &Silent).expect("sweep");
     assert_eq!(count(&resumed.statuses), (1, 3, 0));
     assert_eq!(report(root.path(), "out"), whole);
+
+    // A finished run that lost its model is flagged, not called done: the sweep goes on and
+    // the report names the file.
+    std::fs::remove_file(victim.join("model.bpk")).expect("rm");
+    let flagged = reproduce(&options(root.path(), "out", None, true), &Silent).expect("sweep");
+    assert_eq!(count(&flagged.statuses), (0, 3, 1));
+    let text = report(root.path(), "out");
+    assert!(
+        text.contains("model.bpk") && text.contains("missing"),
+        "{text}"
+    );
+}
+
+/// A spec whose second grid point diverges (a learning rate of 1e30).
+const NAN_SPEC: &str = r#"
+name = "nan"
+claim = "A diverging grid point does not take the report down."
+source = "test"
+base = "configs/base.toml"
+seeds = 1
+set = { "data.n_train" = 120, "data.n_test" = 60, "data.n_base" = 500, "train.max_epochs" = 2, "train.batch_size" = 40 }
+
+[[axis]]
+key = "train.optimizer.lr"
+label = "lr"
+values = [0.01, 1e30]
+
+[verdict]
+metric = "train.ftpt"
+"#;
+
+#[test]
+fn a_diverged_point_and_a_damaged_run_are_reported_as_failed() {
+    let root = setup();
+    std::fs::remove_file(root.path().join("experiments/tiny.toml")).expect("rm");
+    std::fs::write(root.path().join("experiments/nan.toml"), NAN_SPEC).expect("write");
+    let first = reproduce(&options(root.path(), "out", None, true), &Silent).expect("sweep");
+    assert_eq!(count(&first.statuses), (1, 0, 1));
+    let RunStatus::Failed(message) = &first.statuses[1].1 else {
+        panic!("the lr = 1e30 run should fail");
+    };
+    assert!(message.contains("diverged"), "{message}");
+    let text = report(root.path(), "out");
+    assert!(text.contains("diverged"), "{text}");
+
+    // Its summary.json is valid JSON with no nulls, recording the divergence.
+    let dir = root
+        .path()
+        .join("out/runs")
+        .join(&first.statuses[1].0.rel_dir);
+    let summary = std::fs::read_to_string(dir.join("summary.json")).expect("summary");
+    let value: serde_json::Value = serde_json::from_str(&summary).expect("valid JSON");
+    assert_eq!(value["status"], "diverged");
+    assert!(!summary.contains("null"), "{summary}");
+
+    // A rerun does not train it again; a truncated summary elsewhere costs that run only.
+    let good = root
+        .path()
+        .join("out/runs")
+        .join(&first.statuses[0].0.rel_dir)
+        .join("summary.json");
+    let bytes = std::fs::read(&good).expect("read");
+    std::fs::write(&good, &bytes[..bytes.len() / 2]).expect("truncate");
+    let again = reproduce(&options(root.path(), "out", None, false), &Silent).expect("report");
+    assert!(again.statuses.is_empty());
+    let text = report(root.path(), "out");
+    assert!(
+        text.contains("summary.json") && text.contains("diverged"),
+        "both failures are in the report: {text}"
+    );
+}
+
+#[test]
+fn two_sweeps_on_one_output_directory_one_is_refused() {
+    let root = setup();
+    let first = std::thread::scope(|scope| {
+        let a = scope.spawn(|| reproduce(&options(root.path(), "out", None, true), &Silent));
+        let b = scope.spawn(|| reproduce(&options(root.path(), "out", None, true), &Silent));
+        [a.join().expect("a"), b.join().expect("b")]
+    });
+    let refused: Vec<String> = first
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    let done: Vec<_> = first.iter().filter_map(|r| r.as_ref().ok()).collect();
+    // Either they overlapped (one refused) or one finished before the other began (then the
+    // second found every run finished).
+    match (refused.len(), done.len()) {
+        (1, 1) => assert!(
+            refused[0].contains("in use by another sdc process"),
+            "{}",
+            refused[0]
+        ),
+        (0, 2) => assert!(done.iter().any(|o| count(&o.statuses) == (0, 4, 0))),
+        other => panic!("unexpected outcome {other:?}: {refused:?}"),
+    }
+    // Nothing duplicated: every run's metrics hold one row per epoch.
+    for entry in walk(&root.path().join("out/runs")) {
+        if entry.ends_with("metrics.csv") {
+            let rows = sdc_train::read_rows(&entry).expect("rows");
+            let epochs: Vec<usize> = rows.iter().map(|r| r.epoch).collect();
+            assert_eq!(epochs, vec![1, 2, 3], "{}", entry.display());
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 #[test]

@@ -100,7 +100,7 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
         .iter()
         .map(|m| serde_json::to_string(m).map(|s| s + "\n"))
         .collect::<Result<_, _>>()?;
-    sdc_train::write_atomic(&bench_dir.join("measurements.jsonl"), raw.as_bytes())?;
+    sdc_io::write_atomic(&bench_dir.join("measurements.jsonl"), raw.as_bytes())?;
     let rows = summarise(&cases, &measurements);
     let table = markdown_table(&rows, python.is_some());
     println!("{table}");
@@ -111,8 +111,8 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
         preamble(args, root, &models, &measurements, &load),
         notes(&measurements, &load_before)
     );
-    sdc_train::write_atomic(&out, report.as_bytes())?;
-    sdc_train::write_atomic(&out.with_extension("csv"), csv_table(&rows).as_bytes())?;
+    sdc_io::write_atomic(&out, report.as_bytes())?;
+    sdc_io::write_atomic(&out.with_extension("csv"), csv_table(&rows).as_bytes())?;
     println!(
         "written: {} (and .csv), raw: {}",
         out.display(),

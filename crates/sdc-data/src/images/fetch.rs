@@ -5,7 +5,7 @@
 //! `dpkg-deb`, `curl`): it is behind the `fetch` feature.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -133,10 +133,7 @@ fn extract_cifar(archive: &Path, dir: &Path) -> Result<(), DataError> {
         }) else {
             continue;
         };
-        let dest = dir.join(name);
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_error(dir, e))?;
-        io::copy(&mut entry, &mut tmp).map_err(tar_err)?;
-        tmp.persist(&dest).map_err(|e| io_error(&dest, e.error))?;
+        sdc_io::write_atomic_with(&dir.join(name), |file| io::copy(&mut entry, file).map(drop))?;
     }
     Ok(())
 }
@@ -254,21 +251,10 @@ fn find_file(dir: &Path, want: impl Fn(&str) -> bool, made_by: &str) -> Result<P
     })
 }
 
-/// Copies `from` to `to` through a temporary file in `to`'s folder, then renames it into place.
+/// Copies `from` to `to` atomically (see [`sdc_io::write_atomic_with`]).
 fn copy_atomic(from: &Path, to: &Path) -> Result<(), DataError> {
-    let dir = to.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_error(dir, e))?;
     let mut src = File::open(from).map_err(|e| io_error(from, e))?;
-    io::copy(&mut src, tmp.as_file_mut()).map_err(|e| io_error(to, e))?;
-    tmp.as_file_mut().flush().map_err(|e| io_error(to, e))?;
-    // A temp file is created private (0600); give the data the source's permissions instead.
-    let permissions = fs::metadata(from)
-        .map_err(|e| io_error(from, e))?
-        .permissions();
-    tmp.as_file()
-        .set_permissions(permissions)
-        .map_err(|e| io_error(to, e))?;
-    tmp.persist(to).map_err(|e| io_error(to, e.error))?;
+    sdc_io::write_atomic_with(to, |file| io::copy(&mut src, file).map(drop))?;
     Ok(())
 }
 

@@ -281,7 +281,9 @@ pub fn load(source: ImageSource, data_dir: &Path, split: Split) -> Result<ImageS
     let paths = require_files(&dir, source.files(split).iter().copied(), locate, || {
         source.how_to_get()
     })?;
-    read_idx_pair(&paths[0], &paths[1])
+    let set = read_idx_pair(&paths[0], &paths[1])?;
+    check_idx(source, &set, &paths[0], &paths[1])?;
+    Ok(set)
 }
 
 /// The paths of `names` in `dir`, each found by `find` ([`locate`] or [`exact`]), in order; when
@@ -314,6 +316,39 @@ pub(crate) fn require_files<'a>(
 /// The path of `name` in `dir` if it is a file (no gzip twin: CIFAR-10 batches are read raw).
 pub(crate) fn exact(dir: &Path, name: &str) -> Option<PathBuf> {
     Some(dir.join(name)).filter(|p| p.is_file())
+}
+
+/// Checks an IDX pair against what `source` is: its image size (a model is built for it) and
+/// its ten labels (a label of 200 would silently become a background class).
+fn check_idx(
+    source: ImageSource,
+    set: &ImageSet,
+    images: &Path,
+    labels: &Path,
+) -> Result<(), DataError> {
+    let (channels, height, width) = source.shape();
+    if (set.channels, set.height, set.width) != (channels, height, width) {
+        return Err(DataError::ImageHeader {
+            path: images.to_path_buf(),
+            message: format!(
+                "images of {}x{}x{}, but {} images are {channels}x{height}x{width}",
+                set.channels,
+                set.height,
+                set.width,
+                source.dir_name()
+            ),
+        });
+    }
+    if let Some((i, &label)) = set.labels.iter().enumerate().find(|(_, l)| **l > 9) {
+        return Err(DataError::ImageHeader {
+            path: labels.to_path_buf(),
+            message: format!(
+                "label {i} is {label}; {} labels are 0..=9",
+                source.dir_name()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The path of `name` in `dir`, or of its gzipped / gunzipped twin, whichever exists first.

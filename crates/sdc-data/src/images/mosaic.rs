@@ -144,6 +144,10 @@ pub fn build_mosaics(
     test_images: &ImageSet,
 ) -> Result<(SdcDataset, SdcDataset), DataError> {
     config.validate()?;
+    config.check_memory(
+        train_images.channels * train_images.height * train_images.width,
+        sdc_io::Budget::machine(),
+    )?;
     train_images.check()?;
     test_images.check()?;
     let shape = |s: &ImageSet| (s.channels, s.height, s.width);

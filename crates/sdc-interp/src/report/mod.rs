@@ -6,6 +6,7 @@
 //! deterministic (the same [`Report`] gives byte-identical files) and every file is written
 //! atomically.
 
+mod aggregate;
 mod figures;
 mod format;
 mod html;
@@ -22,6 +23,7 @@ use crate::stats::Stats;
 use crate::verdict::{Verdict, VerdictRule};
 
 pub use crate::table::{MetricCell, Table, TableRow};
+pub use aggregate::{TrendPivot, merge_histograms, pivot_trend, seed_mean_curve};
 pub use render::{ReportError, render};
 
 /// One line of a [`Figure::Lines`] plot.

@@ -1,36 +1,16 @@
 //! Atomic file writes: a reader (or an interrupted render) never sees half a file.
 
-use std::io::Write;
 use std::path::Path;
 
 use super::ReportError;
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
-///
-/// The temporary file is removed if anything fails before the rename. The final file gets mode
-/// 0644 (tempfile creates 0600), as a report is meant to be read by others.
+/// Writes `bytes` to `path` atomically (see [`sdc_io::write_atomic`]: one helper and one file
+/// mode for everything sdc writes).
 pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let err = |source| ReportError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".sdc-report-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(err)?;
-    }
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    sdc_io::write_atomic(path, bytes).map_err(|e| ReportError::Write {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// Creates `dir` and its parents.

@@ -12,7 +12,7 @@ use tracing::info;
 
 use crate::config::{ExperimentConfig, InitFrom, Network};
 use crate::error::TrainError;
-use crate::run_dir::{CONFIG_FILE, MODEL_FILE};
+use crate::run_dir::{CONFIG_FILE, MANIFEST_FILE, MODEL_FILE, RunDir};
 
 /// Replaces the networks named in `train.init_from` by those of the finished runs' models.
 pub(super) fn init_from_runs(
@@ -86,12 +86,19 @@ fn load_run_model(
         err(config_path.clone(), message)
     })?;
     let model_path = dir.join(MODEL_FILE);
-    if !model_path.is_file() {
+    // The model is read only from a finished run, checked against its manifest.
+    let manifest = RunDir::open(dir)
+        .and_then(|run| run.finished(Some(&config)))
+        .map_err(|e| err(dir.to_path_buf(), e.to_string()))?;
+    let Some(manifest) = manifest else {
         return Err(err(
             model_path,
-            "no such file; has that run finished?".into(),
+            format!("not the model of a finished run (no {MANIFEST_FILE}); has that run finished?"),
         ));
-    }
+    };
+    let bytes = manifest
+        .read_verified(dir, MODEL_FILE)
+        .map_err(|e| err(model_path.clone(), e.to_string()))?;
     let model = config
         .model
         .init_for(
@@ -107,7 +114,7 @@ fn load_run_model(
             )
         })?;
     model
-        .load(&model_path)
+        .load_bytes(bytes, &model_path)
         .map_err(|e| err(model_path, e.to_string()))
 }
 

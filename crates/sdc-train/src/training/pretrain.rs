@@ -65,7 +65,10 @@ pub(super) fn pretrain(
                 };
                 let value: f64 = loss.clone().into_scalar::<f64>();
                 if !value.is_finite() {
-                    return Err(TrainError::Diverged { epoch, loss: value });
+                    return Err(TrainError::Diverged {
+                        epoch,
+                        reason: format!("the pretraining loss is {value}"),
+                    });
                 }
                 let mut grads = loss.backward();
                 match network {
