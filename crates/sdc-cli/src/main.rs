@@ -1,6 +1,8 @@
 //! `sdc`: generate selective-dependence data, train attention models, measure their
 //! interpretability. Every command is a thin shell over the library crates.
 
+mod interop;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -33,6 +35,10 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a trained run; writes per-sample predictions.csv and summary.json.
     Eval(EvalArgs),
+    /// Score any model's attention weights and predictions like `sdc eval` scores a run.
+    Score(interop::ScoreArgs),
+    /// Write a run's final model as safetensors (for PyTorch).
+    ExportWeights(interop::ExportWeightsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -50,6 +56,10 @@ enum DataCommand {
         /// A `.sdc` file.
         file: PathBuf,
     },
+    /// Write a `.sdc` dataset as NumPy `.npz`.
+    Export(interop::ExportArgs),
+    /// Read an `.npz` dataset into a `.sdc` file.
+    Import(interop::ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -112,6 +122,15 @@ fn main() -> Result<()> {
         Command::Data(DataCommand::Info { file }) => data_info(&file),
         Command::Train(args) => train(&args, cli.quiet),
         Command::Eval(args) => eval(&args),
+        Command::Score(args) => {
+            let report = interop::score_outputs(&args)?;
+            print_summaries(&[("scored", None, &report.summary)]);
+            println!("{}", report.summary_json.display());
+            Ok(())
+        }
+        Command::ExportWeights(args) => interop::export_weights(&args),
+        Command::Data(DataCommand::Export(args)) => interop::export(&args),
+        Command::Data(DataCommand::Import(args)) => interop::import(&args),
     }
 }
 
@@ -229,16 +248,25 @@ fn eval(args: &EvalArgs) -> Result<()> {
 }
 
 fn print_table(rows: &[(&str, &SplitMetrics)]) {
+    let rows: Vec<(&str, Option<f64>, &InterpSummary)> = rows
+        .iter()
+        .map(|(name, m)| (*name, Some(m.loss), &m.summary))
+        .collect();
+    print_summaries(&rows);
+}
+
+/// One row per evaluated set: name, loss (`-` when unknown, as for `sdc score`) and metrics.
+fn print_summaries(rows: &[(&str, Option<f64>, &InterpSummary)]) {
     println!(
         "{:<8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>10} {:>8}",
         "split", "loss", "accuracy", "FTPT", "FFPT", "FTPF", "FFPF", "max>=0.5", "entropy"
     );
-    for (name, m) in rows {
-        let s: &InterpSummary = &m.summary;
+    for (name, loss, s) in rows {
+        let loss = loss.map_or("-".to_string(), |l| format!("{l:.4}"));
         println!(
-            "{:<8} {:>8.4} {:>8.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>10.2} {:>8.3}",
+            "{:<8} {:>8} {:>8.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>10.2} {:>8.3}",
             name,
-            m.loss,
+            loss,
             s.accuracy,
             s.rates.ftpt,
             s.rates.ffpt,

@@ -9,21 +9,28 @@ use crate::{MosaicConfig, ResolvedSynthetic};
 /// Bytes of one stored segment value (f32).
 const VALUE_BYTES: u64 = 4;
 
-/// Checks that `n` mosaics of `m` segments of `d` values fit, naming `key` when not.
-fn mosaics(
+/// Checks that `n_train` training and `n_test` test mosaics of `m` segments of `d` values fit,
+/// each and together; returns their bytes. `m` is `None` when it overflowed.
+fn splits(
     budget: Budget,
-    key: &str,
-    n: usize,
+    (n_train, n_test): (usize, usize),
     m: Option<usize>,
     d: usize,
-    what: &str,
 ) -> Result<u64, TooLarge> {
-    let values = m.and_then(|m| (n as u64).checked_mul(m as u64)?.checked_mul(d as u64));
-    let what = match m {
-        Some(m) => format!("{what} ({n} x {m} segments x {d} values, 4 bytes each)"),
-        None => what.to_string(),
-    };
-    budget.check(key, n, &what, values, VALUE_BYTES)
+    let mut total = Some(0u64);
+    for (key, n, what) in [
+        ("data.n_train", n_train, "the training mosaics"),
+        ("data.n_test", n_test, "the test mosaics"),
+    ] {
+        let values = m.and_then(|m| (n as u64).checked_mul(m as u64)?.checked_mul(d as u64));
+        let what = match m {
+            Some(m) => format!("{what} ({n} x {m} segments x {d} values, 4 bytes each)"),
+            None => what.to_string(),
+        };
+        let bytes = budget.check(key, n, &what, values, VALUE_BYTES)?;
+        total = total.and_then(|t| t.checked_add(bytes));
+    }
+    budget.check("data.n_train", n_train, "both splits together", total, 1)
 }
 
 impl ResolvedSynthetic {
@@ -40,27 +47,12 @@ impl ResolvedSynthetic {
             (self.n_base as u64).checked_mul(self.dim as u64),
             VALUE_BYTES,
         )?;
-        let train = mosaics(
-            budget,
-            "data.n_train",
-            self.n_train,
-            m,
-            self.dim,
-            "the training mosaics",
-        )?;
-        let test = mosaics(
-            budget,
-            "data.n_test",
-            self.n_test,
-            m,
-            self.dim,
-            "the test mosaics",
-        )?;
+        let mosaics = splits(budget, (self.n_train, self.n_test), m, self.dim)?;
         budget.check(
             "data.n_segments",
             self.n_segments,
             "the base set and both splits together",
-            base.checked_add(train).and_then(|b| b.checked_add(test)),
+            base.checked_add(mosaics),
             1,
         )?;
         Ok(())
@@ -74,29 +66,7 @@ impl MosaicConfig {
         if m.is_none() {
             budget.check("data.grid", self.grid, "grid x grid segments", None, 1)?;
         }
-        let train = mosaics(
-            budget,
-            "data.n_train",
-            self.n_train,
-            m,
-            values_per_tile,
-            "the training mosaics",
-        )?;
-        let test = mosaics(
-            budget,
-            "data.n_test",
-            self.n_test,
-            m,
-            values_per_tile,
-            "the test mosaics",
-        )?;
-        budget.check(
-            "data.grid",
-            self.grid,
-            "both splits together",
-            train.checked_add(test),
-            1,
-        )?;
+        splits(budget, (self.n_train, self.n_test), m, values_per_tile)?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! [`SdcDataset`]: mosaics held in flat, validated buffers.
 
+#[cfg(feature = "burn")]
 use burn::data::dataset::{Dataset, DatasetError};
 
 use crate::DataError;
@@ -35,7 +36,7 @@ pub struct SdcSample<'a> {
     pub fg_index: u32,
 }
 
-/// An owned mosaic, the item type of the Burn [`Dataset`] impl.
+/// An owned mosaic, the item type of the Burn `Dataset` impl (feature `burn`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SdcItem {
     /// Row-major `[n_segments, dim]`.
@@ -282,6 +283,7 @@ impl SdcDataset {
     }
 }
 
+#[cfg(feature = "burn")]
 impl Dataset<SdcItem> for SdcDataset {
     /// # Panics
     /// If `index >= len()`, the convention of Burn's `Dataset`.
@@ -337,6 +339,7 @@ mod tests {
         assert!(ds.subset(&[]).is_empty());
     }
 
+    #[cfg(feature = "burn")]
     #[test]
     fn burn_dataset_get() {
         let ds = small();

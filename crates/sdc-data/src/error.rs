@@ -295,6 +295,19 @@ pub enum DataError {
         right: String,
     },
 
+    // ----- NumPy interchange (feature `npz`) ---------------------------------------------------
+    /// An array of an `.npz`, `.npy` or `.csv` file is missing, has the wrong type or shape, or
+    /// holds a value that is not accepted.
+    #[error("{}: {field}: {message}", path.display())]
+    Array {
+        /// The file.
+        path: PathBuf,
+        /// The array (or CSV column) at fault.
+        field: String,
+        /// What is wrong and what would be accepted.
+        message: String,
+    },
+
     // ----- files ------------------------------------------------------------------------------
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]

@@ -268,22 +268,24 @@ pub fn load(path: &Path) -> Result<(SdcDataset, serde_json::Value), DataError> {
         let header_len = read_u32(&bytes, 12).min(MAX_HEADER_LEN);
         read_up_to(&mut bytes, u64::from(header_len))?;
         let header_end = bytes.len();
-        let promised = serde_json::from_slice::<Header>(&bytes[PREFIX_LEN..])
-            .ok()
-            .and_then(|h| promised_len(&h, header_end));
-        match promised {
-            Some(total) => {
+        let header = serde_json::from_slice::<Header>(&bytes[PREFIX_LEN..]).ok();
+        let promised = header.as_ref().and_then(|h| promised_len(h, header_end));
+        match (header, promised) {
+            (Some(h), Some(total)) => {
                 sdc_io::Budget::machine().check(
-                    &format!("{} (header)", path.display()),
-                    format!("{total} bytes promised"),
-                    "the dataset",
+                    &format!("{}: header n_samples", path.display()),
+                    h.n_samples,
+                    &format!(
+                        "the dataset ({} segments x {} values, 4 bytes each)",
+                        h.n_segments, h.dim
+                    ),
                     Some(total),
                     1,
                 )?;
                 read_up_to(&mut bytes, total + 1 - header_end as u64)?;
             }
             // An unreadable header: enough bytes for `from_bytes` to name the problem.
-            None => read_up_to(&mut bytes, CRC_LEN as u64)?,
+            _ => read_up_to(&mut bytes, CRC_LEN as u64)?,
         }
     }
     from_bytes(&bytes, path)

@@ -13,6 +13,9 @@
 //!
 //! It knows no model. Every random choice comes from the config's seed.
 
+#[cfg(feature = "npz")]
+pub mod arrays;
+#[cfg(feature = "burn")]
 mod batcher;
 mod budget;
 mod config;
@@ -22,8 +25,11 @@ mod error;
 mod format;
 mod generate;
 pub mod images;
+#[cfg(feature = "npz")]
+mod npz;
 mod source;
 
+#[cfg(feature = "burn")]
 pub use batcher::{SdcBatch, SdcBatcher};
 pub use config::{Distribution, MosaicScheme, ResolvedSynthetic, SyntheticConfig};
 pub use dataset::{SdcDataset, SdcItem, SdcSample};
@@ -40,4 +46,6 @@ pub use images::{
     ImageSet, ImageSource, MosaicConfig, Split, build_mosaics, load as load_images, mosaic_image,
     read_cifar10, read_cifar10_batch, read_idx_images, read_idx_labels, read_idx_pair,
 };
+#[cfg(feature = "npz")]
+pub use npz::{load_any, load_npz, save_npz};
 pub use source::{DATA_DIR_ENV, DataConfig, ImageData, MOSAIC_CACHE_DIR, data_dir};

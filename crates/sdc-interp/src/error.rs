@@ -40,6 +40,38 @@ pub enum InterpError {
     /// A summary of zero samples was requested.
     #[error("cannot summarise an empty evaluation set")]
     Empty,
+    /// An attention weight is NaN or infinite.
+    #[error("alpha[{sample}, {segment}] is {value}: attention weights must be finite")]
+    NonFiniteAlpha {
+        /// Row of the weight.
+        sample: usize,
+        /// Column (segment) of the weight.
+        segment: usize,
+        /// The weight.
+        value: f32,
+    },
+    /// An attention weight is negative.
+    #[error("alpha[{sample}, {segment}] is {value}: attention weights must be >= 0")]
+    NegativeAlpha {
+        /// Row of the weight.
+        sample: usize,
+        /// Column (segment) of the weight.
+        segment: usize,
+        /// The weight.
+        value: f32,
+    },
+    /// An attention row does not sum to 1.
+    #[error(
+        "alpha row {sample} sums to {sum}, not 1 (within {tol}): rows must lie on the simplex (normalise them, e.g. with a softmax)"
+    )]
+    OffSimplex {
+        /// The row.
+        sample: usize,
+        /// Its sum.
+        sum: f64,
+        /// The accepted distance from 1.
+        tol: f32,
+    },
     /// A histogram needs at least one bin.
     #[error("histogram needs at least one bin (n_bins = 0)")]
     BadBins,

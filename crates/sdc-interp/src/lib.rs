@@ -28,6 +28,7 @@ mod histogram;
 mod rates;
 #[cfg(feature = "report")]
 pub mod report;
+mod simplex;
 pub mod stats;
 mod summary;
 mod table;
@@ -46,6 +47,7 @@ pub use rates::{
 pub use report::{
     ExperimentSection, Failure, Figure, MosaicPanel, Rendered, Report, ReportError, Series, render,
 };
+pub use simplex::{SIMPLEX_TOL, check_simplex};
 pub use stats::{Spread, Stats, describe, spread, t_975};
 pub use summary::{InterpSummary, summarize};
 pub use table::{MetricCell, Table, TableRow};

@@ -16,6 +16,7 @@ mod device;
 mod error;
 mod evaluate;
 pub mod experiment;
+pub mod export;
 mod metrics;
 mod mosaic_figure;
 pub mod objective;
@@ -23,6 +24,7 @@ pub mod reproduce;
 mod run;
 mod run_dir;
 mod run_metric;
+pub mod score;
 pub mod sweep;
 mod training;
 

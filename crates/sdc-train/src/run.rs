@@ -104,7 +104,7 @@ struct Timing {
 }
 
 /// Bins of the alpha-at-true histogram kept in every summary.
-pub(crate) const ALPHA_BINS: usize = 20;
+pub const ALPHA_BINS: usize = 20;
 
 /// The record of the finished run in `dir`, verified against its manifest (and, when given,
 /// against `config`); `None` when no run finished there. A damaged or edited file is an error
