@@ -194,7 +194,7 @@ def mnist_mosaic():
     }
 
 
-# The models `cargo xtask bench` knows, by name (xtask/src/bench.rs, `BenchModel`): the Adam
+# The models `cargo xtask bench` knows, by name (xtask/src/bench/models.rs, `BenchModel`): the Adam
 # learning rate of the config, and a builder from the segment shape ([d] or [c, h, w]) and the
 # number of classes. Extension point: a new model adds an entry here.
 MODELS = {

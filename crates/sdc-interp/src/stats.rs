@@ -1,4 +1,5 @@
-//! Mean, spread and 95% confidence interval of a metric over repeated runs.
+//! Mean, spread and 95% confidence interval of a metric over repeated runs; median and range
+//! of a measurement over repeats.
 //!
 //! The paper reports plain means over runs (paper-spec 8); we add the sample standard deviation
 //! and a Student-t interval so a reader can see whether a gap to the paper's number is larger
@@ -74,6 +75,35 @@ pub fn describe(values: &[f64]) -> Stats {
     }
 }
 
+/// Median, smallest and largest of a set of values (e.g. a throughput over repeats).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spread {
+    /// The middle value; the mean of the two middle values for an even count.
+    pub median: f64,
+    /// The smallest value.
+    pub min: f64,
+    /// The largest value.
+    pub max: f64,
+}
+
+/// The [`Spread`] of `values` (ordered by [`f64::total_cmp`], so NaN sorts last); `None` for no
+/// values.
+pub fn spread(values: &[f64]) -> Option<Spread> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = match n {
+        0 => return None,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    };
+    Some(Spread {
+        median,
+        min: v[0],
+        max: v[n - 1],
+    })
+}
+
 /// The 0.975 quantile of Student's t with `df` degrees of freedom (NaN for `df == 0`).
 pub fn t_975(df: usize) -> f64 {
     // StudentsT::new only rejects non-positive or NaN freedom, which df >= 1 is not.
@@ -103,6 +133,7 @@ pub(crate) mod nan_as_null {
 }
 
 /// Serde helpers for `(x, y)` point lists with the same `null` convention as [`nan_as_null`].
+#[cfg(feature = "report")]
 pub(crate) mod points_nan_as_null {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -200,6 +231,14 @@ mod tests {
             (s.mean, s.sd, s.ci95_low, s.ci95_high),
             (5.0, 0.0, 5.0, 5.0)
         );
+    }
+
+    #[test]
+    fn spread_is_the_median_and_the_range() {
+        let s = spread(&[300.0, 100.0, 200.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (200.0, 100.0, 300.0));
+        assert_eq!(spread(&[300.0, 100.0]).unwrap().median, 200.0);
+        assert!(spread(&[]).is_none());
     }
 
     #[test]

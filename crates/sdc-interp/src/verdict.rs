@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::report::{Table, TableRow};
+use crate::table::{Table, TableRow};
 
 /// The verdict rule in words (Markdown), as the module documentation and the report state it.
 pub const VERDICT_RULE: &str = include_str!("verdict_rule.md");

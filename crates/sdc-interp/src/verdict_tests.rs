@@ -1,8 +1,8 @@
 //! Verdict outcomes on hand-made tables.
 
 use super::*;
-use crate::report::MetricCell;
 use crate::stats::{Stats, describe};
+use crate::table::MetricCell;
 
 const M: &str = "train.ftpt";
 

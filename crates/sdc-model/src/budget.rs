@@ -4,8 +4,8 @@
 use sdc_io::{Budget, TooLarge};
 
 use crate::ConvLayerConfig;
-use crate::config::ModelConfig;
 use crate::conv::stack_shapes;
+use crate::model::ModelConfig;
 use crate::nets::as_image;
 
 /// Bytes held per parameter while training: f64 weights, gradients and two Adam moments.

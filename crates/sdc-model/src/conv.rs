@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor, TensorData, activation};
 use rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::InvalidValue;
 use crate::init::{LayerInit, draw_conv};
 
 /// One convolutional block as written in a config file.
@@ -86,12 +87,12 @@ impl ConvLayerConfig {
     }
 
     /// Checks the values that need no input shape.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidValue> {
         if self.channels == 0 {
-            return Err("channels = 0: must be >= 1".into());
+            return Err(InvalidValue::new("channels", 0, ">= 1"));
         }
         if self.kernel == 0 {
-            return Err("kernel = 0: must be >= 1".into());
+            return Err(InvalidValue::new("kernel", 0, ">= 1"));
         }
         Ok(())
     }

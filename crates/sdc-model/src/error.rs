@@ -23,3 +23,30 @@ pub enum ModelError {
         message: String,
     },
 }
+
+/// A configuration value outside what is accepted: names the key, the value and what would be.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{key} = {value}: must be {accepted}")]
+pub struct InvalidValue {
+    /// The key, e.g. `attention.temperature`.
+    pub key: String,
+    /// The value given, as written in the configuration.
+    pub value: String,
+    /// What would be accepted, e.g. `a finite number > 0`.
+    pub accepted: &'static str,
+}
+
+impl InvalidValue {
+    /// `key = value: must be accepted`.
+    pub fn new(
+        key: impl Into<String>,
+        value: impl std::fmt::Display,
+        accepted: &'static str,
+    ) -> Self {
+        Self {
+            key: key.into(),
+            value: value.to_string(),
+            accepted,
+        }
+    }
+}

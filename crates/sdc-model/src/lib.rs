@@ -10,7 +10,6 @@
 
 mod attention;
 mod budget;
-mod config;
 mod conv;
 mod error;
 mod init;
@@ -19,9 +18,8 @@ mod nets;
 mod readout;
 
 pub use attention::AttentionMap;
-pub use config::{ClassifierConfig, FocusConfig, ModelConfig};
 pub use conv::{BatchStatNorm, ConvBlock, ConvLayerConfig, ImageShape};
-pub use error::ModelError;
+pub use error::{InvalidValue, ModelError};
 pub use init::{ClassifierInit, FocusInit};
-pub use model::{AttentionModel, AttentionOutput};
-pub use nets::{ClassifierNet, FocusNet};
+pub use model::{AttentionModel, AttentionOutput, ModelConfig};
+pub use nets::{ClassifierConfig, ClassifierNet, FocusConfig, FocusNet};

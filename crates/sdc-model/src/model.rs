@@ -1,14 +1,227 @@
-//! The attention model: focus, attention map, weighted average, classification.
+//! The attention model (focus, attention map, weighted average, classification) and
+//! [`ModelConfig`], its serde configuration, validated once before building.
 
 use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
 use crate::attention::AttentionMap;
-use crate::config::ModelConfig;
+use crate::conv::stack_shapes;
 use crate::error::ModelError;
-use crate::nets::{ClassifierNet, FocusNet};
+use crate::init::{ClassifierInit, FocusInit};
+use crate::nets::{ClassifierConfig, ClassifierNet, FocusConfig, FocusNet, as_image};
+
+/// Everything needed to build an [`AttentionModel`] for data of a given shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The focus network.
+    pub focus: FocusConfig,
+    /// The classification network.
+    pub classifier: ClassifierConfig,
+    /// Where the weighted average is taken: 0 averages the raw segments, `k >= 1` averages
+    /// `tanh` of the pre-activation of focus hidden layer `k` (paper-spec 2).
+    #[serde(default)]
+    pub averaging_layer: usize,
+    /// The map from scores to weights.
+    #[serde(default)]
+    pub attention: AttentionMap,
+}
+
+impl Default for ModelConfig {
+    /// The paper's Architecture 2 "(6,12)" for Dataset 2, averaging at layer 0.
+    fn default() -> Self {
+        Self {
+            focus: FocusConfig {
+                conv: Vec::new(),
+                hidden: vec![6, 12],
+                bias: true,
+                init: FocusInit::Default,
+            },
+            classifier: ClassifierConfig {
+                conv: Vec::new(),
+                global_pool: false,
+                hidden: vec![6, 12],
+                bias: true,
+                init: ClassifierInit::Default,
+            },
+            averaging_layer: 0,
+            attention: AttentionMap::default(),
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: String) -> ModelError {
+    ModelError::Invalid { field, message }
+}
+
+impl ModelConfig {
+    /// Number of layers `k` can name: focus convolutions, then focus hidden dense layers.
+    pub fn n_focus_layers(&self) -> usize {
+        self.focus.conv.len() + self.focus.hidden.len()
+    }
+
+    /// Width of the averaged vector that `g` receives for `d`-dimensional segments (MLP focus).
+    pub fn averaged_width(&self, input_dim: usize) -> usize {
+        self.averaged_shape(&[input_dim])
+            .map_or(0, |shape| shape.iter().product())
+    }
+
+    /// Shape of the averaged vector that `g` receives for segments of `segment_shape`: the
+    /// segment itself at `k = 0`, else the shape of focus layer `k` (convolution output
+    /// `[c, h, w]`, or a dense width).
+    pub fn averaged_shape(&self, segment_shape: &[usize]) -> Result<Vec<usize>, ModelError> {
+        let k = self.averaging_layer;
+        let n_conv = self.focus.conv.len();
+        if k == 0 {
+            return Ok(segment_shape.to_vec());
+        }
+        if k <= n_conv {
+            let image = as_image(segment_shape).map_err(|m| invalid("focus.conv", m))?;
+            let shapes =
+                stack_shapes(&self.focus.conv, image).map_err(|m| invalid("focus.conv", m))?;
+            return Ok(shapes[k - 1].0.to_vec());
+        }
+        match self.focus.hidden.get(k - n_conv - 1) {
+            Some(&w) => Ok(vec![w]),
+            None => Err(self.layer_out_of_range()),
+        }
+    }
+
+    fn layer_out_of_range(&self) -> ModelError {
+        let (n_conv, n_hidden) = (self.focus.conv.len(), self.focus.hidden.len());
+        let n = n_conv + n_hidden;
+        invalid(
+            "averaging_layer",
+            format!(
+                "k = {} but the focus network has {n} layer(s) ({n_conv} convolutional, {n_hidden} dense hidden): \
+                 k must be in 0..={n} (0 averages the raw segments)",
+                self.averaging_layer
+            ),
+        )
+    }
+
+    /// Checks the configuration against `d`-dimensional segments; errors name the field.
+    pub fn validate(&self, input_dim: usize, n_classes: usize) -> Result<(), ModelError> {
+        self.validate_for(&[input_dim], n_classes)
+    }
+
+    /// Checks the configuration against segments of `segment_shape` (`[d]`, or `[c, h, w]`
+    /// for images) and `n_classes` labels; errors name the field.
+    pub fn validate_for(
+        &self,
+        segment_shape: &[usize],
+        n_classes: usize,
+    ) -> Result<(), ModelError> {
+        if segment_shape.is_empty() || segment_shape.contains(&0) {
+            return Err(invalid(
+                "focus",
+                format!("the data have segments of shape {segment_shape:?}"),
+            ));
+        }
+        if n_classes < 2 {
+            return Err(invalid(
+                "classifier",
+                format!("the data have {n_classes} class(es); classification needs at least 2"),
+            ));
+        }
+        if let Some(i) = self.focus.hidden.iter().position(|&w| w == 0) {
+            return Err(invalid(
+                "focus.hidden",
+                format!("layer {} has width 0; widths must be >= 1", i + 1),
+            ));
+        }
+        if let Some(i) = self.classifier.hidden.iter().position(|&w| w == 0) {
+            return Err(invalid(
+                "classifier.hidden",
+                format!("layer {} has width 0; widths must be >= 1", i + 1),
+            ));
+        }
+        if !self.focus.conv.is_empty() {
+            let image = as_image(segment_shape).map_err(|m| invalid("focus.conv", m))?;
+            stack_shapes(&self.focus.conv, image).map_err(|m| invalid("focus.conv", m))?;
+        }
+        if self.averaging_layer > self.n_focus_layers() {
+            return Err(self.layer_out_of_range());
+        }
+        let averaged = self.averaged_shape(segment_shape)?;
+        if !self.classifier.conv.is_empty() {
+            let image = as_image(&averaged).map_err(|m| {
+                invalid(
+                    "classifier.conv",
+                    format!("{m} (averaging at layer {})", self.averaging_layer),
+                )
+            })?;
+            stack_shapes(&self.classifier.conv, image)
+                .map_err(|m| invalid("classifier.conv", m))?;
+        } else if self.classifier.global_pool {
+            return Err(invalid(
+                "classifier.global_pool",
+                "global pooling needs convolutional layers (classifier.conv)".into(),
+            ));
+        }
+        if self.focus.init == FocusInit::FunctionallyZero {
+            match self.focus.hidden.last() {
+                Some(&w) if w % 2 == 0 => {}
+                Some(&w) => {
+                    return Err(invalid(
+                        "focus.init",
+                        format!(
+                            "functionally-zero mirrors the last hidden layer, whose width {w} must be even"
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(invalid(
+                        "focus.init",
+                        "functionally-zero needs at least one hidden focus layer".into(),
+                    ));
+                }
+            }
+        }
+        self.attention
+            .validate()
+            .map_err(|e| invalid("attention", e.to_string()))?;
+        // Last: the shapes are known to be consistent, only their sizes are left to check.
+        crate::budget::check(self, segment_shape, n_classes, sdc_io::Budget::machine())?;
+        Ok(())
+    }
+
+    /// Validates, then builds the model for `d`-dimensional segments on `device` with weights
+    /// drawn from `seed`.
+    pub fn init(
+        &self,
+        input_dim: usize,
+        n_classes: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<AttentionModel, ModelError> {
+        self.init_for(&[input_dim], n_classes, seed, device)
+    }
+
+    /// Validates, then builds the model for segments of `segment_shape` on `device` with
+    /// weights drawn from `seed`.
+    pub fn init_for(
+        &self,
+        segment_shape: &[usize],
+        n_classes: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<AttentionModel, ModelError> {
+        self.validate_for(segment_shape, n_classes)?;
+        let averaged = self.averaged_shape(segment_shape)?;
+        Ok(AttentionModel::build(
+            self,
+            segment_shape,
+            &averaged,
+            n_classes,
+            seed,
+            device,
+        ))
+    }
+}
 
 /// What one forward pass returns.
 #[derive(Clone, Debug)]
@@ -146,169 +359,4 @@ pub fn weighted_average(alpha: Tensor<2>, features: Tensor<3>) -> Tensor<2> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::init::FocusInit;
-    use burn::tensor::TensorData;
-
-    #[allow(deprecated)] // ndarray is this crate's reference CPU backend
-    fn device() -> Device {
-        Device::ndarray()
-    }
-
-    fn inputs(batch: usize, m: usize, d: usize, device: &Device) -> Tensor<3> {
-        let values: Vec<f32> = (0..batch * m * d)
-            .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
-            .collect();
-        Tensor::from_data(TensorData::new(values, [batch, m, d]), device)
-    }
-
-    #[test]
-    fn shapes_follow_the_averaging_layer() {
-        let device = device();
-        for k in 0..=2 {
-            let config = ModelConfig {
-                averaging_layer: k,
-                ..ModelConfig::default()
-            };
-            let model = config.init(5, 3, 0, &device).expect("valid");
-            let out = model.forward(inputs(4, 9, 5, &device));
-            assert_eq!(out.logits.dims(), [4, 3]);
-            assert_eq!(out.alpha.dims(), [4, 9]);
-            assert_eq!(out.scores.dims(), [4, 9]);
-            let (_, features) = model.scores_and_features(inputs(4, 9, 5, &device));
-            assert_eq!(features.dims()[2], [5, 6, 12][k]);
-        }
-    }
-
-    #[test]
-    fn alpha_rows_sum_to_one() {
-        let device = device();
-        let model = ModelConfig::default()
-            .init(5, 3, 1, &device)
-            .expect("valid");
-        let alpha = model.forward(inputs(3, 7, 5, &device)).alpha;
-        let sums = alpha.sum_dim(1).try_into_vec_as::<f32>().expect("f32");
-        for s in sums {
-            assert!((s - 1.0).abs() < 1e-5, "row sum {s}");
-        }
-    }
-
-    #[test]
-    fn functionally_zero_focus_gives_uniform_attention() {
-        let device = device();
-        let mut config = ModelConfig::default();
-        config.focus.init = FocusInit::FunctionallyZero;
-        config.focus.bias = false;
-        let model = config.init(5, 3, 4, &device).expect("valid");
-        let out = model.forward(inputs(2, 9, 5, &device));
-        let scores = out.scores.try_into_vec_as::<f32>().expect("f32");
-        assert!(scores.iter().all(|s| s.abs() < 1e-6), "{scores:?}");
-        let alpha = out.alpha.try_into_vec_as::<f32>().expect("f32");
-        assert!(alpha.iter().all(|a| (a - 1.0 / 9.0).abs() < 1e-6));
-    }
-
-    #[test]
-    fn weighted_average_matches_a_hand_computation() {
-        let device = device();
-        let alpha = Tensor::<2>::from_data(TensorData::new(vec![0.25f32, 0.75], [1, 2]), &device);
-        let features = Tensor::<3>::from_data(
-            TensorData::new(vec![1.0f32, 2.0, 3.0, 6.0], [1, 2, 2]),
-            &device,
-        );
-        let z = weighted_average(alpha, features)
-            .try_into_vec_as::<f32>()
-            .expect("f32");
-        assert_eq!(z, vec![0.25 + 2.25, 0.5 + 4.5]);
-    }
-
-    #[test]
-    fn layer_k_features_are_tanh_of_the_pre_activation() {
-        let device = device();
-        let config = ModelConfig {
-            averaging_layer: 1,
-            ..ModelConfig::default()
-        };
-        let model = config.init(5, 3, 2, &device).expect("valid");
-        let x = inputs(1, 3, 5, &device);
-        let (_, features) = model.scores_and_features(x.clone());
-        let pre = model.focus.hidden[0].forward(x.reshape([3, 5]));
-        let expected = pre.tanh().try_into_vec_as::<f32>().expect("f32");
-        let got = features.try_into_vec_as::<f32>().expect("f32");
-        for (g, e) in got.iter().zip(&expected) {
-            assert!((g - e).abs() < 1e-6, "{got:?} != tanh {expected:?}");
-        }
-        assert!(
-            got.iter().any(|&v| v < 0.0),
-            "tanh, not ReLU, keeps negative values"
-        );
-    }
-
-    #[test]
-    fn same_seed_same_model() {
-        let device = device();
-        let a = ModelConfig::default()
-            .init(5, 3, 9, &device)
-            .expect("valid");
-        let b = ModelConfig::default()
-            .init(5, 3, 9, &device)
-            .expect("valid");
-        let c = ModelConfig::default()
-            .init(5, 3, 10, &device)
-            .expect("valid");
-        let x = inputs(2, 9, 5, &device);
-        let la = a
-            .forward(x.clone())
-            .logits
-            .try_into_vec_as::<f32>()
-            .expect("f32");
-        let lb = b
-            .forward(x.clone())
-            .logits
-            .try_into_vec_as::<f32>()
-            .expect("f32");
-        let lc = c.forward(x).logits.try_into_vec_as::<f32>().expect("f32");
-        assert_eq!(la, lb);
-        assert_ne!(la, lc);
-    }
-
-    #[test]
-    fn save_then_load_is_identity() {
-        let device = device();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("model.bpk");
-        let a = ModelConfig::default()
-            .init(5, 3, 5, &device)
-            .expect("valid");
-        a.save(&path).expect("save");
-        let b = ModelConfig::default()
-            .init(5, 3, 6, &device)
-            .expect("valid")
-            .load(&path)
-            .expect("load");
-        let x = inputs(2, 9, 5, &device);
-        let la = a
-            .forward(x.clone())
-            .logits
-            .try_into_vec_as::<f32>()
-            .expect("f32");
-        let lb = b.forward(x).logits.try_into_vec_as::<f32>().expect("f32");
-        assert_eq!(la, lb);
-    }
-
-    #[test]
-    fn loading_a_missing_or_corrupt_checkpoint_is_an_error() {
-        let device = device();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let model = ModelConfig::default()
-            .init(5, 3, 5, &device)
-            .expect("valid");
-        let missing = dir.path().join("nope.bpk");
-        let err = model.clone().load(&missing).expect_err("missing");
-        assert!(err.to_string().contains("nope.bpk"), "{err}");
-        let corrupt = dir.path().join("bad.bpk");
-        std::fs::write(&corrupt, b"not a checkpoint").expect("write");
-        let err = model.load(&corrupt).expect_err("corrupt");
-        assert!(err.to_string().contains("bad.bpk"), "{err}");
-    }
-}
+mod tests;

@@ -1,6 +1,8 @@
 //! The focus and classification networks: an optional stack of convolutional blocks, then
 //! dense ReLU layers. With no convolution they are the paper's MLPs; with convolutions its CNNs.
 //!
+//! Each network's serde config ([`FocusConfig`], [`ClassifierConfig`]) sits next to it.
+//!
 //! Both take flat inputs `[n, width]` and reshape them to images where their first layer is a
 //! convolution, so the attention model averages flat vectors whatever the network.
 
@@ -8,10 +10,55 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor, activation};
+use rand::rngs::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{ClassifierConfig, FocusConfig};
 use crate::conv::{ConvBlock, ConvLayerConfig, ImageShape, stack_shapes};
 use crate::init::{ClassifierInit, DenseParams, FocusInit, LayerInit, network_rng};
+
+/// The focus ("where") network `f`, applied to every segment: optional convolutional blocks,
+/// then dense ReLU layers `hidden...`, then one score. No `conv` makes it the paper's MLP.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FocusConfig {
+    /// Convolutional blocks for image segments (paper-spec 2, the CIFAR focus CNN).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conv: Vec<ConvLayerConfig>,
+    /// Widths of the hidden ReLU layers, e.g. `[6, 12]` for the paper's Architecture 2.
+    pub hidden: Vec<usize>,
+    /// Whether the dense layers have biases.
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// How the weights start.
+    #[serde(default)]
+    pub init: FocusInit,
+}
+
+/// The classification ("what") network `g` on the averaged vector: optional convolutional
+/// blocks (with optional global average pooling), then dense ReLU layers, then class logits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Convolutional blocks, when the averaged vector is image-shaped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conv: Vec<ConvLayerConfig>,
+    /// Average every channel over the image after the convolutions (the paper's final
+    /// `AvgPool`), instead of flattening.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub global_pool: bool,
+    /// Widths of the hidden ReLU layers (may be empty: a linear classifier).
+    pub hidden: Vec<usize>,
+    /// Whether the dense layers have biases.
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// How the weights start.
+    #[serde(default)]
+    pub init: ClassifierInit,
+}
+
+fn yes() -> bool {
+    true
+}
 
 /// RNG streams: one per network of a model.
 const FOCUS_STREAM: u64 = 1;
@@ -87,7 +134,7 @@ impl ConvStack {
         input_shape: &[usize],
         bias: bool,
         init: LayerInit,
-        rng: &mut rand::rngs::ChaCha8Rng,
+        rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
         if layers.is_empty() {
@@ -117,6 +164,27 @@ impl ConvStack {
     }
 }
 
+/// Draws the dense layers `input_dim -> hidden[0] -> ... -> hidden[last]` and the output layer
+/// `hidden[last] -> n_out` (from `input_dim` when there is no hidden layer), in that order from
+/// `rng`.
+fn draw_dense_chain(
+    input_dim: usize,
+    hidden: &[usize],
+    n_out: usize,
+    bias: bool,
+    init: LayerInit,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<DenseParams>, DenseParams) {
+    let mut widths = vec![input_dim];
+    widths.extend(hidden);
+    let layers = widths
+        .windows(2)
+        .map(|w| DenseParams::draw(w[0], w[1], bias, init, rng))
+        .collect();
+    let last = *widths.last().expect("widths holds at least the input");
+    (layers, DenseParams::draw(last, n_out, bias, init, rng))
+}
+
 impl FocusNet {
     /// Builds `f` for segments of shape `input_shape` (`[d]`, or `[c, h, w]` for images),
     /// drawing weights from `seed`. The config must have been validated for that shape.
@@ -139,14 +207,14 @@ impl FocusNet {
             device,
         );
         let input_dim = out.iter().product();
-        let mut widths = vec![input_dim];
-        widths.extend(&config.hidden);
-        let mut layers: Vec<DenseParams> = widths
-            .windows(2)
-            .map(|w| DenseParams::draw(w[0], w[1], config.bias, layer_init, &mut rng))
-            .collect();
-        let last = *widths.last().expect("widths holds at least the input");
-        let mut output = DenseParams::draw(last, 1, config.bias, layer_init, &mut rng);
+        let (mut layers, mut output) = draw_dense_chain(
+            input_dim,
+            &config.hidden,
+            1,
+            config.bias,
+            layer_init,
+            &mut rng,
+        );
         if config.init == FocusInit::FunctionallyZero {
             // paper-spec 2: mirror the last hidden layer, anti-mirror the output weights.
             layers
@@ -249,21 +317,18 @@ impl ClassifierNet {
         } else {
             out.iter().product()
         };
-        let mut widths = vec![input_dim];
-        widths.extend(&config.hidden);
-        let hidden = widths
-            .windows(2)
-            .map(|w| {
-                DenseParams::draw(w[0], w[1], config.bias, layer_init, &mut rng).into_linear(device)
-            })
-            .collect();
-        let last = *widths.last().expect("widths holds at least the input");
-        let output = DenseParams::draw(last, n_classes, config.bias, layer_init, &mut rng)
-            .into_linear(device);
+        let (hidden, output) = draw_dense_chain(
+            input_dim,
+            &config.hidden,
+            n_classes,
+            config.bias,
+            layer_init,
+            &mut rng,
+        );
         Self {
             convs,
-            hidden,
-            output,
+            hidden: hidden.into_iter().map(|p| p.into_linear(device)).collect(),
+            output: output.into_linear(device),
             image_shape,
             global_pool: config.global_pool && !config.conv.is_empty(),
         }

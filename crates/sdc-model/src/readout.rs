@@ -29,7 +29,7 @@ impl AttentionModel {
 mod tests {
     use burn::tensor::{Device, Tensor, TensorData};
 
-    use crate::config::ModelConfig;
+    use crate::model::ModelConfig;
 
     #[allow(deprecated)] // ndarray is this crate's reference CPU backend
     fn device() -> Device {

@@ -1,4 +1,12 @@
 //! Experiment configuration: TOML files, `--set key=value` overrides, validation at the boundary.
+//!
+//! Every section of `[train]` is a type here or in a file below (`config/`): the schedule,
+//! `init_from` and `pretrain`; the training loop (`training.rs`) reads them and never the
+//! other way round.
+
+mod init_from;
+mod pretrain;
+mod schedule;
 
 use std::path::Path;
 
@@ -7,10 +15,14 @@ use sdc_interp::FocusCriterion;
 use sdc_model::ModelConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::config_error::ConfigError;
 use crate::device::{BackendKind, Precision};
 use crate::error::TrainError;
 use crate::objective::Objective;
-use crate::training::{InitFrom, Network, Pretrain, Schedule};
+
+pub use init_from::InitFrom;
+pub use pretrain::{Pretrain, PretrainStage};
+pub use schedule::{Network, Schedule};
 
 /// One experiment: data, model, training and evaluation settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -218,9 +230,10 @@ impl ExperimentConfig {
                     message: format!("{path}: {}", e.into_inner()),
                 }
             })?;
-        config
-            .validate()
-            .map_err(|message| TrainError::Config { origin, message })?;
+        config.validate().map_err(|e| TrainError::Config {
+            origin,
+            message: e.to_string(),
+        })?;
         Ok(config)
     }
 
@@ -230,49 +243,51 @@ impl ExperimentConfig {
     }
 
     /// Checks values serde cannot: ranges and cross-field consistency. Names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         check_name(&self.name)?;
-        let (segment_shape, n_classes) = self
-            .data
-            .shape_and_classes()
-            .map_err(|e| format!("data: {e}"))?;
+        let (segment_shape, n_classes) =
+            self.data.shape_and_classes().map_err(ConfigError::Data)?;
         self.data
             .check_memory(sdc_io::Budget::machine())
-            .map_err(|e| e.to_string())?;
-        self.model
-            .validate_for(&segment_shape, n_classes)
-            .map_err(|e| e.to_string())?;
+            .map_err(ConfigError::TooLarge)?;
+        self.model.validate_for(&segment_shape, n_classes)?;
         let t = &self.train;
         let lr = t.optimizer.lr();
         if !(lr.is_finite() && lr > 0.0) {
-            return Err(format!(
-                "train.optimizer.lr = {lr}: must be a finite number > 0"
+            return Err(ConfigError::range(
+                "train.optimizer.lr",
+                lr,
+                "a finite number > 0",
             ));
         }
         match &t.optimizer {
             OptimizerConfig::Adam { eps, .. } if !(eps.is_finite() && *eps > 0.0) => {
-                return Err(format!(
-                    "train.optimizer.eps = {eps}: must be a finite number > 0"
+                return Err(ConfigError::range(
+                    "train.optimizer.eps",
+                    eps,
+                    "a finite number > 0",
                 ));
             }
             OptimizerConfig::Sgd { momentum, .. } if !(0.0..1.0).contains(momentum) => {
-                return Err(format!(
-                    "train.optimizer.momentum = {momentum}: must be in [0, 1)"
+                return Err(ConfigError::range(
+                    "train.optimizer.momentum",
+                    momentum,
+                    "in [0, 1)",
                 ));
             }
             _ => {}
         }
         if !(0.0..1.0).contains(&t.entropy) {
-            return Err(format!("train.entropy = {}: must be in [0, 1)", t.entropy));
+            return Err(ConfigError::range("train.entropy", t.entropy, "in [0, 1)"));
         }
-        if t.batch_size == 0 {
-            return Err("train.batch_size = 0: must be >= 1".into());
-        }
-        if t.max_epochs == 0 {
-            return Err("train.max_epochs = 0: must be >= 1".into());
-        }
-        if t.eval_every == 0 {
-            return Err("train.eval_every = 0: must be >= 1".into());
+        for (key, value) in [
+            ("train.batch_size", t.batch_size),
+            ("train.max_epochs", t.max_epochs),
+            ("train.eval_every", t.eval_every),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::range(key, 0, ">= 1"));
+            }
         }
         t.objective.validate()?;
         t.schedule.validate()?;
@@ -282,25 +297,26 @@ impl ExperimentConfig {
             .enumerate()
             .find(|(i, n)| t.freeze[..*i].contains(n))
         {
-            return Err(format!(
-                "train.freeze[{i}] = \"{}\": listed twice",
-                n.name()
-            ));
+            return Err(ConfigError::Duplicate {
+                key: format!("train.freeze[{i}]"),
+                value: n.name().into(),
+            });
         }
         t.init_from.validate()?;
-        t.pretrain.validate(t)?;
+        t.pretrain.validate(&t.init_from)?;
         if let Some(stop) = &t.stop
             && !(stop.loss.is_finite() && stop.loss >= 0.0)
         {
-            return Err(format!(
-                "train.stop.loss = {}: must be a finite number >= 0",
-                stop.loss
+            return Err(ConfigError::range(
+                "train.stop.loss",
+                stop.loss,
+                "a finite number >= 0",
             ));
         }
         if let FocusCriterion::Threshold { t } = self.eval.focus
             && !(0.0..1.0).contains(&t)
         {
-            return Err(format!("eval.focus.t = {t}: must be in [0, 1)"));
+            return Err(ConfigError::range("eval.focus.t", t, "in [0, 1)"));
         }
         Ok(())
     }
@@ -357,7 +373,7 @@ fn apply_override(table: &mut toml::Table, raw: &str) -> Result<(), TrainError> 
 
 /// A run's name becomes a directory name (`runs/NAME-...`): one path component of letters,
 /// digits, `-`, `_` and `.`, not starting with `.`, so no name escapes `runs/`.
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty()
         && !name.starts_with('.')
         && name
@@ -366,119 +382,14 @@ fn check_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "name = {name:?}: a run name is one directory name of letters, digits, '-', '_' and '.', not starting with '.'"
-        ))
+        Err(ConfigError::Invalid {
+            key: "name".into(),
+            value: format!("{name:?}"),
+            reason: "a run name is one directory name of letters, digits, '-', '_' and '.', not \
+                     starting with '.'",
+        })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BASE: &str = r#"
-name = "t"
-[data]
-distribution = "blobs5d"
-n_train = 300
-n_test = 100
-[model]
-averaging_layer = 0
-[model.focus]
-hidden = [6, 12]
-[model.classifier]
-hidden = [6, 12]
-[train]
-optimizer = { kind = "adam", lr = 0.01 }
-max_epochs = 10
-"#;
-
-    fn load(overrides: &[&str]) -> Result<ExperimentConfig, TrainError> {
-        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        ExperimentConfig::from_toml_str(BASE, "base.toml", &o)
-    }
-
-    #[test]
-    fn overrides_set_nested_values_with_their_types() {
-        let c = load(&[
-            "train.optimizer.lr=1e-3",
-            "model.focus.hidden=[10, 20]",
-            "data.seed=7",
-        ])
-        .expect("valid");
-        assert_eq!(c.train.optimizer.lr(), 1e-3);
-        assert_eq!(c.model.focus.hidden, vec![10, 20]);
-        assert_eq!(c.data.seed(), 7);
-    }
-
-    #[test]
-    fn unknown_key_is_named() {
-        let err = load(&["train.learning_rate=0.1"])
-            .expect_err("unknown")
-            .to_string();
-        assert!(err.contains("learning_rate"), "{err}");
-    }
-
-    #[test]
-    fn wrong_type_is_named() {
-        let err = load(&["train.max_epochs=\"many\""])
-            .expect_err("type")
-            .to_string();
-        assert!(err.contains("train.max_epochs"), "{err}");
-    }
-
-    #[test]
-    fn impossible_values_are_named() {
-        let err = load(&["data.n_segments=0"]).expect_err("m = 0").to_string();
-        assert!(err.contains("n_segments"), "{err}");
-        let err = load(&["model.averaging_layer=5"])
-            .expect_err("k")
-            .to_string();
-        assert!(err.contains("averaging_layer"), "{err}");
-        let err = load(&["data.fg_classes=[0, 1, 42]"])
-            .expect_err("class")
-            .to_string();
-        assert!(err.contains("fg_classes") && err.contains("42"), "{err}");
-        let err = load(&["train.optimizer.lr=-1"])
-            .expect_err("lr")
-            .to_string();
-        assert!(err.contains("train.optimizer.lr"), "{err}");
-    }
-
-    #[test]
-    fn malformed_override_is_explained() {
-        let err = load(&["train.max_epochs"]).expect_err("no =").to_string();
-        assert!(err.contains("key=value"), "{err}");
-        let err = load(&["name.x=1"]).expect_err("not a table").to_string();
-        assert!(err.contains("`name` is a value"), "{err}");
-    }
-
-    #[test]
-    fn embedded_default_is_valid_and_is_the_papers_default() {
-        let c = ExperimentConfig::default_with(&[]).expect("valid");
-        assert_eq!(c.model.focus.hidden, vec![6, 12]);
-        assert_eq!(c.model.averaging_layer, 0);
-        assert!(matches!(&c.data, DataConfig::Synthetic(d) if d.n_train == 3000));
-    }
-
-    #[test]
-    fn every_shipped_config_is_valid() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
-        let mut n = 0;
-        for entry in std::fs::read_dir(&dir).expect("configs/") {
-            let path = entry.expect("entry").path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                ExperimentConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-                n += 1;
-            }
-        }
-        assert!(n >= 4, "found {n} configs");
-    }
-
-    #[test]
-    fn resolved_config_round_trips_through_toml() {
-        let c = load(&[]).expect("valid");
-        let again = ExperimentConfig::from_toml_str(&c.to_toml(), "resolved", &[]).expect("valid");
-        assert_eq!(c, again);
-    }
-}
+mod tests;

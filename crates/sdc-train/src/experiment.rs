@@ -147,7 +147,7 @@ pub struct PlannedRun {
 }
 
 /// A value as shown in tables and directory names: `6x12` for arrays, bare strings unquoted.
-pub fn display_value(value: &toml::Value) -> String {
+pub(crate) fn display_value(value: &toml::Value) -> String {
     match value {
         toml::Value::String(s) => s.clone(),
         // An empty list (e.g. no hidden layers: a linear network) must still name itself.

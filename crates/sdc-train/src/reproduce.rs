@@ -14,13 +14,13 @@ use crate::experiment::{ExperimentSpec, PlannedRun, Profile, display_value};
 use crate::metrics::read_rows;
 use crate::run::{RunRecord, RunSummary, finished_run};
 use crate::run_dir::METRICS_FILE;
-pub use crate::run_metric::{is_known_metric, metric_value};
+pub use crate::run_metric::metric_value;
 use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 
 /// A run counts as a silent failure when it is this accurate (%)...
-pub const SILENT_ACCURACY: f64 = 95.0;
+pub(crate) const SILENT_ACCURACY: f64 = 95.0;
 /// ...and its FFPT (%) is above this.
-pub const SILENT_FFPT: f64 = 10.0;
+pub(crate) const SILENT_FFPT: f64 = 10.0;
 /// Figures show at most this many grid points (evenly spaced) to stay legible.
 const MAX_FIGURE_POINTS: usize = 6;
 
@@ -138,7 +138,7 @@ struct PointRuns {
 }
 
 /// Builds the report data from the run directories under `runs_root`.
-pub fn build_report(
+pub(crate) fn build_report(
     specs: &[ExperimentSpec],
     options: &ReproduceOptions,
     runs_root: &Path,

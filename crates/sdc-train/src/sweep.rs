@@ -13,7 +13,7 @@ use crate::run_dir::{MANIFEST_FILE, write_atomic};
 use crate::training::Silent;
 
 /// The file a failed run leaves in its directory (removed when it later succeeds).
-pub const ERROR_FILE: &str = "error.txt";
+pub(crate) const ERROR_FILE: &str = "error.txt";
 
 /// Shard `index` of `count` (1-based): run `k` of a plan belongs to shard `k mod count + 1`,
 /// so shards are disjoint, cover the plan, and are balanced across grid points.
@@ -161,7 +161,7 @@ fn record_failure(path: &Path, message: &str) {
 }
 
 /// The recorded failure of a run directory, if it has one and is not finished.
-pub fn recorded_failure(dir: &Path) -> Result<Option<String>, TrainError> {
+pub(crate) fn recorded_failure(dir: &Path) -> Result<Option<String>, TrainError> {
     let path = dir.join(ERROR_FILE);
     if !path.is_file() || dir.join(MANIFEST_FILE).is_file() {
         return Ok(None);

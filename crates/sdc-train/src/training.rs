@@ -3,7 +3,6 @@
 
 mod init_from;
 mod pretrain;
-mod schedule;
 
 use std::time::Instant;
 
@@ -19,7 +18,7 @@ use sdc_model::AttentionModel;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, info_span};
 
-use crate::config::{ExperimentConfig, OptimizerConfig, TrainConfig};
+use crate::config::{ExperimentConfig, Network, OptimizerConfig, TrainConfig};
 use crate::error::TrainError;
 use crate::evaluate::{SplitMetrics, evaluate};
 use crate::metrics::{EpochRecord, MetricsRow, TimingRow, append_row, truncate_rows};
@@ -27,9 +26,7 @@ use crate::run_dir::{
     Checkpoint, CheckpointState, METRICS_FILE, PRETRAIN_FILE, RunDir, TIMING_FILE,
 };
 
-pub use init_from::InitFrom;
-pub use pretrain::{Pretrain, PretrainReport, PretrainStage};
-pub use schedule::{Network, Schedule};
+pub use pretrain::PretrainReport;
 
 /// Whether `network` steps in `epoch`: not frozen, and its turn in the schedule.
 fn updates(t: &TrainConfig, network: Network, epoch: usize) -> bool {

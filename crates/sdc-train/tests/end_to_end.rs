@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
+use sdc_train::reproduce::metric_value;
 use sdc_train::{
     EpochRecord, ExperimentConfig, RunSummary, Silent, TrainError, TrainObserver, eval_run,
-    metric_value, read_rows, run_experiment,
+    read_rows, run_experiment,
 };
 
 /// Dataset 2, Architecture 2, small: 600 training mosaics, 300 test mosaics, 40 epochs.

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use super::{ImageSet, Split};
+use super::{ImageSet, Split, exact, require_files};
 use crate::DataError;
 
 /// Channels of a CIFAR-10 image.
@@ -99,21 +99,12 @@ pub fn read_cifar10(dir: &Path, split: Split) -> Result<ImageSet, DataError> {
         Split::Train => &CIFAR_TRAIN_FILES,
         Split::Test => &CIFAR_TEST_FILES,
     };
-    let missing: Vec<String> = files
-        .iter()
-        .filter(|f| !dir.join(f).is_file())
-        .map(|f| f.to_string())
-        .collect();
-    if !missing.is_empty() {
-        return Err(DataError::MissingImageFiles {
-            dir: dir.to_path_buf(),
-            missing,
-            hint: format!(
-                "put data_batch_1.bin .. data_batch_5.bin and test_batch.bin in {}; {CIFAR_ARCHIVE_HINT}",
-                dir.display()
-            ),
-        });
-    }
+    let paths = require_files(dir, files.iter().copied(), exact, || {
+        format!(
+            "put data_batch_1.bin .. data_batch_5.bin and test_batch.bin in {}; {CIFAR_ARCHIVE_HINT}",
+            dir.display()
+        )
+    })?;
     let mut all = ImageSet {
         n: 0,
         channels: CIFAR_CHANNELS,
@@ -122,8 +113,8 @@ pub fn read_cifar10(dir: &Path, split: Split) -> Result<ImageSet, DataError> {
         pixels: Vec::new(),
         labels: Vec::new(),
     };
-    for f in files {
-        let batch = read_cifar10_batch(&dir.join(f))?;
+    for path in paths {
+        let batch = read_cifar10_batch(&path)?;
         all.n += batch.n;
         all.pixels.extend_from_slice(&batch.pixels);
         all.labels.extend_from_slice(&batch.labels);

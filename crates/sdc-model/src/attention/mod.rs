@@ -13,12 +13,15 @@
 //! `scores / temperature` stays finite), ties included.
 
 mod entmax;
+mod entropy;
 mod softmax;
 mod sparsemax;
 mod spherical;
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
+
+use crate::error::InvalidValue;
 
 /// How focus scores `[batch, m]` become attention weights `alpha` `[batch, m]` (rows on the
 /// probability simplex).
@@ -89,11 +92,13 @@ impl AttentionMap {
     }
 
     /// Checks the map's parameters, naming the offending one.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidValue> {
         let temperature = self.temperature();
         if !(temperature.is_finite() && temperature > 0.0) {
-            return Err(format!(
-                "attention.temperature = {temperature}: must be a finite number > 0"
+            return Err(InvalidValue::new(
+                "attention.temperature",
+                temperature,
+                "a finite number > 0",
             ));
         }
         Ok(())
@@ -231,7 +236,7 @@ mod tests {
                 let err = map
                     .validate()
                     .expect_err("bad temperature must be rejected");
-                assert!(err.contains("attention.temperature"), "{err}");
+                assert!(err.to_string().contains("attention.temperature"), "{err}");
             }
         }
         for map in all_maps() {

@@ -11,8 +11,8 @@ use sdc_model::AttentionModel;
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use super::{Network, epoch_order, optimizer};
-use crate::config::TrainConfig;
+use super::{epoch_order, optimizer};
+use crate::config::{Network, TrainConfig};
 use crate::error::TrainError;
 use crate::objective::cross_entropy;
 
@@ -20,32 +20,6 @@ use crate::objective::cross_entropy;
 /// shuffles of the attention training that follows.
 const FOCUS_SHUFFLE: u64 = 0x5eed_f0c5;
 const CLASSIFIER_SHUFFLE: u64 = 0x5eed_c1a5;
-
-/// Which networks are pretrained before the attention model is trained (`train.pretrain`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pretrain {
-    /// The focus network as a foreground-vs-background classifier of single segments: its score
-    /// is the logit of "foreground" (binary cross-entropy against `j == J` for every segment).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub focus: Option<PretrainStage>,
-    /// The classification network on the foreground segment alone: attention one-hot on `J`
-    /// (at averaging layer `k >= 1`, the focus network's layer-`k` features of that segment).
-    /// Runs after the focus stage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classifier: Option<PretrainStage>,
-}
-
-/// One pretraining stage: the run's optimiser kind, on the training split.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PretrainStage {
-    /// Passes over the training split, `>= 1`.
-    pub epochs: usize,
-    /// Learning rate (default: `train.optimizer.lr`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lr: Option<f64>,
-}
 
 /// What a pretraining stage reached, over its last epoch (training mode, as it stepped).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,46 +33,6 @@ pub struct PretrainReport {
     /// Focus: percentage of mosaics whose highest-scoring segment is the foreground.
     /// Classifier: percentage of foreground segments classified correctly.
     pub accuracy: f64,
-}
-
-impl Pretrain {
-    /// Whether nothing is pretrained.
-    pub fn is_empty(&self) -> bool {
-        self.focus.is_none() && self.classifier.is_none()
-    }
-
-    fn stages(&self) -> impl Iterator<Item = (Network, &PretrainStage)> {
-        [
-            (Network::Focus, self.focus.as_ref()),
-            (Network::Classifier, self.classifier.as_ref()),
-        ]
-        .into_iter()
-        .filter_map(|(n, s)| s.map(|s| (n, s)))
-    }
-
-    /// Checks the ranges, and that a network is not both pretrained here and loaded from a
-    /// run (`train.init_from`); names the key.
-    pub fn validate(&self, t: &TrainConfig) -> Result<(), String> {
-        for (network, stage) in self.stages() {
-            let key = format!("train.pretrain.{}", network.name());
-            if stage.epochs == 0 {
-                return Err(format!("{key}.epochs = 0: must be >= 1"));
-            }
-            if let Some(lr) = stage.lr
-                && !(lr.is_finite() && lr > 0.0)
-            {
-                return Err(format!("{key}.lr = {lr}: must be a finite number > 0"));
-            }
-            if t.init_from.entries().any(|(n, _)| n == network) {
-                return Err(format!(
-                    "{key} and train.init_from.{}: a network is either pretrained in the run \
-                     or loaded from another, not both",
-                    network.name()
-                ));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Runs the stages of `t.pretrain` on `train` (focus first) and returns the model with the

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config_error::ConfigError;
+
 /// One of the two networks of an attention model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -90,11 +92,13 @@ impl Schedule {
     }
 
     /// Checks the parameters, naming the key (`train.schedule.*`).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         match self {
-            Self::Alternating { every: 0, .. } => {
-                Err("train.schedule.every = 0: must be >= 1 (epochs per block)".into())
-            }
+            Self::Alternating { every: 0, .. } => Err(ConfigError::range(
+                "train.schedule.every",
+                0,
+                ">= 1 (epochs per block)",
+            )),
             _ => Ok(()),
         }
     }

@@ -1,0 +1,49 @@
+//! An experiment's results as plain data: one row per grid point, each metric described over
+//! runs next to the paper's number. The verdict reads it; the report renders it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Stats;
+
+/// Results of one experiment: one row per grid point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    /// Grid axis names, e.g. `model.averaging_layer`.
+    pub columns: Vec<String>,
+    /// One row per grid point, in the order the report shows them.
+    pub rows: Vec<TableRow>,
+}
+
+/// One grid point of a [`Table`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableRow {
+    /// One display value per column of the table.
+    pub point: Vec<String>,
+    /// Runs at this grid point, failed ones included.
+    pub n_runs: usize,
+    /// How many of those runs failed (they are not in the metrics).
+    pub n_failed: usize,
+    /// Metrics over the successful runs.
+    pub metrics: Vec<MetricCell>,
+}
+
+/// One metric at one grid point: ours over runs, and the paper's number where it gives one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricCell {
+    /// Metric name, e.g. `train.accuracy`, `train.ftpt`, `test.ffpt`.
+    pub name: String,
+    /// Our runs described.
+    pub ours: Stats,
+    /// The paper's value (paper-spec 8), if it reports one.
+    pub paper: Option<f64>,
+}
+
+impl TableRow {
+    /// The cell of metric `name`, if this row has one.
+    pub fn metric(&self, name: &str) -> Option<&MetricCell> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+}

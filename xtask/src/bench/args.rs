@@ -1,0 +1,78 @@
+//! The command line of `cargo xtask bench`, and of the hidden `bench child` it starts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::models::BenchModel;
+
+/// Arguments of `cargo xtask bench`.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub(crate) child: Option<ChildCommand>,
+    /// Also measure this baseline, interleaved with sdc on the same data and sizes.
+    #[arg(long, value_name = "FRAMEWORK")]
+    pub(crate) vs: Option<Baseline>,
+    /// Models (default: all).
+    #[arg(long, value_delimiter = ',', value_name = "MODEL")]
+    pub(crate) models: Vec<BenchModel>,
+    /// Thread counts.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    pub(crate) threads: Vec<usize>,
+    /// Batch sizes, for every model [default per model: 64,256,1024 for the synthetic models,
+    /// 64,256 for mnist-mosaic (its training set is 512 mosaics)].
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) batch_sizes: Vec<usize>,
+    /// Measurements per (model, batch size, threads) and framework.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) repeats: usize,
+    /// Timed epochs per measurement, for every model [default per model: 20 for the synthetic
+    /// models (3000 mosaics of 9 5-D segments), 2 for mnist-mosaic (512 mosaics of 9 28x28
+    /// tiles, two CNNs)].
+    #[arg(long)]
+    pub(crate) epochs: Option<usize>,
+    /// Untimed epochs before them.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) warmup_epochs: usize,
+    /// Python with torch for the baseline (default: bench/.venv, created when missing).
+    #[arg(long, value_parser = crate::absolute_path)]
+    pub(crate) python: Option<PathBuf>,
+    /// Markdown report, relative to the repository root (a CSV is written next to it).
+    #[arg(long, default_value = "bench/results.md")]
+    pub(crate) out: PathBuf,
+}
+
+/// The hidden child command.
+#[derive(Subcommand, Debug)]
+pub(crate) enum ChildCommand {
+    /// One sdc measurement; `bench` runs it in a child process.
+    #[command(hide = true)]
+    Child(ChildArgs),
+}
+
+/// One measurement: what a child is asked to run.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ChildArgs {
+    #[arg(long)]
+    pub(crate) model: BenchModel,
+    #[arg(long)]
+    pub(crate) batch_size: usize,
+    #[arg(long)]
+    pub(crate) threads: usize,
+    #[arg(long)]
+    pub(crate) epochs: usize,
+    #[arg(long)]
+    pub(crate) warmup_epochs: usize,
+    /// Directory with train.sdc (and test.sdc).
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+}
+
+/// A framework to compare against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Baseline {
+    /// `bench/pytorch/bench.py`.
+    Pytorch,
+}

@@ -1,0 +1,208 @@
+//! The child-process protocol: the parent starts one child per measurement ([`sdc_command`],
+//! [`pytorch_command`]) and reads the one JSON line it ends with ([`measure`]); an sdc child
+//! ([`child`]) trains in its own process and reads its peak RSS and thread count from `/proc`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail, ensure};
+use sdc_train::{EpochRecord, TrainObserver};
+use serde::{Deserialize, Serialize};
+
+use super::args::ChildArgs;
+use super::grid::Case;
+
+/// What every child prints as one JSON line (bench.py writes the same fields).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Measurement {
+    pub(crate) framework: String,
+    pub(crate) model: String,
+    pub(crate) batch_size: usize,
+    pub(crate) threads: usize,
+    pub(crate) epochs: usize,
+    pub(crate) warmup_epochs: usize,
+    pub(crate) steps: usize,
+    pub(crate) samples: usize,
+    pub(crate) seconds: f64,
+    pub(crate) samples_per_second: f64,
+    pub(crate) peak_rss_kib: u64,
+    /// OS threads of the child when it finished: shows whether it used the threads allowed.
+    pub(crate) threads_seen: usize,
+    /// Mean batch loss of the last timed epoch: a check that both frameworks really train.
+    pub(crate) final_mean_loss: f64,
+    pub(crate) versions: BTreeMap<String, String>,
+}
+
+/// Records when each epoch's optimiser steps ended (before any evaluation of that epoch).
+#[derive(Default)]
+struct EpochClock {
+    records: Vec<EpochRecord>,
+}
+
+impl TrainObserver for EpochClock {
+    fn on_epoch(&mut self, record: &EpochRecord) {
+        self.records.push(record.clone());
+    }
+}
+
+/// One sdc measurement in this process; prints its [`Measurement`].
+pub(crate) fn child(args: &ChildArgs) -> Result<()> {
+    let (warmup, timed) = (args.warmup_epochs, args.epochs);
+    ensure!(timed >= 1, "--epochs must be >= 1");
+    let config = args.model.config(args.batch_size, warmup, timed)?;
+    let (splits, _) = sdc_data::load_splits(&args.data)
+        .with_context(|| format!("reading the bench data in {}", args.data.display()))?;
+    let train = &splits.train;
+    let device = sdc_train::device(config.train.backend, config.train.precision)?.autodiff();
+    let model = config.model.init_for(
+        train.segment_shape(),
+        train.n_classes(),
+        config.train.seed,
+        &device,
+    )?;
+    let mut clock = EpochClock::default();
+    let outcome = sdc_train::fit(&config, model, train, None, &device, None, &mut clock)?;
+    ensure!(
+        outcome.epochs == config.train.max_epochs && clock.records.len() == outcome.epochs,
+        "training ran {} epochs, {} reported; expected {}",
+        outcome.epochs,
+        clock.records.len(),
+        config.train.max_epochs
+    );
+    // Epoch e is records[e - 1]; the window is from the end of epoch `warmup` to the end of
+    // epoch `warmup + timed`, whose elapsed_s are taken right after their steps.
+    let window = &clock.records[warmup..warmup + timed];
+    ensure!(
+        window.iter().all(|r| r.train.is_none()),
+        "a timed epoch was evaluated; the timing would include evaluation"
+    );
+    let start = warmup
+        .checked_sub(1)
+        .map_or(0.0, |i| clock.records[i].elapsed_s);
+    let end = window.last().expect("timed >= 1").elapsed_s;
+    let seconds = end - start;
+    let samples = train.len() * timed;
+    let status = ProcStatus::read()?;
+    let measurement = Measurement {
+        framework: "sdc".into(),
+        model: args.model.name().into(),
+        batch_size: args.batch_size,
+        threads: args.threads,
+        epochs: timed,
+        warmup_epochs: warmup,
+        steps: train.len().div_ceil(args.batch_size) * timed,
+        samples,
+        seconds,
+        samples_per_second: samples as f64 / seconds,
+        peak_rss_kib: status.peak_rss_kib,
+        threads_seen: status.threads,
+        final_mean_loss: window.last().expect("timed >= 1").running_loss,
+        versions: BTreeMap::from([("sdc".to_string(), env!("CARGO_PKG_VERSION").to_string())]),
+    };
+    println!("{}", serde_json::to_string(&measurement)?);
+    Ok(())
+}
+
+/// The fields of `/proc/self/status` the bench reports.
+struct ProcStatus {
+    peak_rss_kib: u64,
+    threads: usize,
+}
+
+impl ProcStatus {
+    fn read() -> Result<Self> {
+        let text = std::fs::read_to_string("/proc/self/status")
+            .context("reading /proc/self/status (the bench is Linux-only)")?;
+        let field = |name: &str| -> Result<u64> {
+            let line = text
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .with_context(|| format!("/proc/self/status has no {name}"))?;
+            let number = line.trim().trim_end_matches("kB").trim();
+            number
+                .parse()
+                .with_context(|| format!("/proc/self/status: {name} {line:?}"))
+        };
+        Ok(Self {
+            peak_rss_kib: field("VmHWM:")?,
+            threads: field("Threads:")? as usize,
+        })
+    }
+}
+
+pub(crate) fn sdc_command(exe: &Path, case: &Case, warmup_epochs: usize, data: &Path) -> Command {
+    let mut command = Command::new(exe);
+    command
+        .args(["bench", "child", "--model", case.model.name()])
+        .args(["--batch-size", &case.batch_size.to_string()])
+        .args(["--threads", &case.threads.to_string()])
+        .args(["--epochs", &case.epochs.to_string()])
+        .args(["--warmup-epochs", &warmup_epochs.to_string()])
+        .arg("--data")
+        .arg(data)
+        // burn-ndarray parallelises over rayon's global pool and calls matrixmultiply, which
+        // has its own pool; both read these when first used.
+        .env("RAYON_NUM_THREADS", case.threads.to_string())
+        .env("MATMUL_NUM_THREADS", case.threads.to_string());
+    command
+}
+
+pub(crate) fn pytorch_command(
+    python: &Path,
+    script: &Path,
+    case: &Case,
+    warmup_epochs: usize,
+    data: &Path,
+) -> Command {
+    let mut command = Command::new(python);
+    command
+        .arg(script)
+        .arg("--data")
+        .arg(data.join(sdc_data::TRAIN_FILE))
+        .args(["--model", case.model.name()])
+        .args(["--batch-size", &case.batch_size.to_string()])
+        .args(["--threads", &case.threads.to_string()])
+        .args(["--epochs", &case.epochs.to_string()])
+        .args(["--warmup-epochs", &warmup_epochs.to_string()])
+        // bench.py calls torch.set_num_threads; these bound the OpenMP / MKL pools as well.
+        .env("OMP_NUM_THREADS", case.threads.to_string())
+        .env("MKL_NUM_THREADS", case.threads.to_string());
+    command
+}
+
+/// Runs one child and reads the JSON line it ends with.
+pub(crate) fn measure(mut command: Command, case: &Case, framework: &str) -> Result<Measurement> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("starting {command:?}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!(
+            "{framework} measurement {case:?} failed ({}):\n{stderr}",
+            output.status
+        );
+    }
+    let line = stdout
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .with_context(|| {
+            format!("{framework} measurement {case:?} printed nothing; stderr:\n{stderr}")
+        })?;
+    let m: Measurement = serde_json::from_str(line)
+        .with_context(|| format!("{framework} measurement {case:?}: not a measurement: {line}"))?;
+    ensure!(
+        m.model == case.model.name()
+            && m.batch_size == case.batch_size
+            && m.threads == case.threads
+            && m.epochs == case.epochs,
+        "{framework} measured {} batch {} threads {} epochs {}, asked for {case:?}",
+        m.model,
+        m.batch_size,
+        m.threads,
+        m.epochs
+    );
+    Ok(m)
+}

@@ -1,0 +1,209 @@
+//! What the report says about the machine and the run: CPU, load, commit, versions, settings,
+//! and observations the table alone does not show.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::args::BenchArgs;
+use super::child::Measurement;
+use super::models::BenchModel;
+
+/// Title, machine, versions and settings.
+pub(crate) fn preamble(
+    args: &BenchArgs,
+    root: &Path,
+    models: &[BenchModel],
+    measurements: &[Measurement],
+    load: &str,
+) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let commit = command_output(Command::new("git").arg("-C").arg(root).args([
+        "rev-parse",
+        "--short=12",
+        "HEAD",
+    ]));
+    let dirty = command_output(Command::new("git").arg("-C").arg(root).args([
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+    ]));
+    let commit = match (commit, dirty) {
+        (Some(c), Some(d)) if !d.is_empty() => format!("{c} (with uncommitted changes)"),
+        (Some(c), _) => c,
+        (None, _) => "unknown".into(),
+    };
+    // `rustc 1.95.0 (...)`: the toolchain on PATH now, which built this binary under `cargo xtask`.
+    let rustc = command_output(
+        Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())).arg("-V"),
+    )
+    .unwrap_or_else(|| "unknown".into());
+    let mut versions: BTreeMap<String, String> = BTreeMap::new();
+    for m in measurements {
+        for (k, v) in &m.versions {
+            versions.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    if let Some(burn) = locked_version(root, "burn") {
+        versions.insert("burn".into(), burn);
+    }
+    let mut versions: Vec<String> = versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    versions.push(rustc);
+    let vs = if args.vs.is_some() {
+        " --vs pytorch"
+    } else {
+        ""
+    };
+    let mut flags = format!("--repeats {}", args.repeats);
+    if let Some(epochs) = args.epochs {
+        let _ = write!(flags, " --epochs {epochs}");
+    }
+    let _ = write!(flags, " --warmup-epochs {}", args.warmup_epochs);
+    // One line per model: what it trains on, how many mosaics and timed epochs, which grid.
+    let mut model_lines = String::new();
+    for &model in models {
+        let mosaics = measurements
+            .iter()
+            .find(|m| m.model == model.name() && m.epochs > 0)
+            .map_or("?".into(), |m| (m.samples / m.epochs).to_string());
+        let _ = writeln!(
+            model_lines,
+            "- {}: {}; {mosaics} training mosaics, {} timed epoch(s), batch sizes {:?}, threads \
+             {:?}",
+            model.name(),
+            model.describe(),
+            args.epochs_of(model),
+            args.batch_sizes_of(model),
+            args.threads,
+        );
+    }
+    format!(
+        "# Training throughput: sdc{}\n\n\
+         Written by `cargo xtask bench{vs} {flags}`.\n\n\
+         - machine: {cpu}, {cores} logical CPUs; Linux; load average (1 min) {load}\n\
+         - date: {} UTC\n\
+         - commit: {commit}\n\
+         - versions: {} (sdc on burn's ndarray backend, f32)\n\n\
+         {model_lines}\n\
+         samples/s = training samples (mosaics) through forward + backward + both Adam steps per \
+         second, over the timed epochs after {} warm-up epoch(s), evaluation excluded; one \
+         process per measurement, {} per cell (median, min–max). Peak RSS is the largest over \
+         those processes.\n",
+        if args.vs.is_some() { " vs PyTorch" } else { "" },
+        utc_now(),
+        versions.join(", "),
+        args.warmup_epochs,
+        args.repeats,
+    )
+}
+
+/// Observations the table alone does not show.
+pub(crate) fn notes(measurements: &[Measurement], load_before: &str) -> String {
+    let mut out = String::new();
+    // One line per case, however many repeats showed it.
+    let idle: std::collections::BTreeSet<String> = measurements
+        .iter()
+        .filter(|m| m.threads > 1 && m.threads_seen < m.threads)
+        .map(|m| {
+            format!(
+                "{} {} batch {} threads {}: {} OS thread(s)",
+                m.framework, m.model, m.batch_size, m.threads, m.threads_seen
+            )
+        })
+        .collect();
+    if !idle.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nProcesses that ended with fewer OS threads than they were allowed (they ran at \
+             most that parallel):\n"
+        );
+        for line in idle.iter().take(6) {
+            let _ = writeln!(out, "- {line}");
+        }
+        if idle.len() > 6 {
+            let _ = writeln!(out, "- ... {} more", idle.len() - 6);
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Ok(load) = load_before.parse::<f64>()
+        && load >= 1.0
+    {
+        let _ = writeln!(
+            out,
+            "\nThe machine was busy (load average {load} on {cores} CPUs at the start). Every \
+             number carries that noise, and multi-threaded runs suffer most: a thread pool that \
+             waits at a barrier for a descheduled worker (PyTorch's OpenMP pool spins) loses a \
+             whole time slice each time. Compare frameworks at 1 thread, or rerun on an idle \
+             machine."
+        );
+    }
+    out
+}
+
+/// The 1-minute load average: other work on the machine skews every number, and thread
+/// pools that spin (OpenMP) suffer most.
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// stdout of a command, trimmed, if it ran and succeeded.
+fn command_output(command: &mut Command) -> Option<String> {
+    let output = command.stderr(Stdio::null()).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// The version of `package` in Cargo.lock (the first entry of that name).
+pub(crate) fn locked_version(root: &Path, package: &str) -> Option<String> {
+    let lock: toml::Table = std::fs::read_to_string(root.join("Cargo.lock"))
+        .ok()?
+        .parse()
+        .ok()?;
+    lock.get("package")?
+        .as_array()?
+        .iter()
+        .find(|p| p.get("name").and_then(toml::Value::as_str) == Some(package))?
+        .get("version")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC.
+fn utc_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locked_version_reads_cargo_lock() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let v = locked_version(&root, "burn").expect("burn is locked");
+        assert!(v.starts_with("0."), "{v}");
+    }
+}
