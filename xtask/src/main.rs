@@ -11,10 +11,10 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sdc_data::ImageSource;
+use sdc_reproduce::experiment::{PlannedRun, Profile};
+use sdc_reproduce::reproduce::{ReproduceOptions, plan, select_specs};
+use sdc_reproduce::sweep::{RunStatus, Shard, SweepObserver};
 use sdc_train::BackendKind;
-use sdc_train::experiment::{PlannedRun, Profile};
-use sdc_train::reproduce::{ReproduceOptions, plan, select_specs};
-use sdc_train::sweep::{RunStatus, Shard, SweepObserver};
 use tracing_subscriber::EnvFilter;
 use xtask::{absolute_path, bench};
 
@@ -101,7 +101,7 @@ fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("warn,sdc_train::sweep=info")),
+                .unwrap_or_else(|_| EnvFilter::new("warn,sdc_reproduce::sweep=info")),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -197,7 +197,7 @@ fn reproduce(args: ReproduceArgs, root: &std::path::Path) -> Result<()> {
         bar,
         failed: AtomicUsize::new(0),
     };
-    let outcome = sdc_train::reproduce::reproduce(&options, &progress)?;
+    let outcome = sdc_reproduce::reproduce::reproduce(&options, &progress)?;
     progress.bar.finish_and_clear();
     let trained = outcome
         .statuses

@@ -95,7 +95,7 @@ pub enum TrainError {
 
 impl TrainError {
     /// An I/O (or CSV, or serialisation) error on `path`, keeping the error as its source.
-    pub(crate) fn io(
+    pub fn io(
         path: impl Into<PathBuf>,
         err: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {

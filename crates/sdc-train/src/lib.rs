@@ -5,27 +5,23 @@
 //! (resolved config, `metrics.csv`, `summary.json`, checkpoints); [`eval_run`] scores a
 //! finished run and writes per-sample predictions.
 //!
-//! The root holds what training one run needs; the rest is reachable by module:
-//! [`config`] (every section of the experiment TOML), [`objective`] (losses and prediction
-//! rules), and the sweeps over many runs: [`experiment`] (specs and their grids),
-//! [`sweep`] (running planned runs) and [`reproduce`] (the paper's experiments and the report).
+//! The root holds what training one run needs; the rest is reachable by module: [`config`]
+//! (every section of the experiment TOML), [`objective`] (losses and prediction rules),
+//! [`score`] (the analysis of another model's outputs) and [`export`] (weights for PyTorch).
+//! Sweeps over many runs live in the `sdc-reproduce` crate, on top of this API.
 
 pub mod config;
 mod config_error;
 mod device;
 mod error;
 mod evaluate;
-pub mod experiment;
 pub mod export;
 mod metrics;
-mod mosaic_figure;
 pub mod objective;
-pub mod reproduce;
 mod run;
 mod run_dir;
 mod run_metric;
 pub mod score;
-pub mod sweep;
 mod training;
 
 pub use config::{
@@ -40,5 +36,9 @@ pub use run::{
     DivergedRun, EvalReport, RunRecord, RunSummary, eval_run, finished_run, load_run_model,
     run_experiment,
 };
-pub use run_dir::{CheckpointState, Manifest, RunDir};
+pub use run_dir::{
+    CONFIG_FILE, CheckpointState, MANIFEST_FILE, METRICS_FILE, MODEL_FILE, Manifest, RunDir,
+    SUMMARY_FILE, TIMING_FILE,
+};
+pub use run_metric::{BEST_RUN_ACCURACY, is_known_metric, metric_value};
 pub use training::{PretrainReport, Silent, StopReason, TrainObserver, TrainOutcome, fit};

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use sdc_train::reproduce::metric_value;
+use sdc_train::metric_value;
 use sdc_train::{
     EpochRecord, ExperimentConfig, RunSummary, Silent, TrainError, TrainObserver, eval_run,
     read_rows, run_experiment,

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use sdc_reproduce::experiment::Profile;
+use sdc_reproduce::reproduce::{ReproduceOptions, reproduce};
+use sdc_reproduce::sweep::{RunStatus, Shard};
 use sdc_train::Silent;
-use sdc_train::experiment::Profile;
-use sdc_train::reproduce::{ReproduceOptions, reproduce};
-use sdc_train::sweep::{RunStatus, Shard};
 
 const SPEC: &str = r#"
 name = "tiny"
@@ -56,7 +56,7 @@ fn options(root: &Path, out: &str, shard: Option<Shard>, train: bool) -> Reprodu
     }
 }
 
-fn count(statuses: &[(sdc_train::experiment::PlannedRun, RunStatus)]) -> (usize, usize, usize) {
+fn count(statuses: &[(sdc_reproduce::experiment::PlannedRun, RunStatus)]) -> (usize, usize, usize) {
     let mut c = (0, 0, 0);
     for (_, s) in statuses {
         match s {
@@ -242,7 +242,7 @@ fn two_shards_run_disjoint_halves_whose_merge_equals_the_whole() {
     .expect("b");
     assert_eq!(count(&a.statuses), (2, 0, 0));
     assert_eq!(count(&b.statuses), (2, 0, 0));
-    let dirs = |o: &sdc_train::reproduce::ReproduceOutcome| {
+    let dirs = |o: &sdc_reproduce::reproduce::ReproduceOutcome| {
         o.statuses
             .iter()
             .map(|(r, _)| r.rel_dir.clone())

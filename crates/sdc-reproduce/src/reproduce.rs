@@ -8,13 +8,12 @@ use sdc_interp::{
     describe, judge,
 };
 
-use crate::device::BackendKind;
-use crate::error::TrainError;
+use sdc_train::{
+    BackendKind, METRICS_FILE, RunRecord, RunSummary, StopReason, TrainError, finished_run,
+    metric_value, read_rows,
+};
+
 use crate::experiment::{ExperimentSpec, PlannedRun, Profile, display_value};
-use crate::metrics::read_rows;
-use crate::run::{RunRecord, RunSummary, finished_run};
-use crate::run_dir::METRICS_FILE;
-pub use crate::run_metric::metric_value;
 use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 
 /// A run counts as a silent failure when it is this accurate (%)...
@@ -273,7 +272,7 @@ fn section(
     }
     let unconverged = all
         .iter()
-        .filter(|s| s.stop_reason == crate::training::StopReason::MaxEpochs)
+        .filter(|s| s.stop_reason == StopReason::MaxEpochs)
         .count();
     if unconverged > 0 {
         notes.push(format!(

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use sdc_interp::VerdictRule;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ExperimentConfig;
-use crate::error::TrainError;
+use sdc_train::{ExperimentConfig, TrainError};
 
 /// One axis of an experiment's grid: a config key and the values it takes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -273,7 +272,7 @@ impl ExperimentSpec {
             }
         }
         for metric in self.metrics.iter().chain([&self.verdict.metric]) {
-            if !crate::run_metric::is_known_metric(metric) {
+            if !sdc_train::is_known_metric(metric) {
                 return Err(format!(
                     "metric `{metric}` is unknown: use train.* or test.* with loss, accuracy, ftpt, ffpt, \
                      ftpf, ffpf, max_ge_half, sparsity, simplex_distance, entropy, alpha_at_true; or epochs"
@@ -281,11 +280,7 @@ impl ExperimentSpec {
             }
         }
         for (i, r) in self.reference.iter().enumerate() {
-            if let Some(bad) = r
-                .values
-                .keys()
-                .find(|k| !crate::run_metric::is_known_metric(k))
-            {
+            if let Some(bad) = r.values.keys().find(|k| !sdc_train::is_known_metric(k)) {
                 return Err(format!("reference[{i}].values: unknown metric `{bad}`"));
             }
         }

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tracing::{info, warn};
 
-use crate::error::TrainError;
+use sdc_train::{
+    MANIFEST_FILE, RunRecord, RunSummary, Silent, TrainError, finished_run, run_experiment,
+};
+
 use crate::experiment::PlannedRun;
-use crate::run::{RunRecord, RunSummary, finished_run, run_experiment};
-use crate::run_dir::{MANIFEST_FILE, write_atomic};
-use crate::training::Silent;
 
 /// The file a failed run leaves in its directory (removed when it later succeeds).
 pub(crate) const ERROR_FILE: &str = "error.txt";
@@ -155,7 +155,7 @@ fn run_one(run: &PlannedRun, root: &Path, observer: &dyn SweepObserver) -> RunSt
 }
 
 fn record_failure(path: &Path, message: &str) {
-    if let Err(e) = write_atomic(path, message.as_bytes()) {
+    if let Err(e) = sdc_io::write_atomic(path, message.as_bytes()) {
         warn!(path = %path.display(), error = %e, "cannot record the failure");
     }
 }

@@ -7,11 +7,7 @@ use std::path::Path;
 use sdc_data::{DataConfig, SdcDataset};
 use sdc_interp::{AlphaRows, Figure, MosaicPanel, argmax_first};
 
-use crate::config::ExperimentConfig;
-use crate::device::device;
-use crate::error::TrainError;
-use crate::evaluate::predict;
-use crate::run::load_run_model;
+use sdc_train::{ExperimentConfig, TrainError, device, load_run_model, predict};
 
 /// Training mosaics the model is run on to find examples.
 const SCANNED: usize = 300;
@@ -238,7 +234,7 @@ max_epochs = 1
         );
         let config = ExperimentConfig::from_toml_str(&text, "<test>", &[]).expect("valid");
         let run = tempfile::tempdir().expect("tempdir");
-        crate::run_experiment(&config, run.path(), &mut crate::Silent).expect("trains");
+        sdc_train::run_experiment(&config, run.path(), &mut sdc_train::Silent).expect("trains");
 
         let figure = mosaic_figure(&config, run.path(), "test").expect("draws");
         let Some(Figure::Mosaics { panels, .. }) = &figure else {
@@ -265,8 +261,9 @@ max_epochs = 1
 
     #[test]
     fn synthetic_data_give_no_figure() {
-        let config = ExperimentConfig::from_toml_str(crate::DEFAULT_CONFIG_TOML, "<default>", &[])
-            .expect("valid");
+        let config =
+            ExperimentConfig::from_toml_str(sdc_train::DEFAULT_CONFIG_TOML, "<default>", &[])
+                .expect("valid");
         // Nothing is read: the directory does not exist.
         let figure = mosaic_figure(&config, Path::new("/nonexistent"), "x").expect("no error");
         assert_eq!(figure, None);
