@@ -1,4 +1,7 @@
 //! End to end: a hand-made report rendered into a temporary directory.
+//!
+//! (Long because it is the one end-to-end test of the report renderer; each case builds its own
+//! small report.)
 
 #![allow(clippy::unwrap_used)]
 

@@ -15,6 +15,9 @@
 //!   with its own `manifest.json`, written last, which records the epoch, the configuration's
 //!   checksum and each file's checksum;
 //! - `.sdc.lock`: the lock a writer holds (see [`sdc_io::DirLock`]).
+//!
+//! (About 600 lines: the code is under 470; the rest are the tests of the crash-consistency
+//! protocol, which belong beside it.)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! The training loop: joint or alternating updates of the focus and classification networks,
 //! optionally frozen or started from finished runs (paper-spec 5).
 
+mod checkpoint;
 mod init_from;
 mod pretrain;
 
@@ -22,9 +23,7 @@ use crate::config::{ExperimentConfig, Network, OptimizerConfig, TrainConfig};
 use crate::error::TrainError;
 use crate::evaluate::{SplitMetrics, evaluate};
 use crate::metrics::{EpochRecord, MetricsRow, TimingRow, append_row, truncate_rows};
-use crate::run_dir::{
-    Checkpoint, CheckpointState, METRICS_FILE, PRETRAIN_FILE, RunDir, TIMING_FILE,
-};
+use crate::run_dir::{CheckpointState, METRICS_FILE, PRETRAIN_FILE, RunDir, TIMING_FILE};
 
 pub use pretrain::PretrainReport;
 
@@ -106,16 +105,7 @@ fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
     order
 }
 
-/// Both networks' optimisers.
-struct Optimizers {
-    focus: ModuleOptimizer,
-    classifier: ModuleOptimizer,
-}
-
-/// Checkpoint file names of the model and the optimisers.
-const CHECKPOINT_MODEL: &str = "model.bpk";
-const CHECKPOINT_OPTIM_FOCUS: &str = "optim-focus.bpk";
-const CHECKPOINT_OPTIM_CLASSIFIER: &str = "optim-classifier.bpk";
+use checkpoint::Optimizers;
 
 /// Where training starts: fresh (after `init_from` and pretraining) or from a checkpoint.
 struct Start {
@@ -147,19 +137,7 @@ fn resume_or_init(
     };
     if let (Some(run), Some(checkpoint)) = (run, checkpoint) {
         // The checkpoint holds the networks as trained so far, init_from included.
-        let dir = checkpoint.dir();
-        let model = model.load_bytes(
-            checkpoint.read(CHECKPOINT_MODEL)?,
-            &dir.join(CHECKPOINT_MODEL),
-        )?;
-        let optimizers = Optimizers {
-            focus: load_optimizer(optimizers.focus, &checkpoint, CHECKPOINT_OPTIM_FOCUS)?,
-            classifier: load_optimizer(
-                optimizers.classifier,
-                &checkpoint,
-                CHECKPOINT_OPTIM_CLASSIFIER,
-            )?,
-        };
+        let (model, optimizers) = checkpoint::load(&checkpoint, model, optimizers)?;
         let state = &checkpoint.state;
         for file in [METRICS_FILE, TIMING_FILE] {
             truncate_rows(&run.file(file), state.epoch)?;
@@ -403,7 +381,7 @@ pub fn fit(
                 train_seconds: seconds_before + started.elapsed().as_secs_f64(),
                 start_loss: start,
             };
-            save_checkpoint(run, config, &model, &optimizers, &state)?;
+            checkpoint::save(run, config, &model, &optimizers, &state)?;
         }
         if interrupted && epoch < max_epochs {
             return Err(TrainError::Interrupted { epoch });
@@ -460,49 +438,6 @@ fn log_epoch(record: &EpochRecord) {
         test_ffpf = test_rates.ffpf,
         "epoch"
     );
-}
-
-fn load_optimizer(
-    optim: ModuleOptimizer,
-    checkpoint: &Checkpoint,
-    name: &str,
-) -> Result<ModuleOptimizer, TrainError> {
-    let bytes = checkpoint.read(name)?;
-    optim
-        .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-        .map_err(|e| TrainError::Damaged {
-            path: checkpoint.dir().join(name),
-            message: format!("cannot load optimiser state: {e}"),
-        })
-}
-
-fn save_checkpoint(
-    run: &RunDir,
-    config: &ExperimentConfig,
-    model: &AttentionModel,
-    optimizers: &Optimizers,
-    state: &CheckpointState,
-) -> Result<(), TrainError> {
-    let optim_bytes = |optim: &ModuleOptimizer, name: &str| {
-        optim
-            .into_bytes()
-            .map(|b| b.to_vec())
-            .map_err(|e| TrainError::io(run.checkpoint_dir().join(name), e.to_string()))
-    };
-    let files = [
-        (CHECKPOINT_MODEL, model.to_bytes()?),
-        (
-            CHECKPOINT_OPTIM_FOCUS,
-            optim_bytes(&optimizers.focus, CHECKPOINT_OPTIM_FOCUS)?,
-        ),
-        (
-            CHECKPOINT_OPTIM_CLASSIFIER,
-            optim_bytes(&optimizers.classifier, CHECKPOINT_OPTIM_CLASSIFIER)?,
-        ),
-    ];
-    run.save_checkpoint(config, &files, state)?;
-    debug!(epoch = state.epoch, "checkpoint saved");
-    Ok(())
 }
 
 #[cfg(test)]

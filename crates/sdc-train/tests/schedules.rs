@@ -1,6 +1,9 @@
 //! Training schedules, frozen networks, networks started from finished runs, and the
 //! configuration keys behind them (`train.schedule`, `train.freeze`, `train.init_from`,
 //! `train.objective`).
+//!
+//! (Long because every schedule, freeze and init_from key is tested end to end here, each with
+//! its own small run.)
 
 use std::path::Path;
 
