@@ -12,9 +12,10 @@ use crate::config::ExperimentConfig;
 use crate::device::{BackendKind, Precision, device};
 use crate::error::TrainError;
 use crate::evaluate::{Predictions, SplitMetrics, evaluate, predict};
+use crate::provenance::{PROVENANCE_FILE, Provenance};
 use crate::run_dir::{
-    MANIFEST_FILE, METRICS_FILE, MODEL_FILE, RUN_TIMING_FILE, RunDir, SUMMARY_FILE, TIMING_FILE,
-    parse_json, write_atomic,
+    MANIFEST_FILE, METRICS_FILE, METRICS_JSONL_FILE, MODEL_FILE, RUN_TIMING_FILE, RunDir,
+    SUMMARY_FILE, TIMING_FILE, parse_json, write_atomic,
 };
 use crate::training::{StopReason, TrainObserver, fit};
 
@@ -153,9 +154,27 @@ pub fn run_experiment(
     out: &Path,
     observer: &mut dyn TrainObserver,
 ) -> Result<RunSummary, TrainError> {
+    // A finished run is only verified: nothing to build for it.
+    if out.join(MANIFEST_FILE).is_file() {
+        let run = RunDir::lock(out)?;
+        if let Some(record) = finished_record(&run, Some(config))? {
+            info!(dir = %out.display(), "run already finished; not training again");
+            return record.into_summary();
+        }
+    }
+    // Everything that can refuse the configuration (the backend, the data, the model's sizes)
+    // runs before anything is written: a failed start leaves no directory behind.
+    let splits = config.data.load()?;
+    let device = device(config.train.backend, config.train.precision)?.autodiff();
+    let model = config.model.init_for(
+        splits.train.segment_shape(),
+        splits.train.n_classes(),
+        config.train.seed,
+        &device,
+    )?;
+
     let run = RunDir::lock(out)?;
     if let Some(record) = finished_record(&run, Some(config))? {
-        info!(dir = %out.display(), "run already finished; not training again");
         return record.into_summary();
     }
     if let Some(existing) = run.read_config()?
@@ -168,16 +187,66 @@ pub fn run_experiment(
         });
     }
     run.write_config(config)?;
-    let _span = tracing::info_span!("run", name = %config.name, seed = config.train.seed).entered();
-
-    let splits = config.data.load()?;
-    let device = device(config.train.backend, config.train.precision)?.autodiff();
-    let model = config.model.init_for(
-        splits.train.segment_shape(),
-        splits.train.n_classes(),
-        config.train.seed,
-        &device,
+    let first_epoch = run
+        .latest_checkpoint(config)?
+        .map_or(1, |checkpoint| checkpoint.state.epoch + 1);
+    let mut provenance = Provenance::start(
+        &run,
+        config.train.backend,
+        config.train.precision,
+        first_epoch,
     )?;
+    let _span = tracing::info_span!("run", name = %config.name, seed = config.train.seed).entered();
+    let result = train_into(config, &run, splits, device, model, observer);
+    let outcome = match &result {
+        Ok(_) => "completed".to_string(),
+        Err(TrainError::Diverged { .. }) => "diverged".to_string(),
+        Err(TrainError::Interrupted { epoch }) => format!("interrupted after epoch {epoch}"),
+        Err(e) => format!("failed: {e}"),
+    };
+    let ended = provenance.end(&run, &outcome);
+    let summary = result?;
+    ended?;
+    // The manifest goes last: only now is the run finished.
+    let record_files: &[&str] = match &summary {
+        RunRecord::Completed(_) => &[
+            METRICS_FILE,
+            METRICS_JSONL_FILE,
+            TIMING_FILE,
+            MODEL_FILE,
+            SUMMARY_FILE,
+            RUN_TIMING_FILE,
+            PROVENANCE_FILE,
+        ],
+        RunRecord::Diverged(_) => &[
+            METRICS_FILE,
+            METRICS_JSONL_FILE,
+            SUMMARY_FILE,
+            PROVENANCE_FILE,
+        ],
+    };
+    // A run that diverged before its first evaluation has no metrics.
+    let present: Vec<&str> = record_files
+        .iter()
+        .copied()
+        .filter(|name| matches!(summary, RunRecord::Completed(_)) || run.file(name).is_file())
+        .collect();
+    run.finish(config, &present)?;
+    // The final model (or the record of divergence) supersedes the resumable state.
+    run.remove_checkpoints()?;
+    summary.into_summary()
+}
+
+/// Trains a validated configuration into the locked `run`: the summary of a completed run, or
+/// the record of one that diverged; the caller writes the manifest.
+fn train_into(
+    config: &ExperimentConfig,
+    run: &RunDir,
+    splits: sdc_data::Splits,
+    device: burn::tensor::Device,
+    model: sdc_model::AttentionModel,
+    observer: &mut dyn TrainObserver,
+) -> Result<RunRecord, TrainError> {
     let n_parameters = model.num_params();
     let outcome = match fit(
         config,
@@ -185,7 +254,7 @@ pub fn run_experiment(
         &splits.train,
         Some(&splits.test),
         &device,
-        Some(&run),
+        Some(run),
         observer,
     ) {
         Ok(outcome) => outcome,
@@ -199,14 +268,8 @@ pub fn run_experiment(
                 reason: reason.clone(),
             });
             run.write_json(SUMMARY_FILE, &record)?;
-            let mut files = vec![SUMMARY_FILE];
-            if run.file(METRICS_FILE).is_file() {
-                files.push(METRICS_FILE);
-            }
-            run.finish(config, &files)?;
-            run.remove_checkpoints()?;
             tracing::warn!(epoch, %reason, "run diverged");
-            return Err(TrainError::Diverged { epoch, reason });
+            return Ok(record);
         }
         Err(e) => return Err(e),
     };
@@ -254,31 +317,18 @@ pub fn run_experiment(
         alpha_at_true,
     };
     run.write_json(RUN_TIMING_FILE, &timing)?;
-    run.write_json(
-        SUMMARY_FILE,
-        &RunRecord::Completed(Box::new(summary.clone())),
-    )?;
-    // The manifest goes last: only now is the run finished.
-    run.finish(
-        config,
-        &[
-            METRICS_FILE,
-            TIMING_FILE,
-            MODEL_FILE,
-            SUMMARY_FILE,
-            RUN_TIMING_FILE,
-        ],
-    )?;
-    // The final model supersedes the resumable state.
-    run.remove_checkpoints()?;
-    info!(
-        epochs = summary.epochs,
-        accuracy = summary.train.summary.accuracy,
-        ftpt = summary.train.summary.rates.ftpt,
-        ffpt = summary.train.summary.rates.ffpt,
-        "run finished"
-    );
-    Ok(summary)
+    let record = RunRecord::Completed(Box::new(summary));
+    run.write_json(SUMMARY_FILE, &record)?;
+    if let RunRecord::Completed(summary) = &record {
+        info!(
+            epochs = summary.epochs,
+            accuracy = summary.train.summary.accuracy,
+            ftpt = summary.train.summary.rates.ftpt,
+            ffpt = summary.train.summary.rates.ffpt,
+            "run finished"
+        );
+    }
+    Ok(record)
 }
 
 /// Rebuilds the final model of the finished run in `run_dir`, trained with `config`, on
