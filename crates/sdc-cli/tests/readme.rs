@@ -2,7 +2,9 @@
 //! this test on the `PATH`, in one scratch directory holding a copy of `configs/` (so the lines
 //! see each other's runs, as a reader's shell would). A line that cannot run here is listed in
 //! [`NOT_RUN`] with the reason and where it is checked instead; a line neither run nor listed
-//! fails the test, so a new README command cannot go untested silently.
+//! fails the test, so a new README command cannot go untested silently. Fetching needs the
+//! network, so `data/mnist` holds synthetic IDX files of MNIST's format instead (the fetchers
+//! have their own tests).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,9 +52,11 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The shell lines of the README's ```sh blocks, without their trailing comments.
+/// The shell lines of the README's ```sh blocks, without their trailing comments; a line ending
+/// in `\\` continues on the next.
 fn readme_lines() -> Vec<String> {
     let text = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let text = text.replace("\\\n", " ");
     let mut lines = Vec::new();
     let mut in_sh = false;
     for line in text.lines() {
@@ -94,10 +98,35 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// MNIST-format IDX files under `dir`: `n` images per split, classes cycling 0-9, each class a
+/// bright 7x7 square at its own place.
+fn write_mnist(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    for prefix in ["train", "t10k"] {
+        let header =
+            |words: &[u32]| -> Vec<u8> { words.iter().flat_map(|w| w.to_be_bytes()).collect() };
+        let mut images = header(&[0x0803, n as u32, 28, 28]);
+        let mut labels = header(&[0x0801, n as u32]);
+        for i in 0..n {
+            let c = i % 10;
+            let (r0, c0) = ((c / 4) * 7, (c % 4) * 7);
+            images.extend((0..28 * 28).map(|k| {
+                let (r, col) = (k / 28, k % 28);
+                let bright = (r0..r0 + 7).contains(&r) && (c0..c0 + 7).contains(&col);
+                if bright { 230 } else { ((k + i) % 17) as u8 }
+            }));
+            labels.push(c as u8);
+        }
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).expect("write");
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).expect("write");
+    }
+}
+
 #[test]
 fn every_readme_command_runs_in_order() {
     let scratch = tempfile::tempdir().expect("tempdir");
     copy_dir(&repo().join("configs"), &scratch.path().join("configs"));
+    write_mnist(&scratch.path().join("data/mnist"), 1000);
     let bin = Path::new(env!("CARGO_BIN_EXE_sdc"))
         .parent()
         .expect("the binary's directory")
@@ -133,6 +162,7 @@ fn every_readme_command_runs_in_order() {
             .current_dir(scratch.path())
             .env("PATH", &path)
             .env("RUST_BACKTRACE", "0")
+            .env_remove("SDC_DATA")
             .output()
             .expect("bash runs");
         assert!(
