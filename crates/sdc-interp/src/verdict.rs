@@ -177,7 +177,6 @@ impl VerdictRule {
     }
 }
 
-
 /// How a paper number compares with our runs at its grid point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -333,7 +332,11 @@ fn check_number(at: String, ours: Stats, paper: f64, tol: f64) -> NumberCheck {
     }
 }
 
-fn check_trends(table: &Table, metric: &str, dir: &DirectionRule) -> Result<Vec<TrendCheck>, String> {
+fn check_trends(
+    table: &Table,
+    metric: &str,
+    dir: &DirectionRule,
+) -> Result<Vec<TrendCheck>, String> {
     let Some(axis) = table.columns.iter().position(|c| *c == dir.axis) else {
         return Err(format!(
             "the rule's axis {} is not a column of the table (columns: {})",
@@ -375,7 +378,10 @@ fn check_trends(table: &Table, metric: &str, dir: &DirectionRule) -> Result<Vec<
         }
         let change = b.mean - a.mean;
         let diffs = bootstrap_differences(a_values, b_values);
-        let interval = (quantile(&diffs, TREND_LEVEL), quantile(&diffs, 1.0 - TREND_LEVEL));
+        let interval = (
+            quantile(&diffs, TREND_LEVEL),
+            quantile(&diffs, 1.0 - TREND_LEVEL),
+        );
         // In the claimed direction's units: positive means "as claimed".
         let sign = dir.order.sign();
         let (lo, hi) = if sign > 0.0 {
@@ -518,7 +524,12 @@ pub fn assess(table: &Table, rule: &VerdictRule) -> Judgement {
 
     let mut sentences = vec![scope_text(table, rule)];
     if !numbers.is_empty() {
-        sentences.push(numbers_text(&numbers, m, tol, (consistent, contradicted, undecided)));
+        sentences.push(numbers_text(
+            &numbers,
+            m,
+            tol,
+            (consistent, contradicted, undecided),
+        ));
     }
     if let Some(dir) = &rule.direction {
         sentences.push(trends_text(&trends, m, dir));
@@ -571,7 +582,9 @@ fn numbers_text(
     (consistent, contradicted, undecided): (usize, usize, usize),
 ) -> String {
     let total = numbers.len();
-    let mut parts = vec![format!("{consistent} of {total} paper numbers of {m} are consistent")];
+    let mut parts = vec![format!(
+        "{consistent} of {total} paper numbers of {m} are consistent"
+    )];
     if contradicted > 0 {
         parts.push(format!("{contradicted} contradicted"));
     }
@@ -655,10 +668,14 @@ fn trends_text(trends: &[TrendCheck], m: &str, dir: &DirectionRule) -> String {
 
 /// The seed count that would decide what is still open, when the observed spread says.
 fn needed_text(numbers: &[NumberCheck], trends: &[TrendCheck]) -> Option<String> {
-    let open_numbers = numbers.iter().filter(|c| c.agreement == Agreement::Undecided);
+    let open_numbers = numbers
+        .iter()
+        .filter(|c| c.agreement == Agreement::Undecided);
     let open_trends: Vec<&TrendCheck> = trends
         .iter()
-        .filter(|t| t.outcome != TrendOutcome::Holds && !(t.outcome == TrendOutcome::Reversed && t.decisive))
+        .filter(|t| {
+            t.outcome != TrendOutcome::Holds && !(t.outcome == TrendOutcome::Reversed && t.decisive)
+        })
         .collect();
     let needed = open_numbers
         .filter_map(|c| c.runs_needed)

@@ -9,7 +9,11 @@ const M: &str = "train.ftpt";
 fn around(mean: f64, n: usize) -> Vec<f64> {
     (0..n)
         .map(|i| {
-            let t = if n == 1 { 0.0 } else { i as f64 / (n - 1) as f64 };
+            let t = if n == 1 {
+                0.0
+            } else {
+                i as f64 / (n - 1) as f64
+            };
             (mean - 2.0 + 4.0 * t).clamp(0.0, 100.0)
         })
         .collect()
@@ -53,15 +57,31 @@ const PAPER: [Option<f64>; 3] = [Some(88.51), Some(93.39), Some(96.75)];
 
 #[test]
 fn twenty_seeds_matching_the_paper_are_reproduced() {
-    let t = layers([around(88.0, 20), around(93.0, 20), around(97.0, 20)], PAPER);
+    let t = layers(
+        [around(88.0, 20), around(93.0, 20), around(97.0, 20)],
+        PAPER,
+    );
     let j = assess(&t, &rule(Some(Order::Increasing)));
     assert_eq!(j.verdict, Verdict::Reproduced, "{}", j.reason);
-    assert!(j.numbers.iter().all(|c| c.agreement == Agreement::Consistent));
+    assert!(
+        j.numbers
+            .iter()
+            .all(|c| c.agreement == Agreement::Consistent)
+    );
     assert_eq!(j.trends.len(), 1);
     assert_eq!(j.trends[0].outcome, TrendOutcome::Holds);
     assert!(j.trends[0].interval.0 > 7.0, "{:?}", j.trends[0]);
-    assert!(j.reason.starts_with("Over all 60 runs at 3 grid points"), "{}", j.reason);
-    assert!(j.reason.contains("3 of 3 paper numbers of train.ftpt are consistent"), "{}", j.reason);
+    assert!(
+        j.reason.starts_with("Over all 60 runs at 3 grid points"),
+        "{}",
+        j.reason
+    );
+    assert!(
+        j.reason
+            .contains("3 of 3 paper numbers of train.ftpt are consistent"),
+        "{}",
+        j.reason
+    );
     assert!(j.reason.contains("row holds: change +9.00"), "{}", j.reason);
 }
 
@@ -76,23 +96,42 @@ fn five_seeds_of_a_bimodal_distribution_are_inconclusive() {
     assert_eq!(j.numbers[1].agreement, Agreement::Undecided);
     assert_eq!(j.numbers[1].runs_needed, Some(MIN_RUNS_TO_REJECT));
     assert_eq!(j.trends[0].outcome, TrendOutcome::NotSignificant);
-    assert!(j.reason.contains("runs per grid point would decide"), "{}", j.reason);
+    assert!(
+        j.reason.contains("runs per grid point would decide"),
+        "{}",
+        j.reason
+    );
     // All seeds at 100 everywhere: no increase and off the paper, still only inconclusive.
     let flat = layers([vec![100.0; 5], vec![100.0; 5], vec![100.0; 5]], PAPER);
     let j = assess(&flat, &rule(Some(Order::Increasing)));
     assert_eq!(j.verdict, Verdict::Inconclusive, "{}", j.reason);
     assert_eq!(j.trends[0].runs_needed, None);
-    assert!(j.reason.contains("no run count estimated from it"), "{}", j.reason);
+    assert!(
+        j.reason.contains("no run count estimated from it"),
+        "{}",
+        j.reason
+    );
 }
 
 #[test]
 fn a_clear_contradiction_is_not_reproduced() {
-    let t = layers([around(60.0, 20), around(65.0, 20), around(62.0, 20)], PAPER);
+    let t = layers(
+        [around(60.0, 20), around(65.0, 20), around(62.0, 20)],
+        PAPER,
+    );
     let j = assess(&t, &rule(None));
     assert_eq!(j.verdict, Verdict::NotReproduced, "{}", j.reason);
-    assert!(j.numbers.iter().all(|c| c.agreement == Agreement::Contradicted));
+    assert!(
+        j.numbers
+            .iter()
+            .all(|c| c.agreement == Agreement::Contradicted)
+    );
     assert!(j.reason.contains("0 of 3 paper numbers"), "{}", j.reason);
-    assert!(j.reason.contains("ours 62.00 [61.") && j.reason.contains("paper 96.75"), "{}", j.reason);
+    assert!(
+        j.reason.contains("ours 62.00 [61.") && j.reason.contains("paper 96.75"),
+        "{}",
+        j.reason
+    );
     // The same numbers on 5 seeds cannot reject yet.
     let few = layers([around(60.0, 5), around(65.0, 5), around(62.0, 5)], PAPER);
     assert_eq!(judge(&few, &rule(None)).0, Verdict::Inconclusive);
@@ -100,16 +139,26 @@ fn a_clear_contradiction_is_not_reproduced() {
 
 #[test]
 fn a_reversed_trend_is_not_reproduced() {
-    let t = layers([around(97.0, 20), around(93.0, 20), around(88.0, 20)], PAPER);
+    let t = layers(
+        [around(97.0, 20), around(93.0, 20), around(88.0, 20)],
+        PAPER,
+    );
     let j = assess(&t, &rule(Some(Order::Increasing)));
     assert_eq!(j.verdict, Verdict::NotReproduced, "{}", j.reason);
     assert_eq!(j.trends[0].outcome, TrendOutcome::Reversed);
     assert!(j.trends[0].decisive);
     assert!(j.reason.contains("row is reversed"), "{}", j.reason);
     // Numbers that all match cannot rescue a reversed trend.
-    let t = layers([around(93.4, 20), around(93.0, 20), around(92.0, 20)], PAPER);
+    let t = layers(
+        [around(93.4, 20), around(93.0, 20), around(92.0, 20)],
+        PAPER,
+    );
     let j = assess(&t, &rule(Some(Order::Increasing)));
-    assert!(j.numbers.iter().all(|c| c.agreement == Agreement::Consistent));
+    assert!(
+        j.numbers
+            .iter()
+            .all(|c| c.agreement == Agreement::Consistent)
+    );
     assert_eq!(j.verdict, Verdict::NotReproduced, "{}", j.reason);
     // A reversal on 5 seeds is not enough.
     let few = layers([around(97.0, 5), around(93.0, 5), around(88.0, 5)], PAPER);
@@ -120,7 +169,10 @@ fn a_reversed_trend_is_not_reproduced() {
 
 #[test]
 fn direction_reproduced_when_trend_holds_but_numbers_are_contradicted() {
-    let t = layers([around(70.0, 20), around(80.0, 20), around(90.0, 20)], PAPER);
+    let t = layers(
+        [around(70.0, 20), around(80.0, 20), around(90.0, 20)],
+        PAPER,
+    );
     let j = assess(&t, &rule(Some(Order::Increasing)));
     assert_eq!(j.verdict, Verdict::DirectionReproduced, "{}", j.reason);
     assert!(j.reason.contains("3 contradicted"), "{}", j.reason);
@@ -135,7 +187,10 @@ fn a_paper_number_inside_our_interval_is_consistent_beyond_the_tolerance() {
     let t = layers([around(88.0, 12), v, around(97.0, 12)], PAPER);
     let j = assess(&t, &rule(None));
     let c = &j.numbers[1];
-    assert!((c.ours.mean - c.paper).abs() > 5.0 && c.ours.ci95_contains(c.paper), "{c:?}");
+    assert!(
+        (c.ours.mean - c.paper).abs() > 5.0 && c.ours.ci95_contains(c.paper),
+        "{c:?}"
+    );
     assert_eq!(c.agreement, Agreement::Consistent);
     assert_eq!(c.ours.ci95_high, 100.0_f64.min(c.ours.ci95_high));
     assert_eq!(j.verdict, Verdict::Reproduced, "{}", j.reason);
@@ -145,14 +200,22 @@ fn a_paper_number_inside_our_interval_is_consistent_beyond_the_tolerance() {
 fn not_significant_trend_says_how_many_runs_it_needs() {
     // Means 89 -> 91 with sd about 1.5 per row on 3 runs: the change is too small to show.
     let t = layers(
-        [vec![87.0, 89.0, 91.0], around(93.0, 3), vec![89.0, 91.0, 93.0]],
+        [
+            vec![87.0, 89.0, 91.0],
+            around(93.0, 3),
+            vec![89.0, 91.0, 93.0],
+        ],
         [None; 3],
     );
     let j = assess(&t, &rule(Some(Order::Increasing)));
     assert_eq!(j.verdict, Verdict::Inconclusive, "{}", j.reason);
     // 1.645^2 * (4 + 4) / 2^2 = 5.4 -> 6 runs.
     assert_eq!(j.trends[0].runs_needed, Some(6));
-    assert!(j.reason.contains("about 6 runs per grid point"), "{}", j.reason);
+    assert!(
+        j.reason.contains("about 6 runs per grid point"),
+        "{}",
+        j.reason
+    );
 }
 
 #[test]
@@ -184,12 +247,18 @@ fn missing_runs_without_paper_value_do_not_block_the_trend() {
         [Some(88.51), None, Some(96.75)],
     );
     assert_eq!(judge(&t, &rule(None)).0, Verdict::Reproduced);
-    assert_eq!(judge(&t, &rule(Some(Order::Increasing))).0, Verdict::Reproduced);
+    assert_eq!(
+        judge(&t, &rule(Some(Order::Increasing))).0,
+        Verdict::Reproduced
+    );
 }
 
 #[test]
 fn incomplete_when_a_trend_endpoint_has_no_runs_or_no_values() {
-    let t = layers([around(87.0, 5), around(92.0, 5), vec![]], [None, Some(93.39), None]);
+    let t = layers(
+        [around(87.0, 5), around(92.0, 5), vec![]],
+        [None, Some(93.39), None],
+    );
     let (v, why) = judge(&t, &rule(Some(Order::Increasing)));
     assert_eq!(v, Verdict::Incomplete, "{why}");
     // A table read from an old JSON file has stats but no per-run values.
@@ -207,7 +276,10 @@ fn incomplete_on_empty_table_or_nothing_to_compare() {
         rows: vec![],
     };
     assert_eq!(judge(&empty, &rule(None)).0, Verdict::Incomplete);
-    let no_paper = layers([around(10.0, 12), around(20.0, 12), around(30.0, 12)], [None; 3]);
+    let no_paper = layers(
+        [around(10.0, 12), around(20.0, 12), around(30.0, 12)],
+        [None; 3],
+    );
     let (v, why) = judge(&no_paper, &rule(None));
     assert_eq!(v, Verdict::Incomplete);
     assert!(why.contains("nothing to compare"), "{why}");
@@ -262,7 +334,10 @@ fn direction_is_tested_in_every_slice() {
     ]);
     let (v, why) = judge(&good, &rule);
     assert_eq!(v, Verdict::Reproduced, "{why}");
-    assert!(why.contains("holds in 2 of 2 slices (0 not significant, 0 reversed)"), "{why}");
+    assert!(
+        why.contains("holds in 2 of 2 slices (0 not significant, 0 reversed)"),
+        "{why}"
+    );
     assert!(why.contains("least favourable change -12.50"), "{why}");
     assert!(why.contains("in focus=100"), "{why}");
     let bad = mk(&[
@@ -273,7 +348,10 @@ fn direction_is_tested_in_every_slice() {
     ]);
     let (v, why) = judge(&bad, &rule);
     assert_eq!(v, Verdict::NotReproduced, "{why}");
-    assert!(why.contains("holds in 1 of 2 slices (0 not significant, 1 reversed)"), "{why}");
+    assert!(
+        why.contains("holds in 1 of 2 slices (0 not significant, 1 reversed)"),
+        "{why}"
+    );
     assert!(why.contains("change +3.10"), "{why}");
     // A slice with a single axis value cannot show a trend.
     let single = mk(&[("20", "10", 79.7), ("20", "300", 62.3), ("100", "10", 81.9)]);
@@ -287,14 +365,23 @@ fn direction_is_tested_in_every_slice() {
 
 #[test]
 fn the_scope_counts_dead_starts() {
-    let mut t = layers([around(88.0, 20), around(93.0, 20), around(97.0, 20)], PAPER);
+    let mut t = layers(
+        [around(88.0, 20), around(93.0, 20), around(97.0, 20)],
+        PAPER,
+    );
     t.rows[0].n_dead = 2;
     let (_, why) = judge(&t, &rule(None));
-    assert!(why.starts_with("Over all 60 runs at 3 grid points (2 dead starts included)."), "{why}");
+    assert!(
+        why.starts_with("Over all 60 runs at 3 grid points (2 dead starts included)."),
+        "{why}"
+    );
     let mut r = rule(None);
     r.runs = RunScope::Best;
     let (_, why) = judge(&t, &r);
-    assert!(why.contains("over the paper's best runs") || why.contains("Over the paper's best runs"), "{why}");
+    assert!(
+        why.contains("over the paper's best runs") || why.contains("Over the paper's best runs"),
+        "{why}"
+    );
 }
 
 #[test]

@@ -67,7 +67,11 @@ fn avg_layer() -> ExperimentSection {
                 y_label: "FTPT (%)".to_owned(),
                 x_ticks: vec!["zeroth".into(), "first".into(), "second".into()],
                 ours: vec![("FTPT".to_owned(), (0..3).map(stats_of).collect())],
-                runs: vec![(0..3).map(|i| table.rows[i].metrics[0].values.clone()).collect()],
+                runs: vec![
+                    (0..3)
+                        .map(|i| table.rows[i].metrics[0].values.clone())
+                        .collect(),
+                ],
                 paper: vec![(
                     "FTPT".to_owned(),
                     vec![Some(88.51), Some(93.39), Some(96.75)],
@@ -233,8 +237,14 @@ fn markdown_content() {
     // Summary first, with verdict words and the tally.
     let summary = md.find("## Summary").unwrap();
     assert!(summary < md.find("## avg-layer-d2").unwrap());
-    assert!(md.contains("| [avg-layer-d2](#avg-layer-d2) | **reproduced** |"), "{md}");
-    assert!(md.contains("| [complexity-type4](#complexity-type4) | **incomplete** |"), "{md}");
+    assert!(
+        md.contains("| [avg-layer-d2](#avg-layer-d2) | **reproduced** |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| [complexity-type4](#complexity-type4) | **incomplete** |"),
+        "{md}"
+    );
     assert!(md.contains(
         "Verdicts: 1 reproduced, 0 direction reproduced, 0 inconclusive, 0 not reproduced, \
          1 incomplete (of 2)."
@@ -310,17 +320,28 @@ fn html_is_self_contained_and_escaped() {
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(html.contains("FTPT &lt;by&gt; epoch &amp; run"));
     assert!(html.contains("<span class=\"verdict v-reproduced\">reproduced</span>"));
-    assert!(html.contains("<td style=\"text-align: right\">88.33 [87.00, 90.00]; paper 88.51</td>"));
+    assert!(
+        html.contains("<td style=\"text-align: right\">88.33 [87.00, 90.00]; paper 88.51</td>")
+    );
     // Rendered from the Markdown: the summary's links reach the experiments' headings.
-    assert!(html.contains("<a href=\"#avg-layer-d2\">avg-layer-d2</a>"), "{html}");
-    assert!(html.contains("<h2 id=\"avg-layer-d2\">avg-layer-d2</h2>"), "{html}");
+    assert!(
+        html.contains("<a href=\"#avg-layer-d2\">avg-layer-d2</a>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<h2 id=\"avg-layer-d2\">avg-layer-d2</h2>"),
+        "{html}"
+    );
     // No external resources: the only URL is the SVG namespace.
     for bad in ["<link", "src=", "@import", "url("] {
         assert!(!html.contains(bad), "{bad}");
     }
     let urls = html.matches("http").count();
     assert_eq!(urls, html.matches("http://www.w3.org/2000/svg").count());
-    assert_eq!(html.matches("<table>").count(), html.matches("</table>").count());
+    assert_eq!(
+        html.matches("<table>").count(),
+        html.matches("</table>").count()
+    );
 }
 
 #[test]
@@ -545,7 +566,10 @@ fn mosaics_render_as_png_with_a_caption_table() {
         .decode(&html[start..start + len])
         .unwrap();
     assert_eq!(inlined, bytes);
-    assert!(html.contains("<td style=\"text-align: right\">0.92</td>"), "{html}");
+    assert!(
+        html.contains("<td style=\"text-align: right\">0.92</td>"),
+        "{html}"
+    );
     assert!(html.contains("alt=\"Attention on MNIST mosaics\""));
 }
 

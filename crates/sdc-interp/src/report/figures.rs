@@ -193,7 +193,12 @@ fn with_legend<'a>(root: &Area<'a>, entries: &[LegendEntry]) -> Result<Area<'a>,
         let y = 4 + (i / per_line) as i32 * LEGEND_LINE_PX as i32 + LEGEND_LINE_PX as i32 / 2;
         let line = c.stroke_width(3);
         if *dashed {
-            legend.draw(&DashedPathElement::new(vec![(x, y), (x + 30, y)], 6, 4, line))?;
+            legend.draw(&DashedPathElement::new(
+                vec![(x, y), (x + 30, y)],
+                6,
+                4,
+                line,
+            ))?;
         } else {
             legend.draw(&PathElement::new(vec![(x, y), (x + 30, y)], line))?;
         }
@@ -401,7 +406,8 @@ fn draw_trend(
         })
         .collect();
     entries.extend(
-        (paper.iter().enumerate()).map(|(i, (label, _))| (format!("{label} (paper)"), color(i), true)),
+        (paper.iter().enumerate())
+            .map(|(i, (label, _))| (format!("{label} (paper)"), color(i), true)),
     );
     let area = with_legend(root, &entries)?;
     let n = x_ticks.len().max(1);

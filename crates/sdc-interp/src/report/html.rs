@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 
+use super::Report;
 use super::figures::Drawn;
 use super::format::{figure_rel, html_escape as esc};
-use super::Report;
 use crate::verdict::Verdict;
 
 const CSS: &str = "\
@@ -161,6 +161,9 @@ mod tests {
             html.contains("<span class=\"verdict v-inconclusive\">Verdict: inconclusive.</span>"),
             "{html}"
         );
-        assert!(html.contains("<li><code>code</code> and <em>em</em></li>"), "{html}");
+        assert!(
+            html.contains("<li><code>code</code> and <em>em</em></li>"),
+            "{html}"
+        );
     }
 }

@@ -156,9 +156,17 @@ fn verdict_tests(s: &mut String, e: &ExperimentSection) {
         table(
             s,
             &DisplayTable {
-                header: ["grid point", "runs", "ours [95% CI]", "paper", "Δ", "outcome", "runs needed"]
-                    .map(str::to_owned)
-                    .to_vec(),
+                header: [
+                    "grid point",
+                    "runs",
+                    "ours [95% CI]",
+                    "paper",
+                    "Δ",
+                    "outcome",
+                    "runs needed",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
                 rows,
                 n_axes: 1,
             },
@@ -199,9 +207,16 @@ fn verdict_tests(s: &mut String, e: &ExperimentSection) {
             table(
                 s,
                 &DisplayTable {
-                    header: ["slice", "from → to", "runs", "change [90% CI]", "outcome", "runs needed"]
-                        .map(str::to_owned)
-                        .to_vec(),
+                    header: [
+                        "slice",
+                        "from → to",
+                        "runs",
+                        "change [90% CI]",
+                        "outcome",
+                        "runs needed",
+                    ]
+                    .map(str::to_owned)
+                    .to_vec(),
                     rows,
                     n_axes: 1,
                 },
