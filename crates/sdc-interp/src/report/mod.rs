@@ -216,7 +216,7 @@ pub struct ExperimentSection {
     pub name: String,
     /// The paper's claim being checked, in words.
     pub claim: String,
-    /// Where the claim comes from, e.g. `paper-spec 8.3`.
+    /// Where the claim comes from, e.g. `Pandey et al. 2022, Sec. 8`.
     pub source: String,
     /// Outcome of [`crate::judge`] on `table` with `rule`.
     pub verdict: Verdict,
