@@ -534,10 +534,10 @@ pub fn assess(table: &Table, rule: &VerdictRule) -> Judgement {
     if let Some(dir) = &rule.direction {
         sentences.push(trends_text(&trends, m, dir));
     }
-    if verdict == Verdict::Inconclusive || verdict == Verdict::DirectionReproduced {
-        if let Some(text) = needed_text(&numbers, &trends) {
-            sentences.push(text);
-        }
+    if (verdict == Verdict::Inconclusive || verdict == Verdict::DirectionReproduced)
+        && let Some(text) = needed_text(&numbers, &trends)
+    {
+        sentences.push(text);
     }
     let reason = sentences
         .iter()

@@ -305,7 +305,7 @@ fn draw_panels(
     let cells = root.split_evenly((rows, PANEL_COLUMNS));
     for ((name, series), cell) in panels.iter().zip(&cells) {
         let mut chart = ChartBuilder::on(cell)
-            .caption(name, ("sans-serif", TICK_PX))
+            .caption(name, ("sans-serif", DESC_PX))
             .margin(8)
             .x_label_area_size(44)
             .y_label_area_size(56)
@@ -315,8 +315,8 @@ fn draw_panels(
             .x_labels(n_x)
             .y_labels(5)
             .x_label_formatter(&x_text)
-            .label_style(("sans-serif", TICK_PX - 2))
-            .axis_desc_style(("sans-serif", TICK_PX - 2))
+            .label_style(("sans-serif", TICK_PX))
+            .axis_desc_style(("sans-serif", TICK_PX))
             .x_desc(x_label)
             .y_desc(y_label)
             .draw()?;

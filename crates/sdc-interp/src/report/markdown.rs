@@ -173,56 +173,56 @@ fn verdict_tests(s: &mut String, e: &ExperimentSection) {
         );
         s.push('\n');
     }
-    if let Some(dir) = &e.rule.direction {
-        if !j.trends.is_empty() {
-            let rows = j
-                .trends
-                .iter()
-                .map(|t| {
-                    vec![
-                        t.slice.clone(),
-                        format!("{} → {}", t.from_to.0, t.from_to.1),
-                        format!("{} → {}", t.n.0, t.n.1),
-                        format!(
-                            "{} [{}, {}]",
-                            signed(t.change, d),
-                            signed(t.interval.0, d),
-                            signed(t.interval.1, d)
-                        ),
-                        t.outcome.as_str().to_owned(),
-                        t.runs_needed.map_or_else(String::new, |n| n.to_string()),
-                    ]
-                })
-                .collect();
-            let _ = writeln!(
-                s,
-                "Trend: {} {} along {} (one-sided bootstrap test at 5%):\n",
-                md_cell(&e.rule.metric),
-                match dir.order {
-                    crate::verdict::Order::Increasing => "increases",
-                    crate::verdict::Order::Decreasing => "decreases",
-                },
-                md_cell(&dir.axis)
-            );
-            table(
-                s,
-                &DisplayTable {
-                    header: [
-                        "slice",
-                        "from → to",
-                        "runs",
-                        "change [90% CI]",
-                        "outcome",
-                        "runs needed",
-                    ]
-                    .map(str::to_owned)
-                    .to_vec(),
-                    rows,
-                    n_axes: 1,
-                },
-            );
-            s.push('\n');
-        }
+    if let Some(dir) = &e.rule.direction
+        && !j.trends.is_empty()
+    {
+        let rows = j
+            .trends
+            .iter()
+            .map(|t| {
+                vec![
+                    t.slice.clone(),
+                    format!("{} → {}", t.from_to.0, t.from_to.1),
+                    format!("{} → {}", t.n.0, t.n.1),
+                    format!(
+                        "{} [{}, {}]",
+                        signed(t.change, d),
+                        signed(t.interval.0, d),
+                        signed(t.interval.1, d)
+                    ),
+                    t.outcome.as_str().to_owned(),
+                    t.runs_needed.map_or_else(String::new, |n| n.to_string()),
+                ]
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "Trend: {} {} along {} (one-sided bootstrap test at 5%):\n",
+            md_cell(&e.rule.metric),
+            match dir.order {
+                crate::verdict::Order::Increasing => "increases",
+                crate::verdict::Order::Decreasing => "decreases",
+            },
+            md_cell(&dir.axis)
+        );
+        table(
+            s,
+            &DisplayTable {
+                header: [
+                    "slice",
+                    "from → to",
+                    "runs",
+                    "change [90% CI]",
+                    "outcome",
+                    "runs needed",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                rows,
+                n_axes: 1,
+            },
+        );
+        s.push('\n');
     }
 }
 
