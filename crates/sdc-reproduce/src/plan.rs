@@ -1,11 +1,11 @@
 //! `reproduce --plan`: what a reproduction will cost before it starts. Per experiment, the
 //! number of runs and an estimate of their CPU time; the total, and the wall time for `--jobs N`.
 //!
-//! The cost of an epoch is taken, in this order, from runs already finished under the output
-//! directory ("recorded"), or from a short calibration: the experiment's first and last grid
-//! points trained for [`CALIBRATION_EPOCHS`] epochs ("measured"). Runs are charged
-//! `max_epochs` epochs, so the estimate is an upper bound: a run that meets its stop rule's
-//! loss earlier costs less.
+//! The cost is taken, in this order, from runs already finished under the output directory
+//! ("recorded": their mean training time per run, stop rule included), or from a short
+//! calibration: the experiment's first and last grid points trained for [`CALIBRATION_EPOCHS`]
+//! epochs ("measured"). A measured estimate charges every run `max_epochs` epochs, so it is an
+//! upper bound: a run that meets its stop rule's loss earlier costs less.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -35,7 +35,8 @@ pub struct ExperimentCost {
     pub runs: usize,
     /// CPU seconds per training epoch (one run, one core).
     pub seconds_per_epoch: f64,
-    /// Upper bound on the CPU seconds of all its runs (each charged `max_epochs`).
+    /// CPU seconds of all its runs: recorded runs' mean, or (measured) an upper bound charging
+    /// each run `max_epochs`.
     pub cpu_seconds: f64,
     /// Where `seconds_per_epoch` comes from.
     pub source: CostSource,
@@ -96,12 +97,23 @@ pub fn estimate(
                 (s, CostSource::Measured(measured.len()))
             }
         };
-        let epochs: usize = mine.iter().map(|r| r.config.train.max_epochs).sum();
+        // Recorded runs say how long a run really trains (its stop rule included); calibration
+        // only knows the epoch, so each run is charged max_epochs.
+        let cpu_seconds = match source {
+            CostSource::Recorded(n) => {
+                let seconds: f64 = recorded.iter().map(|r| r.0).sum();
+                seconds / n as f64 * mine.len() as f64
+            }
+            CostSource::Measured(_) => {
+                let epochs: usize = mine.iter().map(|r| r.config.train.max_epochs).sum();
+                seconds_per_epoch * epochs as f64
+            }
+        };
         costs.push(ExperimentCost {
             name: spec.name.clone(),
             runs: mine.len(),
             seconds_per_epoch,
-            cpu_seconds: seconds_per_epoch * epochs as f64,
+            cpu_seconds,
             source,
         });
     }
@@ -126,7 +138,7 @@ pub fn plan_text(costs: &[ExperimentCost], jobs: usize) -> String {
     let _ = writeln!(
         s,
         "{:<24} {:>5} {:>10}  {:<22} {:>14}",
-        "experiment", "runs", "s/epoch", "epoch cost from", "CPU (at most)"
+        "experiment", "runs", "s/epoch", "cost from", "CPU time"
     );
     for c in costs {
         let source = match c.source {
@@ -148,8 +160,8 @@ pub fn plan_text(costs: &[ExperimentCost], jobs: usize) -> String {
     let jobs = jobs.clamp(1, runs.max(1));
     let _ = writeln!(
         s,
-        "total: {runs} runs, at most {} of CPU time; with --jobs {jobs}, about {} of wall time \
-         (runs charged max_epochs; those that meet their stop rule finish sooner)",
+        "total: {runs} runs, about {} of CPU time; with --jobs {jobs}, about {} of wall time \
+         (measured experiments are charged max_epochs per run: an upper bound)",
         duration_text(cpu),
         duration_text(cpu / jobs as f64)
     );
@@ -188,7 +200,7 @@ mod tests {
         assert!(text.contains("measured (2 x 2 epochs)"), "{text}");
         assert!(
             text.contains(
-                "total: 12 runs, at most 10 min 00 s of CPU time; with --jobs 4, about 2 min 30 s"
+                "total: 12 runs, about 10 min 00 s of CPU time; with --jobs 4, about 2 min 30 s"
             ),
             "{text}"
         );
