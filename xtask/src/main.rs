@@ -78,6 +78,9 @@ struct ReproduceArgs {
     /// The experiment specs.
     #[arg(long, default_value = "experiments")]
     experiments: PathBuf,
+    /// Print each experiment's runs and estimated CPU time, and the total for --jobs, then exit.
+    #[arg(long)]
+    plan: bool,
 }
 
 /// The overall progress bar: runs done of runs to do.
@@ -176,6 +179,10 @@ fn reproduce(args: ReproduceArgs, root: &std::path::Path) -> Result<()> {
         backend: args.backend,
         train: !args.report_only,
     };
+    if args.plan {
+        print!("{}", sdc_reproduce::reproduce::plan_report(&options)?);
+        return Ok(());
+    }
     let specs = select_specs(&options.experiments, &options.only)?;
     let all = plan(&specs, &options)?;
     let mine = match options.shard {

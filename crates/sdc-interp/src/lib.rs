@@ -12,8 +12,8 @@
 //! sample. Means over zero samples are 0.0; only [`summarize`] treats an empty set as an error.
 //! "paper-spec 3" in comments marks a choice made to reproduce the paper's metric code.
 //!
-//! Across runs, [`describe`] gives mean, sd and a 95% confidence interval; [`judge`] decides
-//! whether a claim is reproduced ([`VERDICT_RULE`]); [`render`] writes the reproduction report
+//! Across runs, [`describe`] gives mean, sd and a 95% bootstrap interval; [`judge`] decides
+//! whether a claim is reproduced ([`VERDICT_RULE`]) and [`assess`] shows every test behind it; [`render`] writes the reproduction report
 //! (Markdown, self-contained HTML, SVG and PNG figures, CSV/JSON tables) from a plain [`Report`];
 //! the `report` feature (on by default) brings the rendering and its dependencies (plotters, png,
 //! base64, csv): without it the crate is metrics, statistics and verdicts only.
@@ -48,7 +48,10 @@ pub use report::{
     ExperimentSection, Failure, Figure, MosaicPanel, Rendered, Report, ReportError, Series, render,
 };
 pub use simplex::{SIMPLEX_TOL, check_simplex};
-pub use stats::{Spread, Stats, describe, spread, t_975};
+pub use stats::{Spread, Stats, describe, spread};
 pub use summary::{InterpSummary, summarize};
 pub use table::{MetricCell, Table, TableRow};
-pub use verdict::{DirectionRule, Order, VERDICT_RULE, Verdict, VerdictRule, judge};
+pub use verdict::{
+    Agreement, DirectionRule, Judgement, Order, RunScope, TrendOutcome, VERDICT_RULE, Verdict,
+    VerdictRule, assess, judge,
+};

@@ -1,14 +1,30 @@
-//! Mean, spread and 95% confidence interval of a metric over repeated runs; median and range
-//! of a measurement over repeats.
+//! Mean, spread and a bootstrap 95% interval of a metric over repeated runs; median and range
+//! of a measurement over repeats; the bootstrap distribution of a difference of two means.
 //!
-//! The paper reports plain means over runs (paper-spec 8); we add the sample standard deviation
-//! and a Student-t interval so a reader can see whether a gap to the paper's number is larger
-//! than run-to-run noise.
+//! The paper reports plain means over runs (Pandey et al. 2022, Sec. 8 tables); we add the
+//! sample standard deviation and a percentile bootstrap interval of the mean, so a reader can see
+//! whether a gap to the paper's number is larger than run-to-run noise. Run outcomes here are
+//! bounded (rates in [0, 100]) and often bimodal (most seeds interpretable, a few not, an
+//! occasional dead start), so a Student-t interval, which assumes a normal mean and can reach
+//! past 100, is the wrong tool; a percentile bootstrap interval of the mean lies between the
+//! smallest and the largest run by construction (the approach of Agarwal et al., NeurIPS 2021,
+//! "Deep RL at the Edge of the Statistical Precipice").
+//!
+//! Resampling is deterministic: a fixed generator ([`BOOTSTRAP_SEED`]) seeded afresh for every
+//! interval, so the same runs always give the same interval and reports are byte-stable.
 
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::statistics::{Data, OrderStatistics};
 
-/// Mean, sample standard deviation and a 95% confidence interval (Student t, df = n-1) of a set of runs.
+/// Bootstrap resamples per interval.
+pub const BOOTSTRAP_RESAMPLES: usize = 4000;
+/// Seed of the resampling generator (fixed: intervals are a function of the data only).
+pub const BOOTSTRAP_SEED: u64 = 2022;
+
+/// Mean, sample standard deviation and a 95% percentile bootstrap interval of the mean of a set
+/// of runs.
 ///
 /// Non-finite fields serialise as JSON `null` and read back as NaN, so a [`Stats`] of zero runs
 /// survives a JSON round trip.
@@ -22,22 +38,33 @@ pub struct Stats {
     /// Sample standard deviation, divisor `n - 1` (0 when `n == 1`, NaN when `n == 0`).
     #[serde(with = "nan_as_null")]
     pub sd: f64,
-    /// Lower end of the 95% confidence interval of the mean.
+    /// Lower end of the 95% bootstrap interval of the mean (2.5% quantile of resampled means).
     #[serde(with = "nan_as_null")]
     pub ci95_low: f64,
-    /// Upper end of the 95% confidence interval of the mean.
+    /// Upper end of the 95% bootstrap interval of the mean (97.5% quantile of resampled means).
     #[serde(with = "nan_as_null")]
     pub ci95_high: f64,
 }
 
 impl Stats {
-    /// Half-width of the 95% confidence interval.
+    /// Half-width of the 95% interval (the interval need not be symmetric about the mean).
     pub fn ci95_half_width(&self) -> f64 {
         (self.ci95_high - self.ci95_low) / 2.0
     }
+
+    /// Whether `x` lies in the closed 95% interval.
+    pub fn ci95_contains(&self, x: f64) -> bool {
+        self.ci95_low <= x && x <= self.ci95_high
+    }
 }
 
-/// Describes a set of runs: n = 0 gives NaN everywhere but `n`; n = 1 gives sd 0 and a point interval.
+fn mean_of(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// Describes a set of runs: n = 0 gives NaN everywhere but `n`; n = 1 gives sd 0 and a point
+/// interval; otherwise the interval is the 2.5% and 97.5% quantiles of [`BOOTSTRAP_RESAMPLES`]
+/// resampled means, which never leave `[min, max]` of the values.
 ///
 /// NaN values are not skipped: a NaN in the input makes mean, sd and interval NaN, so a diverged
 /// run is visible in the report instead of silently dropped (the caller decides what a failed run
@@ -53,26 +80,63 @@ pub fn describe(values: &[f64]) -> Stats {
             ci95_high: f64::NAN,
         };
     }
-    let mean = values.iter().sum::<f64>() / n as f64;
-    if n == 1 {
+    let mean = mean_of(values);
+    if n == 1 || !mean.is_finite() {
+        let sd = if n == 1 { 0.0 } else { f64::NAN };
         return Stats {
             n,
             mean,
-            sd: 0.0,
+            sd,
             ci95_low: mean,
             ci95_high: mean,
         };
     }
     let ss = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>();
     let sd = (ss / (n - 1) as f64).sqrt();
-    let half = t_975(n - 1) * sd / (n as f64).sqrt();
+    let mut means = Data::new(bootstrap_means(values));
     Stats {
         n,
         mean,
         sd,
-        ci95_low: mean - half,
-        ci95_high: mean + half,
+        ci95_low: means.quantile(0.025),
+        ci95_high: means.quantile(0.975),
     }
+}
+
+/// A fresh resampling generator: every interval starts from the same state.
+fn resampler() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED)
+}
+
+/// The mean of one resample (with replacement) of `values`.
+fn resampled_mean(values: &[f64], rng: &mut ChaCha8Rng) -> f64 {
+    let n = values.len();
+    (0..n).map(|_| values[rng.random_range(0..n)]).sum::<f64>() / n as f64
+}
+
+/// [`BOOTSTRAP_RESAMPLES`] means of resamples of `values` (non-empty), in drawing order.
+pub fn bootstrap_means(values: &[f64]) -> Vec<f64> {
+    let mut rng = resampler();
+    (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| resampled_mean(values, &mut rng))
+        .collect()
+}
+
+/// The bootstrap distribution of `mean(second) - mean(first)`, each group resampled on its own
+/// ([`BOOTSTRAP_RESAMPLES`] draws); both groups must be non-empty.
+pub fn bootstrap_differences(first: &[f64], second: &[f64]) -> Vec<f64> {
+    let mut rng = resampler();
+    (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| {
+            let a = resampled_mean(first, &mut rng);
+            resampled_mean(second, &mut rng) - a
+        })
+        .collect()
+}
+
+/// The `tau` quantile of `values` (statrs' estimator, R type 8); NaN for no values.
+pub fn quantile(values: &[f64], tau: f64) -> f64 {
+    Data::new(values.to_vec()).quantile(tau)
 }
 
 /// Median, smallest and largest of a set of values (e.g. a throughput over repeats).
@@ -102,15 +166,6 @@ pub fn spread(values: &[f64]) -> Option<Spread> {
         min: v[0],
         max: v[n - 1],
     })
-}
-
-/// The 0.975 quantile of Student's t with `df` degrees of freedom (NaN for `df == 0`).
-pub fn t_975(df: usize) -> f64 {
-    // StudentsT::new only rejects non-positive or NaN freedom, which df >= 1 is not.
-    match StudentsT::new(0.0, 1.0, df as f64) {
-        Ok(t) if df > 0 => t.inverse_cdf(0.975),
-        _ => f64::NAN,
-    }
 }
 
 /// Serde helpers writing non-finite floats as `null` (JSON has no NaN) and reading `null` as NaN.
@@ -167,32 +222,52 @@ mod tests {
 
     #[test]
     fn four_values_by_hand() {
-        // mean 2.5; squares 2.25+0.25+0.25+2.25 = 5, /3 -> sd 1.29099;
-        // half-width t(3) 3.18245 * 1.29099 / 2 = 2.05426.
+        // mean 2.5; squares 2.25+0.25+0.25+2.25 = 5, /3 -> sd 1.29099.
         let s = describe(&[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(s.n, 4);
         assert!(close(s.mean, 2.5, 1e-12));
         assert!(close(s.sd, 1.290_994, 1e-6));
-        assert!(close(s.ci95_half_width(), 2.054_26, 1e-4));
-        assert!(close(s.ci95_low, 2.5 - 2.054_26, 1e-4));
-        assert!(close(s.ci95_high, 2.5 + 2.054_26, 1e-4));
+        // The resampled mean has sd 1.118/sqrt(4) = 0.559: the interval is about 2.5 ± 1.1,
+        // inside the data's range.
+        assert!((1.0..=1.75).contains(&s.ci95_low), "{s:?}");
+        assert!((3.25..=4.0).contains(&s.ci95_high), "{s:?}");
+        assert!(s.ci95_contains(2.5));
     }
 
     #[test]
-    fn t_quantiles_match_tables() {
-        for (df, want) in [
-            (1, 12.706),
-            (2, 4.303),
-            (4, 2.776),
-            (9, 2.262),
-            (19, 2.093),
-            (30, 2.042),
-        ] {
-            assert!(close(t_975(df), want, 5e-4), "df {df}: {}", t_975(df));
-        }
-        // Large df tends to the normal quantile 1.95996.
-        assert!(close(t_975(100_000), 1.959_96, 1e-4));
-        assert!(t_975(0).is_nan());
+    fn a_rate_interval_never_leaves_the_range() {
+        // Three seeds of a bimodal rate: Student t gives about [-47, 162] here.
+        let s = describe(&[100.0, 100.0, 8.6]);
+        assert!(s.ci95_low >= 8.6 && s.ci95_high <= 100.0, "{s:?}");
+        assert_eq!(s.ci95_high, 100.0);
+        // All resampled means lie between the smallest and the largest run.
+        let values = [0.0, 0.0, 100.0, 100.0, 100.0, 37.5];
+        let means = bootstrap_means(&values);
+        assert_eq!(means.len(), BOOTSTRAP_RESAMPLES);
+        assert!(means.iter().all(|m| (0.0..=100.0).contains(m)));
+        let s = describe(&values);
+        assert!(s.ci95_low > 0.0 && s.ci95_high < 100.0, "{s:?}");
+    }
+
+    #[test]
+    fn intervals_are_deterministic() {
+        let v = [91.0, 100.0, 100.0, 66.0, 100.0, 34.0, 97.5];
+        assert_eq!(describe(&v), describe(&v));
+        assert_eq!(
+            bootstrap_differences(&v, &v[..4]),
+            bootstrap_differences(&v, &v[..4])
+        );
+    }
+
+    #[test]
+    fn differences_centre_on_the_difference_of_means() {
+        let first = [10.0, 12.0, 14.0, 16.0];
+        let second = [20.0, 22.0, 24.0, 26.0];
+        let d = bootstrap_differences(&first, &second);
+        let mid = quantile(&d, 0.5);
+        assert!(close(mid, 10.0, 0.6), "{mid}");
+        assert!(quantile(&d, 0.05) > 5.0 && quantile(&d, 0.95) < 15.0);
+        assert!(quantile(&[], 0.5).is_nan());
     }
 
     #[test]

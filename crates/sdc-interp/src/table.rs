@@ -25,6 +25,10 @@ pub struct TableRow {
     pub n_runs: usize,
     /// How many of those runs failed (they are not in the metrics).
     pub n_failed: usize,
+    /// How many of the successful runs are dead starts: they never left chance accuracy. They
+    /// are in the metrics (the paper's means include them too).
+    #[serde(default)]
+    pub n_dead: usize,
     /// Metrics over the successful runs.
     pub metrics: Vec<MetricCell>,
 }
@@ -37,8 +41,24 @@ pub struct MetricCell {
     pub name: String,
     /// Our runs described.
     pub ours: Stats,
+    /// Our value of every run described by `ours`, in run (seed) order: the verdict tests and
+    /// the figures' dots read them.
+    #[serde(default)]
+    pub values: Vec<f64>,
     /// The paper's value (paper-spec 8), if it reports one.
     pub paper: Option<f64>,
+}
+
+impl MetricCell {
+    /// A cell over the runs' `values`, with the paper's number where it gives one.
+    pub fn new(name: impl Into<String>, values: Vec<f64>, paper: Option<f64>) -> Self {
+        MetricCell {
+            name: name.into(),
+            ours: crate::stats::describe(&values),
+            values,
+            paper,
+        }
+    }
 }
 
 impl TableRow {

@@ -10,15 +10,11 @@ use std::path::Path;
 
 use sdc_interp::{
     DirectionRule, ExperimentSection, Failure, Figure, MetricCell, MosaicPanel, Order, Report,
-    ReportError, Series, Table, TableRow, Verdict, VerdictRule, describe, judge, render,
+    ReportError, RunScope, Series, Table, TableRow, Verdict, VerdictRule, judge, render,
 };
 
 fn cell(name: &str, runs: &[f64], paper: Option<f64>) -> MetricCell {
-    MetricCell {
-        name: name.to_owned(),
-        ours: describe(runs),
-        paper,
-    }
+    MetricCell::new(name, runs.to_vec(), paper)
 }
 
 /// Averaging layer on D2 (paper-spec 8.3) with a made-up quick run.
@@ -36,6 +32,7 @@ fn avg_layer() -> ExperimentSection {
                 point: vec![(*layer).to_owned()],
                 n_runs: 3,
                 n_failed: 0,
+                n_dead: 0,
                 metrics: vec![
                     cell("train.ftpt", ftpt, Some(*paper)),
                     cell("train.ffpt", &ftpt.map(|v| 100.0 - v), Some(*ffpt_paper)),
@@ -51,6 +48,7 @@ fn avg_layer() -> ExperimentSection {
             axis: "model.averaging_layer".to_owned(),
             order: Order::Increasing,
         }),
+        runs: RunScope::All,
     };
     let (verdict, verdict_reason) = judge(&table, &rule);
     let stats_of = |i: usize| table.rows[i].metrics[0].ours;
@@ -69,6 +67,11 @@ fn avg_layer() -> ExperimentSection {
                 y_label: "FTPT (%)".to_owned(),
                 x_ticks: vec!["zeroth".into(), "first".into(), "second".into()],
                 ours: vec![("FTPT".to_owned(), (0..3).map(stats_of).collect())],
+                runs: vec![
+                    (0..3)
+                        .map(|i| table.rows[i].metrics[0].values.clone())
+                        .collect(),
+                ],
                 paper: vec![(
                     "FTPT".to_owned(),
                     vec![Some(88.51), Some(93.39), Some(96.75)],
@@ -112,6 +115,7 @@ fn complexity() -> ExperimentSection {
         point: vec![f.to_owned(), c.to_owned()],
         n_runs: runs.len() + failed,
         n_failed: failed,
+        n_dead: 0,
         metrics: vec![cell("train.ftpt", runs, paper)],
     };
     let table = Table {
@@ -128,6 +132,7 @@ fn complexity() -> ExperimentSection {
         metric: "train.ftpt".to_owned(),
         tolerance: 5.0,
         direction: None,
+        runs: RunScope::All,
     };
     let (verdict, verdict_reason) = judge(&table, &rule);
     ExperimentSection {
@@ -232,27 +237,54 @@ fn markdown_content() {
     // Summary first, with verdict words and the tally.
     let summary = md.find("## Summary").unwrap();
     assert!(summary < md.find("## avg-layer-d2").unwrap());
-    assert!(md.contains("| avg-layer-d2 | **reproduced** |"), "{md}");
-    assert!(md.contains("| complexity-type4 | **incomplete** |"), "{md}");
-    assert!(md.contains(
-        "Verdicts: 1 reproduced, 0 direction reproduced, 0 not reproduced, 1 incomplete (of 2)."
-    ));
-    assert!(md.contains("## How verdicts are decided"));
-    // The table: zeroth layer FTPT runs 87, 88, 90 -> mean 88.33, sd 1.53, CI ± 3.79.
     assert!(
-        md.contains("| zeroth | 3 | 88.33 ± 1.53 [84.54, 92.13] | 88.51 | -0.18 |"),
+        md.contains("| [avg-layer-d2](#avg-layer-d2) | **reproduced** |"),
         "{md}"
     );
+    assert!(
+        md.contains("| [complexity-type4](#complexity-type4) | **incomplete** |"),
+        "{md}"
+    );
+    assert!(md.contains(
+        "Verdicts: 1 reproduced, 0 direction reproduced, 0 inconclusive, 0 not reproduced, \
+         1 incomplete (of 2)."
+    ));
+    assert!(md.contains("## How verdicts are decided"));
+    // The verdict's tests: zeroth layer FTPT runs 87, 88, 90 -> mean 88.33, bootstrap
+    // interval inside [87, 90] (never a Student-t interval past the runs).
+    assert!(
+        md.contains(
+            "| model.averaging_layer=zeroth | 3 | 88.33 [87.00, 90.00] | 88.51 | -0.18 | \
+             consistent |  |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| all rows | zeroth → second | 3 → 3 | +8.50 [+7.17, +9.83] | holds |  |"),
+        "{md}"
+    );
+    // One column per metric, the paper's number beside ours.
+    assert!(
+        md.contains(
+            "| model.averaging_layer | runs | train.ftpt | train.ffpt | train.simplex_distance |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| zeroth | 3 | 88.33 [87.00, 90.00]; paper 88.51 |"),
+        "{md}"
+    );
+    assert!(!md.contains(" ± "), "no mean ± sd [Student t] cells: {md}");
     // Simplex distance has no paper value and small values: 3 decimals.
-    assert!(md.contains("0.036 ± 0.005"), "{md}");
+    assert!(md.contains("0.036 [0.031, 0.040]"), "{md}");
     // `|` in values and headers is escaped; failed runs are counted.
     assert!(md.contains(r"model.classify\|hidden"), "{md}");
     assert!(
-        md.contains(r"| 100 | 10 | 3 (1 failed) | 82.00 ± 2.83"),
+        md.contains(r"| 100 | 10 | 3 (1 failed) | 82.00 [80.00, 84.00] (n=2); paper 81.90 |"),
         "{md}"
     );
     assert!(
-        md.contains("| 100 | 300 | 2 (2 failed) | no runs | 69.40 | — |"),
+        md.contains("| 100 | 300 | 2 (2 failed) | no runs; paper 69.40 |"),
         "{md}"
     );
     assert!(
@@ -288,7 +320,18 @@ fn html_is_self_contained_and_escaped() {
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(html.contains("FTPT &lt;by&gt; epoch &amp; run"));
     assert!(html.contains("<span class=\"verdict v-reproduced\">reproduced</span>"));
-    assert!(html.contains("<td class=\"num\">88.33 ± 1.53 [84.54, 92.13]</td>"));
+    assert!(
+        html.contains("<td style=\"text-align: right\">88.33 [87.00, 90.00]; paper 88.51</td>")
+    );
+    // Rendered from the Markdown: the summary's links reach the experiments' headings.
+    assert!(
+        html.contains("<a href=\"#avg-layer-d2\">avg-layer-d2</a>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<h2 id=\"avg-layer-d2\">avg-layer-d2</h2>"),
+        "{html}"
+    );
     // No external resources: the only URL is the SVG namespace.
     for bad in ["<link", "src=", "@import", "url("] {
         assert!(!html.contains(bad), "{bad}");
@@ -296,8 +339,8 @@ fn html_is_self_contained_and_escaped() {
     let urls = html.matches("http").count();
     assert_eq!(urls, html.matches("http://www.w3.org/2000/svg").count());
     assert_eq!(
-        html.matches("<section").count(),
-        html.matches("</section>").count()
+        html.matches("<table>").count(),
+        html.matches("</table>").count()
     );
 }
 
@@ -523,7 +566,10 @@ fn mosaics_render_as_png_with_a_caption_table() {
         .decode(&html[start..start + len])
         .unwrap();
     assert_eq!(inlined, bytes);
-    assert!(html.contains("<td class=\"num\">0.92</td>"), "{html}");
+    assert!(
+        html.contains("<td style=\"text-align: right\">0.92</td>"),
+        "{html}"
+    );
     assert!(html.contains("alt=\"Attention on MNIST mosaics\""));
 }
 

@@ -65,7 +65,7 @@ pub struct ExperimentSpec {
     pub name: String,
     /// The claim under test, in one sentence.
     pub claim: String,
-    /// Where the claim and its numbers come from (`paper-spec 8.3`).
+    /// Where the claim and its numbers come from: the paper's section, table or figure.
     pub source: String,
     /// The base experiment config, relative to the repository root.
     pub base: PathBuf,

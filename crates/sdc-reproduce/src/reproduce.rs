@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use sdc_interp::report::{merge_histograms, pivot_trend, seed_mean_curve};
+use sdc_interp::report::{merge_histograms, pivot_trend};
 use sdc_interp::{
-    ExperimentSection, Failure, Figure, MetricCell, Rendered, Report, Series, Table, TableRow,
-    describe, judge,
+    ExperimentSection, Failure, Figure, MetricCell, Rendered, Report, RunScope, Series, Table,
+    TableRow, judge,
 };
 
 use sdc_train::{
@@ -20,8 +20,13 @@ use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep}
 pub(crate) const SILENT_ACCURACY: f64 = 95.0;
 /// ...and its FFPT (%) is above this.
 pub(crate) const SILENT_FFPT: f64 = 10.0;
-/// Figures show at most this many grid points (evenly spaced) to stay legible.
+/// Histograms overlay at most this many grid points (evenly spaced) to stay legible; the
+/// training curves show every grid point as small multiples.
 const MAX_FIGURE_POINTS: usize = 6;
+/// A dead start never rises more than this many points above chance training accuracy.
+pub(crate) const DEAD_MARGIN: f64 = 5.0;
+/// The paper's "best runs": training accuracy above this (%).
+pub(crate) const BEST_ACCURACY: f64 = 95.0;
 
 /// What a reproduction does.
 #[derive(Clone, Debug)]
@@ -96,6 +101,20 @@ pub fn plan(
     Ok(runs)
 }
 
+/// The cost plan of the selected experiments (`reproduce --plan`) as printable text: recorded
+/// epoch costs from `out/runs` where runs exist, else calibration runs under `out/calibration`.
+pub fn plan_report(options: &ReproduceOptions) -> Result<String, TrainError> {
+    let specs = select_specs(&options.experiments, &options.only)?;
+    let runs = plan(&specs, options)?;
+    let costs = crate::plan::estimate(
+        &specs,
+        &runs,
+        &options.out.join("runs"),
+        &options.out.join("calibration"),
+    )?;
+    Ok(crate::plan::plan_text(&costs, options.jobs))
+}
+
 /// Runs (this shard of) the selected experiments, then renders the report over every run that
 /// exists under `out/runs`.
 pub fn reproduce(
@@ -149,14 +168,66 @@ pub(crate) fn build_report(
     }
     Ok(Report {
         title: "sdc: reproducing \"On the Interpretability of Attention Networks\" (Pandey et al., ACML 2022)".into(),
-        profile: options.profile.name().into(),
-        generated_by: format!(
-            "sdc {} — cargo xtask reproduce{}",
-            env!("CARGO_PKG_VERSION"),
-            if options.profile == Profile::Quick { " --quick" } else { "" }
-        ),
+        profile: profile_text(options),
+        generated_by: command_text(options),
         experiments,
     })
+}
+
+/// The profile as the report's header names it: `quick`, `full`, or `custom (...)` when the
+/// experiments come from another directory than the repository's `experiments/`.
+fn profile_text(options: &ReproduceOptions) -> String {
+    let name = options.profile.name();
+    let mut text = if options.experiments == options.root.join("experiments") {
+        name.to_owned()
+    } else {
+        format!(
+            "custom (the {name} profile of {})",
+            options.experiments.display()
+        )
+    };
+    if !options.only.is_empty() {
+        text.push_str(&format!(", only {}", options.only.join(", ")));
+    }
+    text
+}
+
+/// The command line that reproduces this report's selection.
+fn command_text(options: &ReproduceOptions) -> String {
+    let mut text = format!("sdc {} — cargo xtask reproduce", env!("CARGO_PKG_VERSION"));
+    if options.profile == Profile::Quick {
+        text.push_str(" --quick");
+    }
+    for name in &options.only {
+        text.push_str(&format!(" --only {name}"));
+    }
+    if options.experiments != options.root.join("experiments") {
+        text.push_str(&format!(" --experiments {}", options.experiments.display()));
+    }
+    text
+}
+
+/// Chance accuracy (%) of a run's task: 100 / number of labels.
+fn chance(run: &PlannedRun) -> Option<f64> {
+    let (_, n_classes) = run.config.data.shape_and_classes().ok()?;
+    Some(100.0 / n_classes.max(1) as f64)
+}
+
+/// Whether a run is a dead start: its training accuracy never rose more than [`DEAD_MARGIN`]
+/// above chance (its best logged accuracy, or its final one when nothing was logged).
+fn dead_start(run: &PlannedRun, summary: &RunSummary, root: &Path) -> bool {
+    let Some(chance) = chance(run) else {
+        return false;
+    };
+    let logged = read_rows(&root.join(&run.rel_dir).join(METRICS_FILE))
+        .ok()
+        .and_then(|rows| {
+            rows.iter()
+                .filter_map(|r| r.train_accuracy)
+                .max_by(f64::total_cmp)
+        });
+    let best = logged.unwrap_or(0.0).max(summary.train.summary.accuracy);
+    best <= chance + DEAD_MARGIN
 }
 
 fn collect_points(
@@ -219,25 +290,31 @@ fn section(
     if !metrics.contains(&spec.verdict.metric) {
         metrics.insert(0, spec.verdict.metric.clone());
     }
+    // The verdict metric over the rule's runs: all, or the paper's best runs.
+    let judged = |name: &String, s: &RunSummary| {
+        name != &spec.verdict.metric
+            || spec.verdict.runs == RunScope::All
+            || s.train.summary.accuracy > BEST_ACCURACY
+    };
     let rows: Vec<TableRow> = points
         .iter()
         .map(|p| TableRow {
             point: p.label.clone(),
             n_runs: p.summaries.len(),
             n_failed: p.failures.len(),
+            n_dead: (p.summaries.iter())
+                .filter(|(run, s)| dead_start(run, s, root))
+                .count(),
             metrics: metrics
                 .iter()
                 .map(|name| {
                     let values: Vec<f64> = p
                         .summaries
                         .iter()
+                        .filter(|(_, s)| judged(name, s))
                         .filter_map(|(_, s)| metric_value(s, name))
                         .collect();
-                    MetricCell {
-                        name: name.clone(),
-                        ours: describe(&values),
-                        paper: spec.reference_value(&p.values, name),
-                    }
+                    MetricCell::new(name, values, spec.reference_value(&p.values, name))
                 })
                 .collect(),
         })
@@ -263,6 +340,15 @@ fn section(
             s.train.summary.accuracy >= SILENT_ACCURACY && s.train.summary.rates.ffpt > SILENT_FFPT
         })
         .count();
+    let dead: usize = table.rows.iter().map(|r| r.n_dead).sum();
+    if !all.is_empty() {
+        notes.push(format!(
+            "Dead starts: {dead} of {} runs never rose more than {DEAD_MARGIN} points above \
+             chance training accuracy; the verdict is over {}.",
+            all.len(),
+            spec.verdict.runs.as_str()
+        ));
+    }
     if !all.is_empty() {
         notes.push(format!(
             "Silent failures: {silent} of {} runs are accurate (train accuracy >= {SILENT_ACCURACY}%) yet attend \
@@ -337,7 +423,7 @@ fn figures(
             .and_then(|d| table.columns.iter().position(|c| c == &d.axis))
             .unwrap_or(0);
         let labels: Vec<Vec<String>> = points.iter().map(|p| p.label.clone()).collect();
-        let cells: Vec<(sdc_interp::Stats, Option<f64>)> = table
+        let cells: Vec<(Vec<f64>, Option<f64>)> = table
             .rows
             .iter()
             .map(|row| {
@@ -346,7 +432,7 @@ fn figures(
                     .iter()
                     .find(|m| &m.name == metric)
                     .expect("the verdict metric is a column");
-                (cell.ours, cell.paper)
+                (cell.values.clone(), cell.paper)
             })
             .collect();
         let pivot = pivot_trend(&table.columns, &labels, &cells, axis);
@@ -357,24 +443,24 @@ fn figures(
             y_label: format!("{metric} (%)"),
             x_ticks: pivot.ticks,
             ours: pivot.ours,
+            runs: pivot.runs,
             paper: pivot.paper,
         });
     }
 
-    // Training curves (mean over seeds; a run that stopped early keeps its last value) and
-    // histograms of alpha at the true position, for a legible subset of grid points.
+    // Training curves of every run, one small panel per grid point (every grid point shown),
+    // and histograms of alpha at the true position for a legible subset of grid points.
     let shown = spaced(points.len(), MAX_FIGURE_POINTS);
-    let mut ftpt_series = Vec::new();
-    let mut acc_series = Vec::new();
+    let mut ftpt_panels = Vec::new();
+    let mut acc_panels = Vec::new();
     let mut hist_series = Vec::new();
     let mut edges = Vec::new();
-    for &i in &shown {
-        let p = &points[i];
+    for (i, p) in points.iter().enumerate() {
         if p.summaries.is_empty() {
             continue;
         }
         let (mut ftpt_curves, mut acc_curves) = (Vec::new(), Vec::new());
-        for (run, _) in &p.summaries {
+        for (run, summary) in &p.summaries {
             // Verified with the run's manifest already; a read failure leaves the curve out.
             let path = root.join(&run.rel_dir).join(METRICS_FILE);
             let rows = match read_rows(&path) {
@@ -385,52 +471,64 @@ fn figures(
                 }
             };
             let logged = || rows.iter().filter(|r| r.train_ftpt.is_some());
-            ftpt_curves.push(
-                logged()
-                    .filter_map(|r| Some((r.epoch, r.train_ftpt?)))
+            let label = format!("seed {}", summary.seed);
+            ftpt_curves.push(Series {
+                label: label.clone(),
+                points: logged()
+                    .filter_map(|r| Some((r.epoch as f64, r.train_ftpt?)))
                     .collect(),
-            );
-            acc_curves.push(
-                logged()
-                    .filter_map(|r| Some((r.epoch, r.train_accuracy?)))
+            });
+            acc_curves.push(Series {
+                label,
+                points: logged()
+                    .filter_map(|r| Some((r.epoch as f64, r.train_accuracy?)))
                     .collect(),
-            );
+            });
         }
-        ftpt_series.push(Series {
-            label: point_name(p),
-            points: seed_mean_curve(&ftpt_curves),
-        });
-        acc_series.push(Series {
-            label: point_name(p),
-            points: seed_mean_curve(&acc_curves),
-        });
-        let histograms = p
-            .summaries
-            .iter()
-            .map(|(_, s)| s.alpha_at_true.counts.as_slice());
-        if let Some(counts) = merge_histograms(histograms) {
-            edges = p.summaries[0].1.alpha_at_true.edges.clone();
-            hist_series.push((point_name(p), counts));
+        ftpt_panels.push((point_name(p), ftpt_curves));
+        acc_panels.push((point_name(p), acc_curves));
+        if shown.contains(&i) {
+            let histograms = p
+                .summaries
+                .iter()
+                .map(|(_, s)| s.alpha_at_true.counts.as_slice());
+            if let Some(counts) = merge_histograms(histograms) {
+                edges = p.summaries[0].1.alpha_at_true.edges.clone();
+                hist_series.push((point_name(p), counts));
+            }
         }
     }
-    if !ftpt_series.is_empty() {
-        figures.push(Figure::Lines {
+    if !ftpt_panels.is_empty() {
+        let omitted = points.iter().filter(|p| p.summaries.is_empty()).count();
+        let note = if omitted == 0 {
+            String::new()
+        } else {
+            format!("; {omitted} grid points without finished runs omitted")
+        };
+        figures.push(Figure::Panels {
             name: "curves-ftpt".into(),
-            title: "Training-set FTPT during training (mean over seeds)".into(),
+            title: format!("Training-set FTPT during training, one line per seed{note}"),
             x_label: "epoch".into(),
             y_label: "train FTPT (%)".into(),
-            series: ftpt_series,
+            panels: ftpt_panels,
         });
-        figures.push(Figure::Lines {
+        figures.push(Figure::Panels {
             name: "curves-accuracy".into(),
-            title: "Training-set accuracy during training (mean over seeds)".into(),
+            title: format!("Training-set accuracy during training, one line per seed{note}"),
             x_label: "epoch".into(),
             y_label: "train accuracy (%)".into(),
-            series: acc_series,
+            panels: acc_panels,
         });
+        let subset = if hist_series.len() < points.len() {
+            format!("; {} of {} grid points", hist_series.len(), points.len())
+        } else {
+            String::new()
+        };
         figures.push(Figure::Histograms {
             name: "alpha-at-true".into(),
-            title: "Attention on the true segment after training (training set, all seeds)".into(),
+            title: format!(
+                "Alpha at the true segment after training (train set, all seeds{subset})"
+            ),
             edges,
             series: hist_series,
         });

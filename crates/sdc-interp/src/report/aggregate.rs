@@ -52,17 +52,19 @@ pub struct TrendPivot {
     pub ticks: Vec<String>,
     /// `(label of the other axes' values, our stats per tick)`, in order of first appearance.
     pub ours: Vec<(String, Vec<Stats>)>,
+    /// Every run's value per tick, one entry per series of `ours`.
+    pub runs: Vec<Vec<Vec<f64>>>,
     /// The same for the paper's numbers, only for series where the paper gives one.
     pub paper: Vec<(String, Vec<Option<f64>>)>,
 }
 
-/// Pivots grid points (`labels[i]`: one value per column) and their cells (our stats and the
-/// paper's number) along column `axis`: one series per combination of the other columns
+/// Pivots grid points (`labels[i]`: one value per column) and their cells (our runs' values and
+/// the paper's number) along column `axis`: one series per combination of the other columns
 /// (`"sdc"` when there is no other column), one tick per value of the axis.
 pub fn pivot_trend(
     columns: &[String],
     labels: &[Vec<String>],
-    cells: &[(Stats, Option<f64>)],
+    cells: &[(Vec<f64>, Option<f64>)],
     axis: usize,
 ) -> TrendPivot {
     let mut ticks: Vec<String> = Vec::new();
@@ -72,9 +74,9 @@ pub fn pivot_trend(
         }
     }
     let mut order: Vec<String> = Vec::new();
-    let mut ours: BTreeMap<String, Vec<Stats>> = BTreeMap::new();
+    let mut ours: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
     let mut paper: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
-    for (label, (stats, reference)) in labels.iter().zip(cells) {
+    for (label, (values, reference)) in labels.iter().zip(cells) {
         let key = columns
             .iter()
             .zip(label)
@@ -96,12 +98,16 @@ pub fn pivot_trend(
             .position(|t| t == &label[axis])
             .expect("every label's tick was collected above");
         ours.entry(key.clone())
-            .or_insert_with(|| vec![describe(&[]); ticks.len()])[tick] = *stats;
+            .or_insert_with(|| vec![Vec::new(); ticks.len()])[tick] = values.clone();
         paper.entry(key).or_insert_with(|| vec![None; ticks.len()])[tick] = *reference;
     }
     TrendPivot {
         ticks,
-        ours: order.iter().map(|k| (k.clone(), ours[k].clone())).collect(),
+        ours: order
+            .iter()
+            .map(|k| (k.clone(), ours[k].iter().map(|v| describe(v)).collect()))
+            .collect(),
+        runs: order.iter().map(|k| ours[k].clone()).collect(),
         paper: order
             .iter()
             .filter(|k| paper[*k].iter().any(Option::is_some))
@@ -148,10 +154,10 @@ mod tests {
             .iter()
             .map(|(k, m)| vec![k.to_string(), m.to_string()])
             .collect();
-        let cells: Vec<(Stats, Option<f64>)> = [10.0, 20.0, 30.0, 40.0]
+        let cells: Vec<(Vec<f64>, Option<f64>)> = [10.0, 20.0, 30.0, 40.0]
             .iter()
             .enumerate()
-            .map(|(i, &v)| (describe(&[v]), (i == 0).then_some(88.5)))
+            .map(|(i, &v)| (vec![v], (i == 0).then_some(88.5)))
             .collect();
         let pivot = pivot_trend(&columns, &labels, &cells, 0);
         assert_eq!(pivot.ticks, vec!["0", "1"]);
@@ -167,6 +173,7 @@ mod tests {
                 ("m=9".to_string(), vec![30.0, 40.0])
             ]
         );
+        assert_eq!(pivot.runs[1], vec![vec![30.0], vec![40.0]]);
         assert_eq!(
             pivot.paper,
             vec![("m=5".to_string(), vec![Some(88.5), None])],

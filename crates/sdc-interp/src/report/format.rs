@@ -86,55 +86,58 @@ pub(super) fn signed(x: f64, d: usize) -> String {
     }
 }
 
-/// `mean ± sd [low, high]`, or `no runs` for an empty set.
+/// `mean [low, high]` (the 95% bootstrap interval), or `no runs` for an empty set.
 pub(super) fn stats_text(s: &Stats, d: usize) -> String {
     if s.n == 0 {
         return "no runs".to_owned();
     }
     format!(
-        "{} ± {} [{}, {}]",
+        "{} [{}, {}]",
         num(s.mean, d),
-        num(s.sd, d),
         num(s.ci95_low, d),
         num(s.ci95_high, d)
     )
 }
 
-/// Runs at a grid point, with failures if any: `10` or `10 (2 failed)`.
+/// Runs at a grid point, with failures and dead starts if any: `10`, `10 (2 failed)`,
+/// `10 (1 dead)`.
 pub(super) fn runs_text(row: &TableRow) -> String {
-    if row.n_failed == 0 {
+    let mut extra = Vec::new();
+    if row.n_failed > 0 {
+        extra.push(format!("{} failed", row.n_failed));
+    }
+    if row.n_dead > 0 {
+        extra.push(format!("{} dead", row.n_dead));
+    }
+    if extra.is_empty() {
         row.n_runs.to_string()
     } else {
-        format!("{} ({} failed)", row.n_runs, row.n_failed)
+        format!("{} ({})", row.n_runs, extra.join(", "))
     }
 }
 
 /// Placeholder for an empty cell.
 pub(super) const NONE: &str = "—";
 
-/// The three display cells (ours, paper, Δ) of an optional metric cell. A mean over fewer
-/// than the row's `runs` (a metric some runs lack, e.g. `best.*`) says over how many: `(n=9)`.
-fn metric_texts(cell: Option<&MetricCell>, runs: usize, d: usize) -> [String; 3] {
+/// The display cell of an optional metric cell: `mean [low, high]`, then `; paper p` where the
+/// paper gives a number. A mean over fewer than the row's `runs` (a metric some runs lack, e.g.
+/// `best.*`) says over how many: `(n=9)`.
+fn metric_text(cell: Option<&MetricCell>, runs: usize, d: usize) -> String {
     let Some(cell) = cell else {
-        return [NONE.to_owned(), NONE.to_owned(), NONE.to_owned()];
+        return NONE.to_owned();
     };
-    let paper = cell.paper.filter(|p| p.is_finite());
-    let delta = match paper {
-        Some(p) if cell.ours.n > 0 => signed(cell.ours.mean - p, d),
-        _ => NONE.to_owned(),
-    };
-    let mut ours = stats_text(&cell.ours, d);
+    let mut text = stats_text(&cell.ours, d);
     if cell.ours.n > 0 && cell.ours.n < runs {
-        ours.push_str(&format!(" (n={})", cell.ours.n));
+        text.push_str(&format!(" (n={})", cell.ours.n));
     }
-    [
-        ours,
-        paper.map_or_else(|| NONE.to_owned(), |p| num(p, d)),
-        delta,
-    ]
+    if let Some(p) = cell.paper.filter(|p| p.is_finite()) {
+        text.push_str(&format!("; paper {}", num(p, d)));
+    }
+    text
 }
 
-/// A results table as plain strings: grid axes, runs, then ours / paper / Δ per metric.
+/// A results table as plain strings: grid axes, runs, then one column per metric, so the
+/// table stays narrow (the verdict table carries the comparisons with the paper).
 pub(super) struct DisplayTable {
     /// Column headers.
     pub header: Vec<String>,
@@ -149,18 +152,14 @@ pub(super) fn display_table(table: &Table) -> DisplayTable {
     let metrics = metric_names(table);
     let mut header = table.columns.clone();
     header.push("runs".to_owned());
-    for m in &metrics {
-        header.push(format!("{m} (ours)"));
-        header.push(format!("{m} (paper)"));
-        header.push(format!("{m} Δ"));
-    }
+    header.extend(metrics.iter().map(|m| (*m).to_owned()));
     let decimals: Vec<usize> = metrics.iter().map(|m| decimals(table, m)).collect();
     let rows = (table.rows.iter())
         .map(|row| {
             let mut cells = row.point.clone();
             cells.push(runs_text(row));
             for (m, &d) in metrics.iter().zip(&decimals) {
-                cells.extend(metric_texts(row.metric(m), row.n_runs, d));
+                cells.push(metric_text(row.metric(m), row.n_runs, d));
             }
             cells
         })
@@ -269,6 +268,7 @@ pub(super) fn md_code_block(text: &str, indent: usize) -> String {
 mod tests {
     use super::*;
     use crate::stats::describe;
+    use crate::table::MetricCell;
 
     #[test]
     fn numbers_are_stable() {
@@ -281,20 +281,18 @@ mod tests {
         assert_eq!(decimals_of(0.036), 3);
         assert_eq!(decimals_of(78.34), 2);
         assert_eq!(decimals_of(12.0), 0);
-        assert_eq!(
-            stats_text(&describe(&[1.0, 2.0, 3.0, 4.0]), 2),
-            "2.50 ± 1.29 [0.45, 4.55]"
-        );
+        assert_eq!(stats_text(&describe(&[2.0, 2.0]), 2), "2.00 [2.00, 2.00]");
         assert_eq!(stats_text(&describe(&[]), 2), "no runs");
-        let cell = MetricCell {
-            name: "best.train.ftpt".into(),
-            ours: describe(&[1.0, 2.0]),
-            paper: None,
-        };
-        let [ours, _, _] = metric_texts(Some(&cell), 3, 2);
+        let cell = MetricCell::new("best.train.ftpt", vec![1.0, 2.0], None);
+        let ours = metric_text(Some(&cell), 3, 2);
         assert!(ours.ends_with("(n=2)"), "{ours}");
-        let [ours, _, _] = metric_texts(Some(&cell), 2, 2);
+        let ours = metric_text(Some(&cell), 2, 2);
         assert!(!ours.contains("n="), "{ours}");
+        let cell = MetricCell::new("train.ftpt", vec![100.0, 100.0], Some(88.51));
+        assert_eq!(
+            metric_text(Some(&cell), 2, 2),
+            "100.00 [100.00, 100.00]; paper 88.51"
+        );
     }
 
     #[test]

@@ -3,14 +3,16 @@
 use std::fmt::Write as _;
 
 use super::format::{
-    DisplayTable, display_table, figure_rel, md_cell, md_code_block, md_escape, table_rel,
+    DisplayTable, decimals, display_table, figure_rel, md_cell, md_code_block, md_escape, num,
+    signed, table_rel,
 };
 use super::{ExperimentSection, Figure, Report, mosaic};
-use crate::verdict::{VERDICT_RULE, Verdict};
+use crate::verdict::{Judgement, VERDICT_RULE, Verdict, assess};
 
 /// Explains the table columns under every results table.
-pub(super) const TABLE_LEGEND: &str = "Runs: per grid point, failed ones included. \
-    Ours: mean ± sd [95% CI, Student t] over the successful runs. Δ: ours − paper.";
+pub(super) const TABLE_LEGEND: &str = "Runs: per grid point, failed ones included; dead: runs \
+    that never left chance accuracy (they are in the means). Each metric: mean [95% bootstrap \
+    interval] over the successful runs; the paper's number where it gives one.";
 
 /// `2 reproduced, 1 direction reproduced, 0 not reproduced, 1 incomplete (of 4)`.
 pub(super) fn tally(report: &Report) -> String {
@@ -18,6 +20,7 @@ pub(super) fn tally(report: &Report) -> String {
     let parts: Vec<String> = [
         Verdict::Reproduced,
         Verdict::DirectionReproduced,
+        Verdict::Inconclusive,
         Verdict::NotReproduced,
         Verdict::Incomplete,
     ]
@@ -46,8 +49,9 @@ pub(super) fn markdown(report: &Report) -> String {
         for e in &report.experiments {
             let _ = writeln!(
                 s,
-                "| {} | **{}** | {} | {} |",
+                "| [{}](#{}) | **{}** | {} | {} |",
                 md_cell(&e.name),
+                e.name,
                 e.verdict,
                 md_cell(&e.claim),
                 md_cell(&e.source)
@@ -79,6 +83,7 @@ fn experiment(s: &mut String, e: &ExperimentSection) {
         md_cell(&e.verdict_reason)
     );
     let _ = writeln!(s, "**Rule.** {}\n", md_cell(&e.rule.describe()));
+    verdict_tests(s, e);
 
     s.push_str("### Results\n\n");
     if e.table.rows.is_empty() {
@@ -118,6 +123,105 @@ fn experiment(s: &mut String, e: &ExperimentSection) {
         for n in &e.notes {
             let _ = writeln!(s, "- {}", md_escape(n));
         }
+        s.push('\n');
+    }
+}
+
+/// The verdict's tests: each paper number against our interval, and each slice's trend test.
+fn verdict_tests(s: &mut String, e: &ExperimentSection) {
+    let j: Judgement = assess(&e.table, &e.rule);
+    let d = decimals(&e.table, &e.rule.metric);
+    if !j.numbers.is_empty() {
+        let rows = j
+            .numbers
+            .iter()
+            .map(|c| {
+                vec![
+                    c.at.clone(),
+                    c.ours.n.to_string(),
+                    format!(
+                        "{} [{}, {}]",
+                        num(c.ours.mean, d),
+                        num(c.ours.ci95_low, d),
+                        num(c.ours.ci95_high, d)
+                    ),
+                    num(c.paper, d),
+                    signed(c.ours.mean - c.paper, d),
+                    c.agreement.as_str().to_owned(),
+                    c.runs_needed.map_or_else(String::new, |n| n.to_string()),
+                ]
+            })
+            .collect();
+        let _ = writeln!(s, "Paper numbers of {}:\n", md_cell(&e.rule.metric));
+        table(
+            s,
+            &DisplayTable {
+                header: [
+                    "grid point",
+                    "runs",
+                    "ours [95% CI]",
+                    "paper",
+                    "Δ",
+                    "outcome",
+                    "runs needed",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                rows,
+                n_axes: 1,
+            },
+        );
+        s.push('\n');
+    }
+    if let Some(dir) = &e.rule.direction
+        && !j.trends.is_empty()
+    {
+        let rows = j
+            .trends
+            .iter()
+            .map(|t| {
+                vec![
+                    t.slice.clone(),
+                    format!("{} → {}", t.from_to.0, t.from_to.1),
+                    format!("{} → {}", t.n.0, t.n.1),
+                    format!(
+                        "{} [{}, {}]",
+                        signed(t.change, d),
+                        signed(t.interval.0, d),
+                        signed(t.interval.1, d)
+                    ),
+                    t.outcome.as_str().to_owned(),
+                    t.runs_needed.map_or_else(String::new, |n| n.to_string()),
+                ]
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "Trend: {} {} along {} (one-sided bootstrap test at 5%):\n",
+            md_cell(&e.rule.metric),
+            match dir.order {
+                crate::verdict::Order::Increasing => "increases",
+                crate::verdict::Order::Decreasing => "decreases",
+            },
+            md_cell(&dir.axis)
+        );
+        table(
+            s,
+            &DisplayTable {
+                header: [
+                    "slice",
+                    "from → to",
+                    "runs",
+                    "change [90% CI]",
+                    "outcome",
+                    "runs needed",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                rows,
+                n_axes: 1,
+            },
+        );
         s.push('\n');
     }
 }

@@ -115,7 +115,8 @@ pub enum Figure {
         /// `(label, counts per bin)` per grid point.
         series: Vec<(String, Vec<u64>)>,
     },
-    /// A metric's mean ± 95% CI across an ordered grid axis, ours vs the paper's numbers.
+    /// A metric across an ordered grid axis: every run as a dot, our mean with its 95% bootstrap
+    /// interval, and the paper's numbers.
     Trend {
         /// File stem.
         name: String,
@@ -129,8 +130,26 @@ pub enum Figure {
         x_ticks: Vec<String>,
         /// `(series label, stats per tick)` for our runs.
         ours: Vec<(String, Vec<Stats>)>,
+        /// Every run's value per tick, one entry per series of `ours` (drawn as dots); empty
+        /// when unknown.
+        #[serde(default)]
+        runs: Vec<Vec<Vec<f64>>>,
         /// `(series label, paper value per tick)`; `None` where the paper gives no number.
         paper: Vec<(String, Vec<Option<f64>>)>,
+    },
+    /// Small multiples: one small plot per panel (e.g. per grid point), each with its own lines
+    /// (e.g. one per seed), all on the same axes so they compare at a glance.
+    Panels {
+        /// File stem.
+        name: String,
+        /// Title drawn above the grid of plots.
+        title: String,
+        /// X axis label, shared.
+        x_label: String,
+        /// Y axis label, shared.
+        y_label: String,
+        /// `(panel title, lines)` per panel, in reading order.
+        panels: Vec<(String, Vec<Series>)>,
     },
     /// Image mosaics with their attention drawn on the tiles, focus-true panels left and
     /// focus-false panels right; a PNG, with the numbers in a caption table.
@@ -149,6 +168,7 @@ impl Figure {
     pub fn name(&self) -> &str {
         match self {
             Figure::Lines { name, .. }
+            | Figure::Panels { name, .. }
             | Figure::Histograms { name, .. }
             | Figure::Trend { name, .. }
             | Figure::Mosaics { name, .. } => name,
@@ -159,6 +179,7 @@ impl Figure {
     pub fn title(&self) -> &str {
         match self {
             Figure::Lines { title, .. }
+            | Figure::Panels { title, .. }
             | Figure::Histograms { title, .. }
             | Figure::Trend { title, .. }
             | Figure::Mosaics { title, .. } => title,
@@ -169,7 +190,10 @@ impl Figure {
     pub fn extension(&self) -> &'static str {
         match self {
             Figure::Mosaics { .. } => "png",
-            Figure::Lines { .. } | Figure::Histograms { .. } | Figure::Trend { .. } => "svg",
+            Figure::Lines { .. }
+            | Figure::Panels { .. }
+            | Figure::Histograms { .. }
+            | Figure::Trend { .. } => "svg",
         }
     }
 }
@@ -192,7 +216,7 @@ pub struct ExperimentSection {
     pub name: String,
     /// The paper's claim being checked, in words.
     pub claim: String,
-    /// Where the claim comes from, e.g. `paper-spec 8.3`.
+    /// Where the claim comes from, e.g. `Pandey et al. 2022, Sec. 8`.
     pub source: String,
     /// Outcome of [`crate::judge`] on `table` with `rule`.
     pub verdict: Verdict,

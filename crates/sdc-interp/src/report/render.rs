@@ -153,6 +153,13 @@ fn validate(report: &Report, out_dir: &Path) -> Result<(), ReportError> {
 fn check_figure(f: &Figure) -> Result<(), String> {
     match f {
         Figure::Lines { .. } => Ok(()),
+        Figure::Panels { panels, .. } => {
+            if panels.is_empty() {
+                Err("no panels".to_owned())
+            } else {
+                Ok(())
+            }
+        }
         Figure::Histograms { edges, series, .. } => {
             if edges.len() < 2 {
                 return Err(format!("{} bin edges; need at least 2", edges.len()));
@@ -169,9 +176,24 @@ fn check_figure(f: &Figure) -> Result<(), String> {
         Figure::Trend {
             x_ticks,
             ours,
+            runs,
             paper,
             ..
         } => {
+            if !runs.is_empty() && runs.len() != ours.len() {
+                return Err(format!(
+                    "{} series of runs for {} series of means",
+                    runs.len(),
+                    ours.len()
+                ));
+            }
+            if let Some(r) = runs.iter().find(|r| r.len() != x_ticks.len()) {
+                return Err(format!(
+                    "a series of runs has {} ticks for {} x ticks",
+                    r.len(),
+                    x_ticks.len()
+                ));
+            }
             let lens = (ours.iter().map(|(l, v)| (l, v.len())))
                 .chain(paper.iter().map(|(l, v)| (l, v.len())));
             for (label, n) in lens {
@@ -221,14 +243,10 @@ pub fn render(report: &Report, out_dir: &Path) -> Result<Rendered, ReportError> 
         outputs.push((json_path.clone(), tables::json_bytes(&e.table, &json_path)?));
         rendered.tables.extend([csv_path, json_path]);
     }
-    outputs.push((
-        rendered.markdown.clone(),
-        markdown::markdown(report).into_bytes(),
-    ));
-    outputs.push((
-        rendered.html.clone(),
-        html::html(report, &drawn).into_bytes(),
-    ));
+    let markdown = markdown::markdown(report);
+    let html = html::html(report, &markdown, &drawn);
+    outputs.push((rendered.markdown.clone(), markdown.into_bytes()));
+    outputs.push((rendered.html.clone(), html.into_bytes()));
 
     for dir in [
         out_dir.to_owned(),
