@@ -15,9 +15,10 @@ pub const VERDICT_RULE: &str = include_str!("verdict_rule.md");
 /// Default tolerance of a [`VerdictRule`], in the metric's units (percentage points for rates).
 pub const DEFAULT_TOLERANCE: f64 = 5.0;
 
-/// A paper number or a trend is only rejected on at least this many runs per grid point: below
-/// it, a bootstrap interval is too narrow (it cannot show a minority mode it has not drawn).
-pub const MIN_RUNS_TO_REJECT: usize = 10;
+/// A paper number or a trend is only decided — confirmed or rejected — on at least this many
+/// runs per grid point: below it, a bootstrap interval is too narrow (it cannot show a minority
+/// mode it has not drawn), so agreement is as little evidence as disagreement.
+pub const MIN_RUNS_TO_DECIDE: usize = 10;
 
 /// One-sided level of the trend test: the claimed direction holds when the 5% quantile of the
 /// bootstrapped change is above 0 (increasing).
@@ -181,11 +182,12 @@ impl VerdictRule {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Agreement {
-    /// Inside our 95% interval, or within the tolerance of our mean.
+    /// Inside our 95% interval, or within the tolerance of our mean, on at least
+    /// [`MIN_RUNS_TO_DECIDE`] runs.
     Consistent,
-    /// Outside both, on at least [`MIN_RUNS_TO_REJECT`] runs.
+    /// Outside both, on at least [`MIN_RUNS_TO_DECIDE`] runs.
     Contradicted,
-    /// Outside both, but on fewer runs than a rejection needs.
+    /// Fewer runs than a decision needs, either way.
     Undecided,
 }
 
@@ -254,7 +256,8 @@ pub struct TrendCheck {
     pub interval: (f64, f64),
     /// The outcome.
     pub outcome: TrendOutcome,
-    /// Whether a reversal counts: at least [`MIN_RUNS_TO_REJECT`] runs at both ends.
+    /// Whether the outcome counts (a trend that holds, or a reversal): at least
+    /// [`MIN_RUNS_TO_DECIDE`] runs at both ends.
     pub decisive: bool,
     /// When the trend does not hold: runs per grid point that would make the observed change
     /// significant at the observed spread; `None` when no count would (no change, no spread).
@@ -313,16 +316,22 @@ fn count_at_least(x: f64, floor: usize) -> usize {
 
 fn check_number(at: String, ours: Stats, paper: f64, tol: f64) -> NumberCheck {
     let gap = (ours.mean - paper).abs();
-    let agreement = if ours.ci95_contains(paper) || gap <= tol {
-        Agreement::Consistent
-    } else if ours.n >= MIN_RUNS_TO_REJECT {
-        Agreement::Contradicted
-    } else {
+    let inside = ours.ci95_contains(paper) || gap <= tol;
+    let agreement = if ours.n < MIN_RUNS_TO_DECIDE {
         Agreement::Undecided
+    } else if inside {
+        Agreement::Consistent
+    } else {
+        Agreement::Contradicted
     };
     // The interval half-width 1.96 sd / sqrt(n) must fall below the gap.
-    let runs_needed = (agreement == Agreement::Undecided)
-        .then(|| count_at_least((Z_TWO_SIDED * ours.sd / gap).powi(2), MIN_RUNS_TO_REJECT));
+    let runs_needed = (agreement == Agreement::Undecided).then(|| {
+        if inside {
+            MIN_RUNS_TO_DECIDE
+        } else {
+            count_at_least((Z_TWO_SIDED * ours.sd / gap).powi(2), MIN_RUNS_TO_DECIDE)
+        }
+    });
     NumberCheck {
         at,
         ours,
@@ -396,20 +405,21 @@ fn check_trends(
         } else {
             TrendOutcome::NotSignificant
         };
-        let decisive = a.n.min(b.n) >= MIN_RUNS_TO_REJECT;
+        let decisive = a.n.min(b.n) >= MIN_RUNS_TO_DECIDE;
         // A one-sided test at 5% needs 1.645 sqrt((sd_a^2 + sd_b^2) / n) below |change|.
         let variance = a.sd.powi(2) + b.sd.powi(2);
         let runs_needed = match outcome {
-            TrendOutcome::Holds => None,
+            TrendOutcome::Holds if decisive => None,
+            TrendOutcome::Holds => Some(MIN_RUNS_TO_DECIDE),
             TrendOutcome::Reversed if decisive => None,
-            TrendOutcome::Reversed => Some(MIN_RUNS_TO_REJECT),
+            TrendOutcome::Reversed => Some(MIN_RUNS_TO_DECIDE),
             TrendOutcome::NotSignificant if change == 0.0 || variance == 0.0 => None,
             TrendOutcome::NotSignificant => {
                 let estimate = Z_ONE_SIDED.powi(2) * variance / change.powi(2);
                 let floor = if change * sign > 0.0 {
                     a.n.max(b.n) + 1
                 } else {
-                    MIN_RUNS_TO_REJECT
+                    MIN_RUNS_TO_DECIDE
                 };
                 Some(count_at_least(estimate, floor))
             }
@@ -503,7 +513,7 @@ pub fn assess(table: &Table, rule: &VerdictRule) -> Judgement {
             .filter(|t| t.outcome == o && (!decisive || t.decisive))
             .count()
     };
-    let holds = tcount(TrendOutcome::Holds, false);
+    let holds = tcount(TrendOutcome::Holds, true);
     let reversed = tcount(TrendOutcome::Reversed, true);
     let all_hold = rule.direction.is_some() && holds == trends.len();
     let verdict = if reversed > 0 {
@@ -590,8 +600,8 @@ fn numbers_text(
     }
     if undecided > 0 {
         parts.push(format!(
-            "{undecided} undecided (off by more than ±{tol} and outside our interval, on fewer \
-             than {MIN_RUNS_TO_REJECT} runs)"
+            "{undecided} undecided (on fewer than {MIN_RUNS_TO_DECIDE} runs, agreement decides \
+             as little as disagreement)"
         ));
     }
     let worst = numbers
@@ -647,13 +657,13 @@ fn trends_text(trends: &[TrendCheck], m: &str, dir: &DirectionRule) -> String {
             o => format!("is {}", o.as_str()),
         }
     };
-    let reversed_few = trends
+    let few = trends
         .iter()
-        .filter(|t| t.outcome == TrendOutcome::Reversed && !t.decisive)
+        .filter(|t| t.outcome != TrendOutcome::NotSignificant && !t.decisive)
         .count();
-    let caveat = if reversed_few > 0 {
+    let caveat = if few > 0 {
         format!(
-            "; {reversed_few} reversal(s) on fewer than {MIN_RUNS_TO_REJECT} runs do not count \
+            "; {few} outcome(s) on fewer than {MIN_RUNS_TO_DECIDE} runs at an end do not count \
              yet"
         )
     } else {
@@ -673,9 +683,7 @@ fn needed_text(numbers: &[NumberCheck], trends: &[TrendCheck]) -> Option<String>
         .filter(|c| c.agreement == Agreement::Undecided);
     let open_trends: Vec<&TrendCheck> = trends
         .iter()
-        .filter(|t| {
-            t.outcome != TrendOutcome::Holds && !(t.outcome == TrendOutcome::Reversed && t.decisive)
-        })
+        .filter(|t| t.outcome == TrendOutcome::NotSignificant || !t.decisive)
         .collect();
     let needed = open_numbers
         .filter_map(|c| c.runs_needed)

@@ -86,6 +86,35 @@ fn twenty_seeds_matching_the_paper_are_reproduced() {
 }
 
 #[test]
+fn few_seeds_that_agree_with_the_paper_are_inconclusive_too() {
+    // Agreement on 3 seeds is as little evidence as disagreement: the verdict does not depend
+    // on the seed count silently in either direction.
+    let t = layers([around(88.0, 3), around(93.0, 3), around(97.0, 3)], PAPER);
+    let j = assess(&t, &rule(Some(Order::Increasing)));
+    assert_eq!(j.verdict, Verdict::Inconclusive, "{}", j.reason);
+    assert!(
+        j.numbers
+            .iter()
+            .all(|c| c.agreement == Agreement::Undecided)
+    );
+    assert!(
+        j.numbers
+            .iter()
+            .all(|c| c.runs_needed == Some(MIN_RUNS_TO_DECIDE))
+    );
+    assert_eq!(j.trends[0].outcome, TrendOutcome::Holds);
+    assert!(!j.trends[0].decisive);
+    assert_eq!(j.trends[0].runs_needed, Some(MIN_RUNS_TO_DECIDE));
+    let no_trend = assess(&t, &rule(None));
+    assert_eq!(
+        no_trend.verdict,
+        Verdict::Inconclusive,
+        "{}",
+        no_trend.reason
+    );
+}
+
+#[test]
 fn five_seeds_of_a_bimodal_distribution_are_inconclusive() {
     // Most seeds reach FTPT 100, one in five stops at 66: the quick profile's situation.
     let bimodal = vec![100.0, 100.0, 66.0, 100.0, 100.0];
@@ -94,7 +123,7 @@ fn five_seeds_of_a_bimodal_distribution_are_inconclusive() {
     assert_eq!(j.verdict, Verdict::Inconclusive, "{}", j.reason);
     // 100 at layer 1 is 6.6 from 93.39 and outside [100, 100], but on 5 runs only.
     assert_eq!(j.numbers[1].agreement, Agreement::Undecided);
-    assert_eq!(j.numbers[1].runs_needed, Some(MIN_RUNS_TO_REJECT));
+    assert_eq!(j.numbers[1].runs_needed, Some(MIN_RUNS_TO_DECIDE));
     assert_eq!(j.trends[0].outcome, TrendOutcome::NotSignificant);
     assert!(
         j.reason.contains("runs per grid point would decide"),

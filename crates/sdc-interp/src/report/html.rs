@@ -45,18 +45,29 @@ pub(super) fn html(report: &Report, markdown: &str, drawn: &[Vec<Drawn>]) -> Str
     let mut inline: BTreeMap<String, String> = BTreeMap::new();
     for (e, figs) in report.experiments.iter().zip(drawn) {
         for (f, d) in e.figures.iter().zip(figs) {
-            let picture = match d {
-                // The SVG comes from plotters, which escapes every text it draws.
-                Drawn::Svg(svg) => svg.clone(),
-                Drawn::Png(png) => format!(
-                    "<img alt=\"{}\" src=\"data:image/png;base64,{}\">",
-                    esc(f.title()),
-                    base64::engine::general_purpose::STANDARD.encode(png)
-                ),
-            };
-            inline.insert(figure_rel(&e.name, f), picture);
+            inline.insert(figure_rel(&e.name, f), inline_figure(f.title(), d));
         }
     }
+    page(&report.title, markdown, &inline)
+}
+
+/// A drawn figure as HTML to inline: SVG markup, or a PNG as a base64 `data:` URI.
+pub(super) fn inline_figure(title: &str, drawn: &Drawn) -> String {
+    match drawn {
+        // The SVG comes from plotters, which escapes every text it draws.
+        Drawn::Svg(svg) => svg.clone(),
+        Drawn::Png(png) => format!(
+            "<img alt=\"{}\" src=\"data:image/png;base64,{}\">",
+            esc(title),
+            base64::engine::general_purpose::STANDARD.encode(png)
+        ),
+    }
+}
+
+/// A self-contained page titled `title` from `markdown`, rendered once: images whose link is a
+/// key of `inline` are replaced by its HTML, headings get GitHub's anchors and verdicts their
+/// badges.
+pub(super) fn page(title: &str, markdown: &str, inline: &BTreeMap<String, String>) -> String {
     let verdicts = [
         Verdict::Reproduced,
         Verdict::DirectionReproduced,
@@ -123,7 +134,7 @@ pub(super) fn html(report: &Report, markdown: &str, drawn: &[Vec<Drawn>]) -> Str
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
-        esc(&report.title)
+        esc(title)
     )
 }
 

@@ -190,7 +190,11 @@ fn verdict_tests(s: &mut String, e: &ExperimentSection) {
                         signed(t.interval.0, d),
                         signed(t.interval.1, d)
                     ),
-                    t.outcome.as_str().to_owned(),
+                    if t.decisive || t.outcome == crate::verdict::TrendOutcome::NotSignificant {
+                        t.outcome.as_str().to_owned()
+                    } else {
+                        format!("{} (too few runs)", t.outcome.as_str())
+                    },
                     t.runs_needed.map_or_else(String::new, |n| n.to_string()),
                 ]
             })

@@ -1,13 +1,13 @@
 //! The report of one scored model (a run, or `sdc score` on another framework's outputs): the
 //! four cells and the attention statistics per split, the alpha-at-true histogram and, when
-//! there are any, the training curves. Markdown and a self-contained HTML page with the figures
-//! beside them as SVG.
+//! there are any, the training curves. Markdown, and the same Markdown rendered once into a
+//! self-contained HTML page with the figures inlined.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::figures;
-use super::format::{html_escape, md_cell};
+use super::format::md_cell;
 use super::write::{create_dir, write_atomic};
 use super::{Figure, ReportError, Series};
 use crate::{Histogram, InterpSummary};
@@ -78,9 +78,10 @@ pub fn render_run(report: &RunReport, out_dir: &Path) -> Result<RenderedRun, Rep
         written.push(path);
     }
     let markdown = out_dir.join("run-report.md");
-    write_atomic(&markdown, to_markdown(report, &drawn).as_bytes())?;
+    let text = to_markdown(report, &drawn);
+    write_atomic(&markdown, text.as_bytes())?;
     let html = out_dir.join("run-report.html");
-    write_atomic(&html, to_html(report, &drawn).as_bytes())?;
+    write_atomic(&html, to_html(report, &text, &drawn).as_bytes())?;
     Ok(RenderedRun {
         markdown,
         html,
@@ -136,40 +137,16 @@ fn to_markdown(report: &RunReport, drawn: &[(String, String, figures::Drawn)]) -
     s
 }
 
-fn to_html(report: &RunReport, drawn: &[(String, String, figures::Drawn)]) -> String {
-    let title = html_escape(&report.title);
-    let mut s = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .5rem;\
-         text-align:right}}img{{max-width:100%}}</style></head><body>\n<h1>{title}</h1>\n<p>{}</p>\n<table><tr>",
-        html_escape(LEGEND)
-    );
-    for h in HEADER {
-        let _ = write!(s, "<th>{}</th>", html_escape(h));
-    }
-    s.push_str("</tr>\n");
-    for (name, summary) in &report.splits {
-        s.push_str("<tr>");
-        for cell in row(name, summary) {
-            let _ = write!(s, "<td>{}</td>", html_escape(&cell));
-        }
-        s.push_str("</tr>\n");
-    }
-    s.push_str("</table>\n");
-    for (rel, title, _) in drawn {
-        let _ = writeln!(
-            s,
-            "<figure><img src=\"{}\" alt=\"{t}\"><figcaption>{t}</figcaption></figure>",
-            html_escape(rel),
-            t = html_escape(title)
-        );
-    }
-    for note in &report.notes {
-        let _ = writeln!(s, "<pre>{}</pre>", html_escape(note));
-    }
-    s.push_str("</body></html>\n");
-    s
+fn to_html(
+    report: &RunReport,
+    markdown: &str,
+    drawn: &[(String, String, figures::Drawn)],
+) -> String {
+    let inline = drawn
+        .iter()
+        .map(|(rel, title, d)| (rel.clone(), super::html::inline_figure(title, d)))
+        .collect();
+    super::html::page(&report.title, markdown, &inline)
 }
 
 #[cfg(test)]
@@ -194,7 +171,7 @@ mod tests {
                 points: vec![(1.0, 20.0), (2.0, 60.0)],
             }],
             extra: Vec::new(),
-            notes: vec!["Chosen <by hand>.".into()],
+            notes: vec!["Chosen *by hand*.".into()],
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let out = render_run(&report, dir.path()).expect("renders");
@@ -207,6 +184,11 @@ mod tests {
         assert!(md.contains("figures/alpha-at-true.svg") && md.contains("figures/curves.svg"));
         let html = std::fs::read_to_string(&out.html).expect("html");
         assert!(html.contains("run &lt;1&gt;"), "titles are escaped");
+        assert!(html.contains("<svg"), "figures inlined");
+        assert!(
+            html.contains("Chosen <em>by hand</em>."),
+            "notes rendered from Markdown"
+        );
         assert_eq!(out.figures.len(), 2);
         for figure in &out.figures {
             let svg = std::fs::read_to_string(figure).expect("svg");
