@@ -12,6 +12,12 @@ use sdc_interp::InterpSummary;
 use sdc_train::{EpochRecord, ExperimentConfig, SplitMetrics, TrainObserver};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc keeps freed memory for reuse: glibc's malloc returns every block over 32 MiB to the
+/// kernel, and a training step that allocates such activations faults them in again, zeroed,
+/// every time (docs/design.md, "Speed").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Selective-dependence classification: are attention models interpretable?
 #[derive(Parser, Debug)]
 #[command(name = "sdc", version, about, long_about = None)]
