@@ -93,7 +93,10 @@ fn the_same_seed_gives_identical_metrics() {
         // process).
         for file in ["metrics.csv", "summary.json"] {
             let bytes = |dir: &std::path::Path| std::fs::read(dir.join(file)).expect(file);
-            assert!(bytes(a.path()) == bytes(b.path()), "{backend}: {file} differs");
+            assert!(
+                bytes(a.path()) == bytes(b.path()),
+                "{backend}: {file} differs"
+            );
         }
         let other = tempfile::tempdir().expect("tempdir");
         let sc = train(

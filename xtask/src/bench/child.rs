@@ -218,7 +218,8 @@ pub(crate) fn measure(mut command: Command, case: &Case, framework: &str) -> Res
     let m: Measurement = serde_json::from_str(line)
         .with_context(|| format!("{framework} measurement {case:?}: not a measurement: {line}"))?;
     ensure!(
-        m.framework == framework && m.model == case.model.name()
+        m.framework == framework
+            && m.model == case.model.name()
             && m.batch_size == case.batch_size
             && m.threads == case.threads
             && m.epochs == case.epochs,

@@ -66,7 +66,11 @@ pub(crate) fn preamble(
         ""
     };
     let backends: Vec<&str> = args.backends().iter().map(|b| b.name()).collect();
-    let mut flags = format!("--backends {} --repeats {}", backends.join(","), args.repeats);
+    let mut flags = format!(
+        "--backends {} --repeats {}",
+        backends.join(","),
+        args.repeats
+    );
     if let Some(epochs) = args.epochs {
         let _ = write!(flags, " --epochs {epochs}");
     }

@@ -240,7 +240,9 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("| synthetic-layer0 | 256 | 2 | ndarray | 100 (100–100) | 200 (200–200) | 0.50× |"),
+            table.contains(
+                "| synthetic-layer0 | 256 | 2 | ndarray | 100 (100–100) | 200 (200–200) | 0.50× |"
+            ),
             "{table}"
         );
         let csv = csv_table(&rows, 0.001);
