@@ -18,6 +18,12 @@ use sdc_train::BackendKind;
 use tracing_subscriber::EnvFilter;
 use xtask::{absolute_path, bench};
 
+/// mimalloc keeps freed memory for reuse: glibc's malloc returns every block over 32 MiB to the
+/// kernel, and a training step that allocates such activations faults them in again, zeroed,
+/// every time (docs/design.md, "Speed").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "cargo xtask", about = "sdc project tasks")]
 struct Cli {

@@ -14,6 +14,12 @@ use sdc_train::{ExperimentConfig, SplitMetrics, TrainError};
 
 use progress::{Interrupt, TrainProgress};
 
+/// mimalloc keeps freed memory for reuse: glibc's malloc returns every block over 32 MiB to the
+/// kernel, and a training step that allocates such activations faults them in again, zeroed,
+/// every time (docs/design.md, "Speed").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Selective-dependence classification: are attention models interpretable?
 #[derive(Parser, Debug)]
 #[command(name = "sdc", version, about, long_about = None)]

@@ -140,22 +140,21 @@ impl BatchStatNorm {
     }
 
     /// Normalises each channel with the statistics of this batch.
+    ///
+    /// The statistics are sums over the contiguous pixels, then over the batch, of `[n, c, h*w]`
+    /// kept in place (per-channel values broadcast as `[1, c, 1]`): no transposed copy of the
+    /// activations forward or backward.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [n, c, h, w] = x.dims();
-        // [n, c, h*w] -> per-channel statistics over the batch and the pixels.
-        let flat = x
-            .reshape([n, c, h * w])
-            .swap_dims(0, 1)
-            .reshape([c, n * h * w]);
-        let mean = flat.clone().mean_dim(1);
+        let count = (n * h * w) as f64;
+        let flat = x.reshape([n, c, h * w]);
+        let per_channel = |t: Tensor<3>| t.sum_dim(2).sum_dim(0).div_scalar(count);
+        let mean = per_channel(flat.clone());
         let centered = flat - mean;
-        let var = centered.clone().square().mean_dim(1);
-        let normed = centered / var.add_scalar(BN_EPS).sqrt();
-        let scaled = normed * self.gamma.val().reshape([c, 1]) + self.beta.val().reshape([c, 1]);
-        scaled
-            .reshape([c, n, h * w])
-            .swap_dims(0, 1)
-            .reshape([n, c, h, w])
+        let var = per_channel(centered.clone().square());
+        let scale = var.add_scalar(BN_EPS).sqrt().recip() * self.gamma.val().reshape([1, c, 1]);
+        let scaled = centered * scale + self.beta.val().reshape([1, c, 1]);
+        scaled.reshape([n, c, h, w])
     }
 }
 
@@ -389,8 +388,11 @@ mod tests {
     #[test]
     fn gemm_convolution_matches_burn_conv2d_and_its_gradients() {
         #[allow(deprecated)] // ndarray is this crate's reference CPU backend
-        let device = Device::ndarray().autodiff();
-        for (padding, bias) in [(0, true), (1, true), (1, false), (2, true)] {
+        let ndarray = Device::ndarray().autodiff();
+        let flex = Device::flex().autodiff();
+        for (device, (padding, bias)) in [ndarray, flex].into_iter().flat_map(|device| {
+            [(0, true), (1, true), (1, false), (2, true)].map(|case| (device.clone(), case))
+        }) {
             let config = ConvLayerConfig {
                 channels: 3,
                 kernel: 3,

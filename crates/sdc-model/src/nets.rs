@@ -367,7 +367,13 @@ mod tests {
     #[test]
     fn dense_is_linear_with_the_bias_gradient_summed_over_rows() {
         #[allow(deprecated)] // ndarray is this crate's reference CPU backend
-        let device = Device::ndarray().autodiff();
+        let ndarray = Device::ndarray().autodiff();
+        dense_matches_linear_on(&ndarray);
+        dense_matches_linear_on(&Device::flex().autodiff());
+    }
+
+    fn dense_matches_linear_on(device: &Device) {
+        let device = device.clone();
         let mut rng = network_rng(3, FOCUS_STREAM);
         let layer =
             DenseParams::draw(4, 3, true, LayerInit::TorchDefault, &mut rng).into_linear(&device);

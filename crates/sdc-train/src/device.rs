@@ -12,8 +12,27 @@ pub enum BackendKind {
     /// The ndarray CPU backend (the default; deterministic).
     #[default]
     Ndarray,
+    /// Burn's flex CPU backend (gemm-crate matrix products; deterministic).
+    Flex,
     /// The wgpu GPU backend (needs the `wgpu` cargo feature).
     Wgpu,
+}
+
+impl BackendKind {
+    /// The name configs and command lines use (`train.backend = "flex"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ndarray => "ndarray",
+            Self::Flex => "flex",
+            Self::Wgpu => "wgpu",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl std::str::FromStr for BackendKind {
@@ -21,9 +40,10 @@ impl std::str::FromStr for BackendKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "ndarray" => Ok(Self::Ndarray),
+            "flex" => Ok(Self::Flex),
             "wgpu" => Ok(Self::Wgpu),
             other => Err(format!(
-                "unknown backend `{other}`: expected ndarray or wgpu"
+                "unknown backend `{other}`: expected ndarray, flex or wgpu"
             )),
         }
     }
@@ -79,6 +99,7 @@ pub fn device(backend: BackendKind, precision: Precision) -> Result<Device, Trai
 fn base_device(backend: BackendKind) -> Result<Device, TrainError> {
     match backend {
         BackendKind::Ndarray => Ok(Device::ndarray()),
+        BackendKind::Flex => Ok(Device::flex()),
         #[cfg(feature = "wgpu")]
         BackendKind::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
         #[cfg(not(feature = "wgpu"))]

@@ -1,4 +1,5 @@
-//! End-to-end: train small models on the ndarray backend and check what the run produces.
+//! End-to-end: train small models on the CPU backends (ndarray and flex) and check what the run
+//! produces.
 
 use std::path::Path;
 
@@ -67,26 +68,46 @@ const ACCURACY_MIN: f64 = 97.0;
 const FTPT_MIN: f64 = 75.0;
 
 #[test]
+fn flex_trains_the_small_model_accurately_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = small(&["train.seed=1", "train.max_epochs=60", "train.backend=flex"]);
+    let summary = train(&config, dir.path());
+    let train = &summary.train.summary;
+    assert!(train.accuracy > ACCURACY_MIN, "accuracy {}", train.accuracy);
+    assert!(train.rates.ftpt > FTPT_MIN, "FTPT {}", train.rates.ftpt);
+}
+
+#[test]
 fn the_same_seed_gives_identical_metrics() {
-    let a = tempfile::tempdir().expect("tempdir");
-    let b = tempfile::tempdir().expect("tempdir");
-    let config = small(&["train.max_epochs=8"]);
-    let sa = train(&config, a.path());
-    let sb = train(&config, b.path());
-    assert_eq!(sa.train, sb.train);
-    assert_eq!(sa.test, sb.test);
-    // Wall-clock numbers live in timing.csv / timing.json: the rest is the same, byte for byte
-    // (model.bpk holds the same values, but Burn's parameter ids in it differ per process).
-    for file in ["metrics.csv", "summary.json"] {
-        let bytes = |dir: &std::path::Path| std::fs::read(dir.join(file)).expect(file);
-        assert!(bytes(a.path()) == bytes(b.path()), "{file} differs");
+    for backend in ["ndarray", "flex"] {
+        let backend = format!("train.backend={backend}");
+        let a = tempfile::tempdir().expect("tempdir");
+        let b = tempfile::tempdir().expect("tempdir");
+        let config = small(&["train.max_epochs=8", &backend]);
+        let sa = train(&config, a.path());
+        let sb = train(&config, b.path());
+        assert_eq!(sa.train, sb.train, "{backend}");
+        assert_eq!(sa.test, sb.test, "{backend}");
+        // Wall-clock numbers live in timing.csv / timing.json: the rest is the same, byte for
+        // byte (model.bpk holds the same values, but Burn's parameter ids in it differ per
+        // process).
+        for file in ["metrics.csv", "summary.json"] {
+            let bytes = |dir: &std::path::Path| std::fs::read(dir.join(file)).expect(file);
+            assert!(
+                bytes(a.path()) == bytes(b.path()),
+                "{backend}: {file} differs"
+            );
+        }
+        let other = tempfile::tempdir().expect("tempdir");
+        let sc = train(
+            &small(&["train.max_epochs=8", "train.seed=1", &backend]),
+            other.path(),
+        );
+        assert_ne!(
+            sa.train, sc.train,
+            "{backend}: another seed trains another model"
+        );
     }
-    let other = tempfile::tempdir().expect("tempdir");
-    let sc = train(
-        &small(&["train.max_epochs=8", "train.seed=1"]),
-        other.path(),
-    );
-    assert_ne!(sa.train, sc.train, "another seed trains another model");
 }
 
 /// Stops the run after a given epoch, as Ctrl-C would.
@@ -102,7 +123,14 @@ impl TrainObserver for StopAfter {
 
 #[test]
 fn an_interrupted_run_resumes_to_the_same_result() {
-    let config = small(&["train.max_epochs=16", "train.checkpoint_every=5"]);
+    for backend in ["ndarray", "flex"] {
+        interrupted_run_resumes_on(backend);
+    }
+}
+
+fn interrupted_run_resumes_on(backend: &str) {
+    let backend = format!("train.backend={backend}");
+    let config = small(&["train.max_epochs=16", "train.checkpoint_every=5", &backend]);
     let whole = tempfile::tempdir().expect("tempdir");
     let uninterrupted = train(&config, whole.path());
 
@@ -125,7 +153,7 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     // A finished run is not trained again; a different config in the same directory is refused.
     let again = train(&config, split.path());
     assert_eq!(again, resumed);
-    let other = small(&["train.max_epochs=17"]);
+    let other = small(&["train.max_epochs=17", &backend]);
     let err = run_experiment(&other, split.path(), &mut Silent).expect_err("different config");
     assert!(err.to_string().contains("different configuration"), "{err}");
 }

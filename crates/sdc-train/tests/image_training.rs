@@ -126,6 +126,17 @@ fn mnist_format_mosaics_train_end_to_end_and_reproducibly() {
             let sb = run_experiment(&cfg, b.path(), &mut Silent).expect("trains");
             assert_eq!(sa.train, sb.train);
         }
+        // flex, same seed: the same metrics, bit for bit, whatever the averaging layer.
+        let mut flex = cfg.clone();
+        flex.train.backend = sdc_train::BackendKind::Flex;
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let dir = tempfile::tempdir().expect("tempdir");
+                run_experiment(&flex, dir.path(), &mut Silent).expect("trains on flex")
+            })
+            .collect();
+        assert_eq!(runs[0].train, runs[1].train, "k={k} on flex");
+        assert_eq!(runs[0].test, runs[1].test, "k={k} on flex");
     }
     // The mosaics were cached under the data directory and are reused.
     let cache = data.path().join("mosaics");

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
+use sdc_train::BackendKind;
 
 use super::models::BenchModel;
 
@@ -15,6 +16,9 @@ pub struct BenchArgs {
     /// Also measure this baseline, interleaved with sdc on the same data and sizes.
     #[arg(long, value_name = "FRAMEWORK")]
     pub(crate) vs: Option<Baseline>,
+    /// sdc's CPU backends, each measured at every point (default: the default backend).
+    #[arg(long, value_delimiter = ',', value_name = "BACKEND")]
+    pub(crate) backends: Vec<BackendKind>,
     /// Models (default: all).
     #[arg(long, value_delimiter = ',', value_name = "MODEL")]
     pub(crate) models: Vec<BenchModel>,
@@ -50,6 +54,9 @@ pub(crate) enum ChildCommand {
     /// One sdc measurement; `bench` runs it in a child process.
     #[command(hide = true)]
     Child(ChildArgs),
+    /// The single-core f32 matrix-product peak; `bench` runs it in a child process.
+    #[command(hide = true)]
+    Peak,
 }
 
 /// One measurement: what a child is asked to run.
@@ -57,6 +64,8 @@ pub(crate) enum ChildCommand {
 pub(crate) struct ChildArgs {
     #[arg(long)]
     pub(crate) model: BenchModel,
+    #[arg(long)]
+    pub(crate) backend: BackendKind,
     #[arg(long)]
     pub(crate) batch_size: usize,
     #[arg(long)]
@@ -75,4 +84,15 @@ pub(crate) struct ChildArgs {
 pub(crate) enum Baseline {
     /// `bench/pytorch/bench.py`.
     Pytorch,
+}
+
+impl BenchArgs {
+    /// The sdc backends measured: `--backends`, else the default backend.
+    pub(crate) fn backends(&self) -> Vec<BackendKind> {
+        if self.backends.is_empty() {
+            vec![BackendKind::default()]
+        } else {
+            self.backends.clone()
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail, ensure};
-use sdc_train::{EpochRecord, TrainObserver};
+use sdc_train::{BackendKind, EpochRecord, TrainObserver};
 use serde::{Deserialize, Serialize};
 
 use super::args::ChildArgs;
@@ -17,6 +17,9 @@ use super::grid::Case;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Measurement {
     pub(crate) framework: String,
+    /// sdc's backend (none for the baseline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) backend: Option<String>,
     pub(crate) model: String,
     pub(crate) batch_size: usize,
     pub(crate) threads: usize,
@@ -31,6 +34,10 @@ pub(crate) struct Measurement {
     pub(crate) threads_seen: usize,
     /// Mean batch loss of the last timed epoch: a check that both frameworks really train.
     pub(crate) final_mean_loss: f64,
+    /// Floating-point operations of forward + backward per training mosaic ([`super::flops`]);
+    /// the same model in both frameworks, so sdc's children report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) flops_per_sample: Option<f64>,
     pub(crate) versions: BTreeMap<String, String>,
 }
 
@@ -50,10 +57,17 @@ impl TrainObserver for EpochClock {
 pub(crate) fn child(args: &ChildArgs) -> Result<()> {
     let (warmup, timed) = (args.warmup_epochs, args.epochs);
     ensure!(timed >= 1, "--epochs must be >= 1");
-    let config = args.model.config(args.batch_size, warmup, timed)?;
+    let mut config = args.model.config(args.batch_size, warmup, timed)?;
+    config.train.backend = args.backend;
     let (splits, _) = sdc_data::load_splits(&args.data)
         .with_context(|| format!("reading the bench data in {}", args.data.display()))?;
     let train = &splits.train;
+    let flops_per_sample = super::flops::training_flops_per_mosaic(
+        &config.model,
+        train.segment_shape(),
+        train.n_segments(),
+        train.n_classes(),
+    );
     let device = sdc_train::device(config.train.backend, config.train.precision)?.autodiff();
     let model = config.model.init_for(
         train.segment_shape(),
@@ -86,6 +100,7 @@ pub(crate) fn child(args: &ChildArgs) -> Result<()> {
     let status = ProcStatus::read()?;
     let measurement = Measurement {
         framework: "sdc".into(),
+        backend: Some(args.backend.name().into()),
         model: args.model.name().into(),
         batch_size: args.batch_size,
         threads: args.threads,
@@ -98,6 +113,7 @@ pub(crate) fn child(args: &ChildArgs) -> Result<()> {
         peak_rss_kib: status.peak_rss_kib,
         threads_seen: status.threads,
         final_mean_loss: window.last().expect("timed >= 1").running_loss,
+        flops_per_sample,
         versions: BTreeMap::from([("sdc".to_string(), env!("CARGO_PKG_VERSION").to_string())]),
     };
     println!("{}", serde_json::to_string(&measurement)?);
@@ -131,18 +147,26 @@ impl ProcStatus {
     }
 }
 
-pub(crate) fn sdc_command(exe: &Path, case: &Case, warmup_epochs: usize, data: &Path) -> Command {
+pub(crate) fn sdc_command(
+    exe: &Path,
+    case: &Case,
+    backend: BackendKind,
+    warmup_epochs: usize,
+    data: &Path,
+) -> Command {
     let mut command = Command::new(exe);
     command
         .args(["bench", "child", "--model", case.model.name()])
+        .args(["--backend", backend.name()])
         .args(["--batch-size", &case.batch_size.to_string()])
         .args(["--threads", &case.threads.to_string()])
         .args(["--epochs", &case.epochs.to_string()])
         .args(["--warmup-epochs", &warmup_epochs.to_string()])
         .arg("--data")
         .arg(data)
-        // burn-ndarray parallelises over rayon's global pool and calls matrixmultiply, which
-        // has its own pool; both read these when first used.
+        // burn-ndarray and burn-flex parallelise over rayon's global pool (when built with
+        // their threads), ndarray's matrixmultiply has its own pool; both read these when
+        // first used.
         .env("RAYON_NUM_THREADS", case.threads.to_string())
         .env("MATMUL_NUM_THREADS", case.threads.to_string());
     command
@@ -194,7 +218,8 @@ pub(crate) fn measure(mut command: Command, case: &Case, framework: &str) -> Res
     let m: Measurement = serde_json::from_str(line)
         .with_context(|| format!("{framework} measurement {case:?}: not a measurement: {line}"))?;
     ensure!(
-        m.model == case.model.name()
+        m.framework == framework
+            && m.model == case.model.name()
             && m.batch_size == case.batch_size
             && m.threads == case.threads
             && m.epochs == case.epochs,

@@ -17,6 +17,7 @@ pub(crate) fn preamble(
     models: &[BenchModel],
     measurements: &[Measurement],
     load: &str,
+    peak_gflops: f64,
 ) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -64,7 +65,12 @@ pub(crate) fn preamble(
     } else {
         ""
     };
-    let mut flags = format!("--repeats {}", args.repeats);
+    let backends: Vec<&str> = args.backends().iter().map(|b| b.name()).collect();
+    let mut flags = format!(
+        "--backends {} --repeats {}",
+        backends.join(","),
+        args.repeats
+    );
     if let Some(epochs) = args.epochs {
         let _ = write!(flags, " --epochs {epochs}");
     }
@@ -93,15 +99,21 @@ pub(crate) fn preamble(
          - machine: {cpu}, {cores} logical CPUs; Linux; load average (1 min) {load}\n\
          - date: {} UTC\n\
          - commit: {commit}\n\
-         - versions: {} (sdc on burn's ndarray backend, f32)\n\n\
+         - versions: {} (sdc on burn's {} backend(s), f32)\n\
+         - single-core peak: {peak_gflops:.1} GFLOP/s (f32 512x512 matrix products through \
+         burn-flex's gemm, one thread, best of 20)\n\n\
          {model_lines}\n\
          samples/s = training samples (mosaics) through forward + backward + both Adam steps per \
          second, over the timed epochs after {} warm-up epoch(s), evaluation excluded; one \
          process per measurement, {} per cell (median, min–max). Peak RSS is the largest over \
-         those processes.\n",
+         those processes. *limit*: the operations of forward + backward per mosaic (matrix \
+         products and convolutions, a multiply-add as 2, backward as twice the forward) times the \
+         median rate, and that as a share of the single-core peak: how close a row comes to what \
+         the hardware can do.\n",
         if args.vs.is_some() { " vs PyTorch" } else { "" },
         utc_now(),
         versions.join(", "),
+        backends.join(", "),
         args.warmup_epochs,
         args.repeats,
     )

@@ -20,15 +20,19 @@
 //! points measured), [`parent`] (exports the data, runs the children in order, writes the
 //! report), [`child`] (the child-process protocol and `/proc` reading), [`data`] (the exported
 //! training sets), [`python`] (the PyTorch venv), [`environment`] (machine, versions and load
-//! for the report) and [`tables`] (statistics and the Markdown / CSV tables).
+//! for the report), [`flops`] (the arithmetic of a training step), [`peak`] (the machine's
+//! single-core matrix-product peak, the limit column's reference) and [`tables`] (statistics
+//! and the Markdown / CSV tables).
 
 mod args;
 mod child;
 mod data;
 mod environment;
+mod flops;
 mod grid;
 mod models;
 mod parent;
+mod peak;
 mod python;
 mod tables;
 
@@ -43,6 +47,7 @@ use args::ChildCommand;
 pub fn run(args: BenchArgs, root: &Path) -> Result<()> {
     match args.child {
         Some(ChildCommand::Child(child_args)) => child::child(&child_args),
+        Some(ChildCommand::Peak) => peak::child(),
         None => parent::parent(&args, root),
     }
 }

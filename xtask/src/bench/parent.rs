@@ -6,14 +6,25 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
+use sdc_train::BackendKind;
 
 use super::args::{Baseline, BenchArgs};
 use super::child::{Measurement, measure, pytorch_command, sdc_command};
 use super::data::export_data;
 use super::environment::{load_average, notes, preamble};
 use super::models::BenchModel;
+use super::peak::measure as measure_peak;
 use super::python::ensure_venv;
 use super::tables::{csv_table, markdown_table, summarise};
+
+/// Who trains one measurement.
+#[derive(Clone, Copy)]
+enum Contender<'a> {
+    /// sdc on this backend.
+    Sdc(BackendKind),
+    /// The PyTorch baseline with this python.
+    Pytorch(&'a PathBuf),
+}
 
 /// Runs the whole bench of `args`; `root` is the repository root.
 pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
@@ -52,7 +63,10 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
     let exe = std::env::current_exe().context("locating the xtask binary")?;
 
     let cases = args.cases(&models);
-    let per_case = if python.is_some() { 2 } else { 1 };
+    let backends = args.backends();
+    eprintln!("measuring the single-core matrix-product peak");
+    let peak = measure_peak(&exe)?;
+    let per_case = backends.len() + usize::from(python.is_some());
     let bar = ProgressBar::new((cases.len() * args.repeats * per_case) as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -61,31 +75,38 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
         .context("progress template")?,
     );
     let mut measurements: Vec<Measurement> = Vec::new();
-    // Repeats are the outer loop and the two frameworks swap order every time, so slow drift
-    // of the machine (thermal, other load) spreads over both.
+    // Repeats are the outer loop and the order of the contenders (sdc on each backend, the
+    // baseline) rotates every time, so slow drift of the machine (thermal, other load) spreads
+    // over all of them.
     for repeat in 0..args.repeats {
         for (i, case) in cases.iter().enumerate() {
-            let sdc_first = (repeat + i) % 2 == 0;
             let data = &data_dirs[case.model.data_key()];
-            let mut order: Vec<Option<&PathBuf>> = vec![None];
+            let mut order: Vec<Contender> = backends.iter().map(|&b| Contender::Sdc(b)).collect();
             if let Some(python) = &python {
-                order.insert(usize::from(sdc_first), Some(python));
+                order.push(Contender::Pytorch(python));
             }
-            for framework in order {
-                let name = if framework.is_some() {
-                    "pytorch"
-                } else {
-                    "sdc"
+            let shift = (repeat + i) % order.len();
+            order.rotate_left(shift);
+            for contender in order {
+                let name = match contender {
+                    Contender::Sdc(_) => "sdc",
+                    Contender::Pytorch(_) => "pytorch",
                 };
                 bar.set_message(format!(
-                    "{} batch {} threads {} {name}",
+                    "{} batch {} threads {} {}",
                     case.model.name(),
                     case.batch_size,
-                    case.threads
+                    case.threads,
+                    match contender {
+                        Contender::Sdc(backend) => format!("sdc {backend}"),
+                        Contender::Pytorch(_) => "pytorch".into(),
+                    }
                 ));
-                let command = match framework {
-                    None => sdc_command(&exe, case, args.warmup_epochs, data),
-                    Some(python) => {
+                let command = match contender {
+                    Contender::Sdc(backend) => {
+                        sdc_command(&exe, case, backend, args.warmup_epochs, data)
+                    }
+                    Contender::Pytorch(python) => {
                         pytorch_command(python, &script, case, args.warmup_epochs, data)
                     }
                 };
@@ -101,18 +122,21 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
         .map(|m| serde_json::to_string(m).map(|s| s + "\n"))
         .collect::<Result<_, _>>()?;
     sdc_io::write_atomic(&bench_dir.join("measurements.jsonl"), raw.as_bytes())?;
-    let rows = summarise(&cases, &measurements);
-    let table = markdown_table(&rows, python.is_some());
+    let rows = summarise(&cases, &backends, &measurements);
+    let table = markdown_table(&rows, python.is_some(), peak.gflops);
     println!("{table}");
     let out = root.join(&args.out);
     let load = format!("{load_before} at the start, {} at the end", load_average());
     let report = format!(
         "{}\n{table}\n{}",
-        preamble(args, root, &models, &measurements, &load),
+        preamble(args, root, &models, &measurements, &load, peak.gflops),
         notes(&measurements, &load_before)
     );
     sdc_io::write_atomic(&out, report.as_bytes())?;
-    sdc_io::write_atomic(&out.with_extension("csv"), csv_table(&rows).as_bytes())?;
+    sdc_io::write_atomic(
+        &out.with_extension("csv"),
+        csv_table(&rows, peak.gflops).as_bytes(),
+    )?;
     println!(
         "written: {} (and .csv), raw: {}",
         out.display(),
