@@ -77,7 +77,8 @@ fn serve(stream: TcpStream, files: &HashMap<String, Vec<u8>>, seen: &Mutex<Vec<S
                 .as_bytes(),
             )
             .and_then(|()| out.write_all(body)),
-        None => out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        None => out
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
     };
 }
 
@@ -145,14 +146,15 @@ fn tar(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
 
 /// An npm tarball: `package/data/<name>` for each file.
 fn npm_tgz(names: &[&str], contents: &[Vec<u8>]) -> Vec<u8> {
-    let entries: Vec<(String, Vec<u8>)> = std::iter::once(("package/package.json".into(), b"{}".to_vec()))
-        .chain(
-            names
-                .iter()
-                .zip(contents)
-                .map(|(n, c)| (format!("package/data/{n}"), c.clone())),
-        )
-        .collect();
+    let entries: Vec<(String, Vec<u8>)> =
+        std::iter::once(("package/package.json".into(), b"{}".to_vec()))
+            .chain(
+                names
+                    .iter()
+                    .zip(contents)
+                    .map(|(n, c)| (format!("package/data/{n}"), c.clone())),
+            )
+            .collect();
     gzip(&tar(&entries))
 }
 

@@ -322,12 +322,7 @@ fn extract_tar(
 }
 
 /// Reads a Debian package: finds its `data.tar.*` member and extracts the needed files from it.
-fn extract_deb(
-    deb: &Path,
-    dir: &str,
-    needed: &[PinnedFile],
-    folder: &Path,
-) -> Result<(), String> {
+fn extract_deb(deb: &Path, dir: &str, needed: &[PinnedFile], folder: &Path) -> Result<(), String> {
     let file = File::open(deb).map_err(|e| e.to_string())?;
     let mut archive = ar::Archive::new(BufReader::new(file));
     let mut members = Vec::new();
@@ -335,9 +330,7 @@ fn extract_deb(
         let entry = entry.map_err(|e| format!("not a Debian package (ar archive): {e}"))?;
         let name = String::from_utf8_lossy(entry.header().identifier()).into_owned();
         let read = match name.as_str() {
-            "data.tar.xz" => {
-                extract_tar(liblzma::read::XzDecoder::new(entry), dir, needed, folder)
-            }
+            "data.tar.xz" => extract_tar(liblzma::read::XzDecoder::new(entry), dir, needed, folder),
             "data.tar.gz" => extract_tar(GzDecoder::new(entry), dir, needed, folder),
             "data.tar" => extract_tar(entry, dir, needed, folder),
             other if other.starts_with("data.tar") => {
