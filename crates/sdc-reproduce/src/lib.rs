@@ -1,10 +1,12 @@
 //! Sweeps over sdc runs, on top of sdc-train's one-run API: [`experiment`] (declarative specs
 //! under `experiments/` and the grid of runs they plan), [`sweep`] (running planned runs in
 //! parallel, resumably, by shard) and [`reproduce`] (the paper's experiments end to end: plan,
-//! sweep, then the report with verdicts). `cargo xtask reproduce` is a thin shell over
+//! sweep, then the report with verdicts), reading the specs from [`specs`] (built into the
+//! binary, or a directory). `sdc reproduce` and `cargo xtask reproduce` are thin shells over
 //! [`reproduce::reproduce`].
 
 pub mod experiment;
 mod mosaic_figure;
 pub mod reproduce;
+pub mod specs;
 pub mod sweep;

@@ -14,6 +14,7 @@ use sdc_train::{
 };
 
 use crate::experiment::{ExperimentSpec, PlannedRun, Profile, display_value};
+use crate::specs::SpecSource;
 use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 
 /// A run counts as a silent failure when it is this accurate (%)...
@@ -26,10 +27,8 @@ const MAX_FIGURE_POINTS: usize = 6;
 /// What a reproduction does.
 #[derive(Clone, Debug)]
 pub struct ReproduceOptions {
-    /// Repository root (base configs are relative to it).
-    pub root: PathBuf,
-    /// The directory of experiment specs.
-    pub experiments: PathBuf,
+    /// Where the experiment specs and their base configs come from.
+    pub specs: SpecSource,
     /// Output directory: `runs/` and `report/` go below it.
     pub out: PathBuf,
     /// Quick or full.
@@ -57,13 +56,13 @@ pub struct ReproduceOutcome {
     pub rendered: Rendered,
 }
 
-/// The experiments selected by `only` (all when empty); an unknown name is an error that lists
-/// the known ones.
+/// The experiments of `source` selected by `only` (all when empty); an unknown name is an error
+/// that lists the known ones.
 pub fn select_specs(
-    experiments: &Path,
+    source: &SpecSource,
     only: &[String],
 ) -> Result<Vec<ExperimentSpec>, TrainError> {
-    let specs = ExperimentSpec::load_dir(experiments)?;
+    let specs = source.load()?;
     for name in only {
         if !specs.iter().any(|s| &s.name == name) {
             let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
@@ -86,7 +85,7 @@ pub fn plan(
 ) -> Result<Vec<PlannedRun>, TrainError> {
     let mut runs = Vec::new();
     for spec in specs {
-        for mut run in spec.plan(&options.root, options.profile)? {
+        for mut run in spec.plan(&options.specs, options.profile)? {
             if let Some(backend) = options.backend {
                 run.config.train.backend = backend;
             }
@@ -103,8 +102,8 @@ pub fn reproduce(
     observer: &dyn SweepObserver,
 ) -> Result<ReproduceOutcome, TrainError> {
     // One writer per output directory: a second reproduce on it is refused, naming the first.
-    let _lock = sdc_io::DirLock::acquire(&options.out, "cargo xtask reproduce")?;
-    let specs = select_specs(&options.experiments, &options.only)?;
+    let _lock = sdc_io::DirLock::acquire(&options.out, "sdc reproduce")?;
+    let specs = select_specs(&options.specs, &options.only)?;
     let all = plan(&specs, options)?;
     let planned = all.len();
     let runs_root = options.out.join("runs");
