@@ -205,10 +205,22 @@ pub fn fetch_pinned(
         .collect()
 }
 
-/// The HTTP client: proxies from the environment (`HTTPS_PROXY`, ...), a short connect timeout
-/// so that a blocked mirror passes the turn quickly, HTTP errors as errors.
+/// The HTTP client: proxies from the environment (`HTTPS_PROXY`, ...), the system's trusted
+/// certificates (`SSL_CERT_FILE`, the OS store; Mozilla's bundle where there are none), a short
+/// connect timeout so that a blocked mirror passes the turn quickly, HTTP errors as errors.
 fn agent() -> ureq::Agent {
+    let system: Vec<ureq::tls::Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    let roots = if system.is_empty() {
+        ureq::tls::RootCerts::WebPki
+    } else {
+        ureq::tls::RootCerts::new_with_certs(&system)
+    };
     ureq::Agent::config_builder()
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
         .timeout_connect(Some(CONNECT_TIMEOUT))
         .timeout_recv_response(Some(RESPONSE_TIMEOUT))
         .user_agent(concat!("sdc-data/", env!("CARGO_PKG_VERSION")))
