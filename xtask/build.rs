@@ -11,7 +11,7 @@ fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let commit = manifest
         .parent()
-        .and_then(|root| head_commit(root))
+        .and_then(head_commit)
         .map(|c| c.chars().take(12).collect::<String>())
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=XTASK_GIT_COMMIT={commit}");

@@ -301,10 +301,7 @@ fn when_every_source_fails_the_error_names_each_and_why() {
     let server = Server::start(HashMap::from([
         ("/not-a.deb".into(), b"<html>moved</html>".to_vec()),
         ("/wrong.tgz".into(), npm_tgz(&GZ, &wrong)),
-        (
-            "/partial.deb".into(),
-            deb(&GZ[..2], &contents[..2].to_vec()),
-        ),
+        ("/partial.deb".into(), deb(&GZ[..2], &contents[..2])),
     ]));
     let sources = [
         FetchSource::GzipFiles {
