@@ -47,9 +47,11 @@ fn head_commit(root: &Path) -> Option<String> {
     };
     let loose = common.join(reference);
     let packed = common.join("packed-refs");
-    // The ref's folder, not the file: a commit may create the loose ref of a packed branch.
-    if let Some(folder) = loose.parent() {
-        watch(folder);
+    // The loose ref when there is one; else its folder, where a commit on a packed branch
+    // creates it.
+    match loose.parent() {
+        Some(folder) if !loose.exists() => watch(folder),
+        _ => watch(&loose),
     }
     watch(&packed);
     if let Ok(text) = fs::read_to_string(&loose) {
