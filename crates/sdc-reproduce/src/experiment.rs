@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use sdc_train::{ExperimentConfig, TrainError};
 
+use crate::specs::SpecSource;
+
 /// One axis of an experiment's grid: a config key and the values it takes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -202,21 +204,21 @@ impl ExperimentSpec {
             path: path.to_path_buf(),
             source,
         })?;
-        let de = toml::Deserializer::parse(&text).map_err(|e| TrainError::Config {
-            origin: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a spec's TOML text; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, TrainError> {
+        let config_error = |message: String| TrainError::Config {
+            origin: origin.to_string(),
+            message,
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| config_error(e.to_string()))?;
         let spec: Self = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
-            TrainError::Config {
-                origin: path.display().to_string(),
-                message: format!("{key}: {}", e.into_inner()),
-            }
+            config_error(format!("{key}: {}", e.into_inner()))
         })?;
-        spec.check().map_err(|message| TrainError::Config {
-            origin: path.display().to_string(),
-            message,
-        })?;
+        spec.check().map_err(config_error)?;
         Ok(spec)
     }
 
@@ -231,13 +233,19 @@ impl ExperimentSpec {
             }
         }
         specs.sort_by(|a, b| a.name.cmp(&b.name));
-        if let Some(w) = specs.windows(2).find(|w| w[0].name == w[1].name) {
-            return Err(TrainError::Config {
-                origin: dir.display().to_string(),
-                message: format!("two specs are named `{}`", w[0].name),
-            });
-        }
+        Self::check_unique(&specs, &dir.display().to_string())?;
         Ok(specs)
+    }
+
+    /// Refuses two specs of one name in `specs` (sorted by name); `origin` names where they are.
+    pub(crate) fn check_unique(specs: &[Self], origin: &str) -> Result<(), TrainError> {
+        match specs.windows(2).find(|w| w[0].name == w[1].name) {
+            Some(w) => Err(TrainError::Config {
+                origin: origin.to_string(),
+                message: format!("two specs are named `{}`", w[0].name),
+            }),
+            None => Ok(()),
+        }
     }
 
     fn check(&self) -> Result<(), String> {
@@ -340,9 +348,12 @@ impl ExperimentSpec {
     }
 
     /// Expands the grid x seeds into runs, resolving each configuration against the base
-    /// (read from `root`, the repository root).
-    pub fn plan(&self, root: &Path, profile: Profile) -> Result<Vec<PlannedRun>, TrainError> {
-        let base = root.join(&self.base);
+    /// (read through `specs`: a file, or a built-in config).
+    pub fn plan(
+        &self,
+        specs: &SpecSource,
+        profile: Profile,
+    ) -> Result<Vec<PlannedRun>, TrainError> {
         let axes = self.axes(profile);
         let mut runs = Vec::new();
         for (index, point) in self.points(profile).into_iter().enumerate() {
@@ -363,10 +374,12 @@ impl ExperimentSpec {
                 overrides.extend(self.seed_keys.iter().map(|k| format!("{k}={seed}")));
                 overrides.push(format!("name=\"{}\"", self.name));
                 let config =
-                    ExperimentConfig::load(&base, &overrides).map_err(|e| TrainError::Config {
-                        origin: format!("experiment {}", self.name),
-                        message: e.to_string(),
-                    })?;
+                    specs
+                        .load_base(&self.base, &overrides)
+                        .map_err(|e| TrainError::Config {
+                            origin: format!("experiment {}", self.name),
+                            message: e.to_string(),
+                        })?;
                 let point_dir: String = if point.is_empty() {
                     "default".into()
                 } else {
@@ -441,9 +454,13 @@ values = { "train.ftpt" = 88.51 }
         assert_eq!(s.points(Profile::Full).len(), 6);
         assert_eq!(s.points(Profile::Quick).len(), 4);
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let full = s.plan(&root, Profile::Full).expect("plan");
+        let source = SpecSource::Dir {
+            experiments: root.join("experiments"),
+            root,
+        };
+        let full = s.plan(&source, Profile::Full).expect("plan");
         assert_eq!(full.len(), 18);
-        let quick = s.plan(&root, Profile::Quick).expect("plan");
+        let quick = s.plan(&source, Profile::Quick).expect("plan");
         assert_eq!(quick.len(), 4);
         // First axis slowest, seeds innermost; every directory distinct.
         assert_eq!(full[0].rel_dir, PathBuf::from("t/k=0,hidden=6x12/seed-00"));
@@ -499,19 +516,21 @@ values = { "train.ftpt" = 88.51 }
 
     #[test]
     fn every_shipped_experiment_plans() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let specs = ExperimentSpec::load_dir(&root.join("experiments")).expect("experiments/");
+        let source = SpecSource::Builtin;
+        let specs = source.load().expect("the built-in experiments");
         assert!(specs.len() >= 4);
         for s in &specs {
             assert!(
-                !s.plan(&root, Profile::Quick)
+                !s.plan(&source, Profile::Quick)
                     .expect("quick plan")
                     .is_empty(),
                 "{}",
                 s.name
             );
             assert!(
-                !s.plan(&root, Profile::Full).expect("full plan").is_empty(),
+                !s.plan(&source, Profile::Full)
+                    .expect("full plan")
+                    .is_empty(),
                 "{}",
                 s.name
             );

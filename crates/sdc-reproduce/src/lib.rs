@@ -2,8 +2,9 @@
 //! under `experiments/` and the grid of runs they plan), [`sweep`] (running planned runs in
 //! parallel, resumably, by shard) and [`reproduce`] (the paper's experiments end to end: plan,
 //! sweep, then the report with verdicts), [`plan`] (its cost, estimated before it starts) and
-//! [`run_figures`] (one run's curves, histogram and attention gallery: `sdc eval --figures`).
-//! `cargo xtask reproduce` is a thin shell over
+//! [`run_figures`] (one run's curves, histogram and attention gallery: `sdc eval --figures`),
+//! reading the specs from [`specs`] (built into the binary, or a directory). `sdc reproduce` and
+//! `cargo xtask reproduce` are thin shells over
 //! [`reproduce::reproduce`].
 
 pub mod experiment;
@@ -11,4 +12,5 @@ mod mosaic_figure;
 pub mod plan;
 pub mod reproduce;
 pub mod run_figures;
+pub mod specs;
 pub mod sweep;

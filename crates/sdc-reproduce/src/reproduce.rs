@@ -14,6 +14,7 @@ use sdc_train::{
 };
 
 use crate::experiment::{ExperimentSpec, PlannedRun, Profile, display_value};
+use crate::specs::SpecSource;
 use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 
 /// A run counts as a silent failure when it is this accurate (%)...
@@ -31,10 +32,8 @@ pub(crate) const BEST_ACCURACY: f64 = 95.0;
 /// What a reproduction does.
 #[derive(Clone, Debug)]
 pub struct ReproduceOptions {
-    /// Repository root (base configs are relative to it).
-    pub root: PathBuf,
-    /// The directory of experiment specs.
-    pub experiments: PathBuf,
+    /// Where the experiment specs and their base configs come from.
+    pub specs: SpecSource,
     /// Output directory: `runs/` and `report/` go below it.
     pub out: PathBuf,
     /// Quick or full.
@@ -62,13 +61,13 @@ pub struct ReproduceOutcome {
     pub rendered: Rendered,
 }
 
-/// The experiments selected by `only` (all when empty); an unknown name is an error that lists
-/// the known ones.
+/// The experiments of `source` selected by `only` (all when empty); an unknown name is an error
+/// that lists the known ones.
 pub fn select_specs(
-    experiments: &Path,
+    source: &SpecSource,
     only: &[String],
 ) -> Result<Vec<ExperimentSpec>, TrainError> {
-    let specs = ExperimentSpec::load_dir(experiments)?;
+    let specs = source.load()?;
     for name in only {
         if !specs.iter().any(|s| &s.name == name) {
             let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
@@ -91,7 +90,7 @@ pub fn plan(
 ) -> Result<Vec<PlannedRun>, TrainError> {
     let mut runs = Vec::new();
     for spec in specs {
-        for mut run in spec.plan(&options.root, options.profile)? {
+        for mut run in spec.plan(&options.specs, options.profile)? {
             if let Some(backend) = options.backend {
                 run.config.train.backend = backend;
             }
@@ -104,7 +103,7 @@ pub fn plan(
 /// The cost plan of the selected experiments (`reproduce --plan`) as printable text: recorded
 /// epoch costs from `out/runs` where runs exist, else calibration runs under `out/calibration`.
 pub fn plan_report(options: &ReproduceOptions) -> Result<String, TrainError> {
-    let specs = select_specs(&options.experiments, &options.only)?;
+    let specs = select_specs(&options.specs, &options.only)?;
     let runs = plan(&specs, options)?;
     let costs = crate::plan::estimate(
         &specs,
@@ -122,8 +121,8 @@ pub fn reproduce(
     observer: &dyn SweepObserver,
 ) -> Result<ReproduceOutcome, TrainError> {
     // One writer per output directory: a second reproduce on it is refused, naming the first.
-    let _lock = sdc_io::DirLock::acquire(&options.out, "cargo xtask reproduce")?;
-    let specs = select_specs(&options.experiments, &options.only)?;
+    let _lock = sdc_io::DirLock::acquire(&options.out, "sdc reproduce")?;
+    let specs = select_specs(&options.specs, &options.only)?;
     let all = plan(&specs, options)?;
     let planned = all.len();
     let runs_root = options.out.join("runs");
@@ -174,17 +173,24 @@ pub(crate) fn build_report(
     })
 }
 
+/// The spec folder of a custom run: one other than the built-in specs or the repository's
+/// `experiments/`.
+fn custom_specs(options: &ReproduceOptions) -> Option<&Path> {
+    match &options.specs {
+        SpecSource::Dir { experiments, root } if *experiments != root.join("experiments") => {
+            Some(experiments)
+        }
+        _ => None,
+    }
+}
+
 /// The profile as the report's header names it: `quick`, `full`, or `custom (...)` when the
-/// experiments come from another directory than the repository's `experiments/`.
+/// experiments come from another directory than the built-in or the repository's specs.
 fn profile_text(options: &ReproduceOptions) -> String {
     let name = options.profile.name();
-    let mut text = if options.experiments == options.root.join("experiments") {
-        name.to_owned()
-    } else {
-        format!(
-            "custom (the {name} profile of {})",
-            options.experiments.display()
-        )
+    let mut text = match custom_specs(options) {
+        None => name.to_owned(),
+        Some(dir) => format!("custom (the {name} profile of {})", dir.display()),
     };
     if !options.only.is_empty() {
         text.push_str(&format!(", only {}", options.only.join(", ")));
@@ -194,15 +200,15 @@ fn profile_text(options: &ReproduceOptions) -> String {
 
 /// The command line that reproduces this report's selection.
 fn command_text(options: &ReproduceOptions) -> String {
-    let mut text = format!("sdc {} — cargo xtask reproduce", env!("CARGO_PKG_VERSION"));
+    let mut text = format!("sdc {} — sdc reproduce", env!("CARGO_PKG_VERSION"));
     if options.profile == Profile::Quick {
         text.push_str(" --quick");
     }
     for name in &options.only {
         text.push_str(&format!(" --only {name}"));
     }
-    if options.experiments != options.root.join("experiments") {
-        text.push_str(&format!(" --experiments {}", options.experiments.display()));
+    if let Some(dir) = custom_specs(options) {
+        text.push_str(&format!(" --experiments {}", dir.display()));
     }
     text
 }

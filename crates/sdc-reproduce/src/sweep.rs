@@ -55,6 +55,83 @@ impl Shard {
     }
 }
 
+/// The environment variables of a Slurm array task that `--shard slurm` reads.
+pub const SLURM_VARS: [&str; 4] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_STEP",
+];
+
+impl Shard {
+    /// The shard of a Slurm array task (`sbatch --array=MIN-MAX[:STEP]`): task ids MIN,
+    /// MIN+STEP, ... are shards 1, 2, ... of SLURM_ARRAY_TASK_COUNT, whatever MIN is (0, 1 or
+    /// any other). `var` reads an environment variable (`std::env::var(..).ok()` in a program).
+    /// Missing or inconsistent variables are an error naming them.
+    pub fn from_slurm(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let [id_var, count_var, min_var, step_var] = SLURM_VARS;
+        let read = |name: &str, default: Option<usize>| -> Result<usize, String> {
+            match var(name) {
+                Some(text) => text.trim().parse().map_err(|_| {
+                    format!("--shard slurm: {name}={text:?} is not a non-negative integer")
+                }),
+                None => default.ok_or_else(|| {
+                    format!(
+                        "--shard slurm: {name} is not set; run inside a Slurm array job \
+                         (sbatch --array=1-N), or give the shard as --shard i/n"
+                    )
+                }),
+            }
+        };
+        let id = read(id_var, None)?;
+        let count = read(count_var, None)?;
+        let min = read(min_var, None)?;
+        let step = read(step_var, Some(1))?.max(1);
+        let offset = id.checked_sub(min).filter(|o| o % step == 0);
+        let index = offset.map(|o| o / step + 1).filter(|&i| i <= count);
+        match index {
+            Some(index) if count > 0 => Ok(Self { index, count }),
+            _ => Err(format!(
+                "--shard slurm: task {id_var}={id} is not one of the {count_var}={count} tasks \
+                 {min_var}={min}, {min}+{step}, ... ({step_var}={step}); use a range \
+                 (--array=MIN-MAX[:STEP]), not a list, or give the shard as --shard i/n"
+            )),
+        }
+    }
+}
+
+/// What `--shard` says: a fixed shard `i/n`, or `slurm` (the shard of this Slurm array task,
+/// see [`Shard::from_slurm`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardArg {
+    /// `i/n`.
+    Fixed(Shard),
+    /// `slurm`.
+    Slurm,
+}
+
+impl std::str::FromStr for ShardArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("slurm") {
+            return Ok(Self::Slurm);
+        }
+        s.parse::<Shard>()
+            .map(Self::Fixed)
+            .map_err(|e| format!("{e}, or `slurm`"))
+    }
+}
+
+impl ShardArg {
+    /// The shard: as given, or read from the environment through `var`.
+    pub fn resolve(self, var: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        match self {
+            Self::Fixed(shard) => Ok(shard),
+            Self::Slurm => Shard::from_slurm(var),
+        }
+    }
+}
+
 /// How one run of a sweep ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunStatus {
@@ -173,6 +250,61 @@ pub(crate) fn recorded_failure(dir: &Path) -> Result<Option<String>, TrainError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn slurm_arrays_map_to_shards_whatever_their_first_id() {
+        let shard = |vars: &[(&str, &str)]| Shard::from_slurm(env(vars));
+        let task = |id: &'static str, count, min| {
+            vec![
+                ("SLURM_ARRAY_TASK_ID", id),
+                ("SLURM_ARRAY_TASK_COUNT", count),
+                ("SLURM_ARRAY_TASK_MIN", min),
+            ]
+        };
+        // --array=0-2 and --array=1-3 both give shards 1..=3 of 3.
+        for (id, min, index) in [("0", "0", 1), ("2", "0", 3), ("1", "1", 1), ("3", "1", 3)] {
+            assert_eq!(
+                shard(&task(id, "3", min)),
+                Ok(Shard { index, count: 3 }),
+                "id {id} min {min}"
+            );
+        }
+        // --array=10-14:2 is tasks 10, 12, 14.
+        let mut stepped = task("12", "3", "10");
+        stepped.push(("SLURM_ARRAY_TASK_STEP", "2"));
+        assert_eq!(shard(&stepped), Ok(Shard { index: 2, count: 3 }));
+        // Outside a Slurm array: a clear error naming the variable.
+        let err = shard(&[]).expect_err("no Slurm");
+        assert!(
+            err.contains("SLURM_ARRAY_TASK_ID is not set") && err.contains("--shard i/n"),
+            "{err}"
+        );
+        let err = shard(&task("7", "3", "1")).expect_err("a list, not a range");
+        assert!(err.contains("SLURM_ARRAY_TASK_ID=7"), "{err}");
+        let err = shard(&task("x", "3", "1")).expect_err("not a number");
+        assert!(err.contains("\"x\""), "{err}");
+    }
+
+    #[test]
+    fn shard_arguments_are_fixed_or_slurm() {
+        assert_eq!("slurm".parse::<ShardArg>(), Ok(ShardArg::Slurm));
+        assert_eq!(
+            "2/3".parse::<ShardArg>(),
+            Ok(ShardArg::Fixed(Shard { index: 2, count: 3 }))
+        );
+        let err = "4/3".parse::<ShardArg>().expect_err("out of range");
+        assert!(err.contains("slurm"), "{err}");
+        let fixed = ShardArg::Fixed(Shard { index: 1, count: 2 });
+        assert_eq!(fixed.resolve(|_| None), Ok(Shard { index: 1, count: 2 }));
+    }
 
     #[test]
     fn shards_are_disjoint_and_cover_the_plan() {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use sdc_reproduce::experiment::Profile;
 use sdc_reproduce::reproduce::{ReproduceOptions, reproduce};
+use sdc_reproduce::specs::SpecSource;
 use sdc_reproduce::sweep::{RunStatus, Shard};
 use sdc_train::Silent;
 
@@ -44,8 +45,10 @@ fn setup() -> tempfile::TempDir {
 
 fn options(root: &Path, out: &str, shard: Option<Shard>, train: bool) -> ReproduceOptions {
     ReproduceOptions {
-        root: root.to_path_buf(),
-        experiments: root.join("experiments"),
+        specs: SpecSource::Dir {
+            experiments: root.join("experiments"),
+            root: root.to_path_buf(),
+        },
         out: root.join(out),
         profile: Profile::Full,
         only: Vec::new(),

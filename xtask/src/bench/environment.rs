@@ -29,21 +29,9 @@ pub(crate) fn preamble(
         })
         .unwrap_or_else(|| "unknown".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let commit = command_output(Command::new("git").arg("-C").arg(root).args([
-        "rev-parse",
-        "--short=12",
-        "HEAD",
-    ]));
-    let dirty = command_output(Command::new("git").arg("-C").arg(root).args([
-        "status",
-        "--porcelain",
-        "--untracked-files=no",
-    ]));
-    let commit = match (commit, dirty) {
-        (Some(c), Some(d)) if !d.is_empty() => format!("{c} (with uncommitted changes)"),
-        (Some(c), _) => c,
-        (None, _) => "unknown".into(),
-    };
+    // Stamped by build.rs from `.git` (`cargo xtask` builds right before it runs); whether the
+    // working tree had uncommitted changes is not known without spawning git.
+    let commit = env!("XTASK_GIT_COMMIT");
     // `rustc 1.95.0 (...)`: the toolchain on PATH now, which built this binary under `cargo xtask`.
     let rustc = command_output(
         Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())).arg("-V"),
@@ -98,7 +86,7 @@ pub(crate) fn preamble(
          Written by `cargo xtask bench{vs} {flags}`.\n\n\
          - machine: {cpu}, {cores} logical CPUs; Linux; load average (1 min) {load}\n\
          - date: {} UTC\n\
-         - commit: {commit}\n\
+         - commit: {commit} (HEAD when xtask was built)\n\
          - versions: {} (sdc on burn's {} backend(s), f32)\n\
          - single-core peak: {peak_gflops:.1} GFLOP/s (f32 512x512 matrix products through \
          burn-flex's gemm, one thread, best of 20)\n\n\

