@@ -4,7 +4,9 @@
 //! [`NOT_RUN`] with the reason and where it is checked instead; a line neither run nor listed
 //! fails the test, so a new README command cannot go untested silently. Fetching needs the
 //! network, so `data/mnist` holds synthetic IDX files of MNIST's format instead (the fetchers
-//! have their own tests).
+//! have their own tests). `sdc reproduce` lines run on one tiny spec named like the README's
+//! examples (`--experiments` appended, except to `--list`), inside a simulated one-task Slurm
+//! array: the same code paths as the real sweep, at a size CI can afford.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -98,6 +100,25 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The tiny experiment that stands in for the paper's specs.
+const TINY_SPEC: &str = r#"
+name = "avg-layer-d2"
+claim = "Deeper averaging raises FTPT (a tiny stand-in)."
+source = "the README test"
+base = "configs/dataset2-arch2.toml"
+seeds = 2
+set = { "data.n_train" = 120, "data.n_test" = 60, "data.n_base" = 500, "train.max_epochs" = 3, "train.batch_size" = 40 }
+
+[[axis]]
+key = "model.averaging_layer"
+label = "k"
+values = [0, 2]
+
+[verdict]
+metric = "train.ftpt"
+direction = { axis = "k", order = "increasing" }
+"#;
+
 /// MNIST-format IDX files under `dir`: `n` images per split, classes cycling 0-9, each class a
 /// bright 7x7 square at its own place.
 fn write_mnist(dir: &Path, n: usize) {
@@ -127,6 +148,9 @@ fn every_readme_command_runs_in_order() {
     let scratch = tempfile::tempdir().expect("tempdir");
     copy_dir(&repo().join("configs"), &scratch.path().join("configs"));
     write_mnist(&scratch.path().join("data/mnist"), 1000);
+    let tiny = scratch.path().join("tiny-experiments");
+    std::fs::create_dir_all(&tiny).expect("mkdir");
+    std::fs::write(tiny.join("avg-layer-d2.toml"), TINY_SPEC).expect("spec");
     let bin = Path::new(env!("CARGO_BIN_EXE_sdc"))
         .parent()
         .expect("the binary's directory")
@@ -139,7 +163,10 @@ fn every_readme_command_runs_in_order() {
     let (mut ran, mut skipped) = (0, 0);
     for line in readme_lines() {
         // The source-tree spelling of `sdc` is the same binary.
-        let command = line.replace("cargo run --release -p sdc-cli --", "sdc");
+        let mut command = line.replace("cargo run --release -p sdc-cli --", "sdc");
+        if command.starts_with("sdc reproduce") && !command.contains("--list") {
+            command.push_str(" --experiments tiny-experiments");
+        }
         if is_synopsis(&command) {
             skipped += 1;
             continue;
@@ -153,7 +180,7 @@ fn every_readme_command_runs_in_order() {
             continue;
         }
         assert!(
-            command.starts_with("sdc "),
+            command.starts_with("sdc ") || command.starts_with("cp "),
             "README line neither run nor listed in NOT_RUN: {line}"
         );
         let started = std::time::Instant::now();
@@ -163,6 +190,9 @@ fn every_readme_command_runs_in_order() {
             .env("PATH", &path)
             .env("RUST_BACKTRACE", "0")
             .env_remove("SDC_DATA")
+            .env("SLURM_ARRAY_TASK_ID", "1")
+            .env("SLURM_ARRAY_TASK_COUNT", "1")
+            .env("SLURM_ARRAY_TASK_MIN", "1")
             .output()
             .expect("bash runs");
         assert!(
