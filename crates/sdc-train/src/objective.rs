@@ -100,7 +100,11 @@ pub struct ObjectivePass {
 
 /// The classifier outputs of one forward pass, per objective: exactly what its loss and its
 /// prediction rule read.
+///
+/// (One value per mini-batch, moved, never stored: boxing the larger variant would only add an
+/// allocation per step; the size comes from the backend-dispatch tensor type.)
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum PassOutputs {
     /// [`Objective::Soft`]: logits of the soft average `[batch, classes]`.
     Soft {
@@ -121,7 +125,11 @@ pub enum PassOutputs {
 }
 
 /// Outputs of the objectives that classify every segment on its own (hard attention, LVML).
+///
+/// (One value per mini-batch, moved, never stored: boxing the larger variant would only add an
+/// allocation per step; the size comes from the backend-dispatch tensor type.)
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum SegmentOutputs {
     /// Hard attention.
     Hard {
