@@ -12,22 +12,22 @@ use crate::distributions::ClassModel;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Distribution {
-    /// Dataset 1, 2-D, fg inside the convex hull of bg (paper-spec 4.1).
+    /// Dataset 1, 2-D, fg inside the convex hull of bg (the paper's Sec. 8 datasets).
     Type4,
-    /// Dataset 2, 5-D elliptical blobs (paper-spec 4.2).
+    /// Dataset 2, 5-D elliptical blobs (the paper's Sec. 8 datasets).
     Blobs5d,
     /// Isotropic Gaussians with user-given means and std.
     Gaussian,
-    /// Error mode 1, 2-D uniform boxes, fg all on one side of bg (paper-spec 4.4 dist_1).
+    /// Error mode 1, 2-D uniform boxes, fg all on one side of bg (the paper's Sec. 5 dist_1).
     Em1,
-    /// Error mode 2, 2-D uniform boxes, fg on both sides of bg (paper-spec 4.4 dist_2).
+    /// Error mode 2, 2-D uniform boxes, fg on both sides of bg (the paper's Sec. 5 dist_2).
     Em2,
-    /// Error mode 3, 2-D uniform boxes, 6 fg classes and a near-constant bg (paper-spec 4.4 dist_4).
+    /// Error mode 3, 2-D uniform boxes, 6 fg classes and a near-constant bg (the paper's Sec. 5 dist_4).
     Em3,
 }
 
 impl Distribution {
-    /// Whether this is one of the error-mode box distributions (paper-spec 4.4).
+    /// Whether this is one of the error-mode box distributions (the paper's Sec. 5).
     pub fn is_error_mode(self) -> bool {
         matches!(self, Self::Em1 | Self::Em2 | Self::Em3)
     }
@@ -50,7 +50,7 @@ impl fmt::Display for Distribution {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MosaicScheme {
-    /// Uniform over the fg pool and the bg pool (Dataset 2, type4 v1; paper-spec 4.1, 4.2).
+    /// Uniform over the fg pool and the bg pool (Dataset 2, type4 v1; the paper's Sec. 8 datasets, 4.2).
     Pool,
     /// Label uniform, then a point of that class; bg class uniform, then a point (type4 v2).
     ClassUniform,
@@ -72,7 +72,7 @@ pub struct SyntheticConfig {
     /// Test mosaics (0 allowed).
     pub n_test: usize,
     /// Size of the base point set the mosaics are drawn from. Default 5000; 1200 for em1 and
-    /// em2, 2100 for em3 (paper-spec 4.4).
+    /// em2, 2100 for em3 (the paper's Sec. 5).
     pub n_base: usize,
     /// Foreground classes; label y is `fg_classes[y]`. Default `[0, 1, 2]`; every class but the
     /// last for the error modes (required for gaussian).
@@ -154,7 +154,7 @@ fn default_n_mosaics() -> usize {
 }
 fn default_n_base(distribution: Distribution) -> usize {
     match distribution {
-        // paper-spec 4.4: dist_1 and dist_2 draw 1200 points, dist_4 2100.
+        // the paper's Sec. 5: dist_1 and dist_2 draw 1200 points, dist_4 2100.
         Distribution::Em1 | Distribution::Em2 => 1200,
         Distribution::Em3 => 2100,
         Distribution::Type4 | Distribution::Blobs5d | Distribution::Gaussian => 5000,
@@ -273,7 +273,7 @@ impl SyntheticConfig {
                     hint: "e.g. fg_classes = [0, 1, 2]",
                 });
             }
-            // paper-spec 4.4: every error-mode class but the last is fg.
+            // the paper's Sec. 5: every error-mode class but the last is fg.
             (None, d) if d.is_error_mode() => (0..n_base_classes as u32 - 1).collect(),
             (None, _) => vec![0, 1, 2],
         };
@@ -295,12 +295,12 @@ impl SyntheticConfig {
         }
 
         let scheme = self.scheme.unwrap_or(match self.distribution {
-            // paper-spec 4.1: the AAAI type4 tables use the class-uniform generator v2; 4.4: the
+            // the paper's Sec. 8 datasets: the AAAI type4 tables use the class-uniform generator v2; 4.4: the
             // error-mode scripts draw the fg class with randint(0, K), then a point of it.
             Distribution::Type4 | Distribution::Em1 | Distribution::Em2 | Distribution::Em3 => {
                 MosaicScheme::ClassUniform
             }
-            // paper-spec 4.2: Dataset 2 draws from the fg and bg pools.
+            // the paper's Sec. 8 datasets: Dataset 2 draws from the fg and bg pools.
             Distribution::Blobs5d | Distribution::Gaussian => MosaicScheme::Pool,
         });
 

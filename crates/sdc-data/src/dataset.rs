@@ -6,7 +6,7 @@ use burn::data::dataset::{Dataset, DatasetError};
 use crate::DataError;
 
 /// An in-memory SDC dataset: `n` mosaics of `n_segments` segments of dimension `dim`, with labels
-/// and foreground indices (paper-spec 1).
+/// and foreground indices (the paper's problem setting).
 ///
 /// Invariants (checked by [`SdcDataset::new`]): every label `< n_classes`, every foreground index
 /// `< n_segments`, every coordinate finite, `n_segments`, `dim` and `n_classes` at least 1.

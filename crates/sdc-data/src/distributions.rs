@@ -1,11 +1,11 @@
-//! Class-conditional samplers of the synthetic base points (paper-spec 4.1, 4.2, 4.4).
+//! Class-conditional samplers of the synthetic base points (the paper's Sec. 8 datasets, 4.2, 4.4).
 //!
 //! Sampling is in f64 (the paper's nets are float64); [`crate::generate`] stores the points as f32.
 
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
-/// Means of the 10 "type 4" classes in 2-D (paper-spec 4.1): fg c0-c2 inside a ring of bg c3-c9.
+/// Means of the 10 "type 4" classes in 2-D (the paper's Sec. 8 datasets): fg c0-c2 inside a ring of bg c3-c9.
 pub const TYPE4_MEANS: [[f64; 2]; 10] = [
     [4.0, 6.5],
     [5.5, 6.0],
@@ -19,10 +19,10 @@ pub const TYPE4_MEANS: [[f64; 2]; 10] = [
     [5.0, 3.0],
 ];
 
-/// Standard deviation of every type 4 coordinate: covariance 0.01·I (paper-spec 4.1).
+/// Standard deviation of every type 4 coordinate: covariance 0.01·I (the paper's Sec. 8 datasets).
 pub const TYPE4_STD: f64 = 0.1;
 
-/// Means of the 10 elliptical 5-D blobs (paper-spec 4.2).
+/// Means of the 10 elliptical 5-D blobs (the paper's Sec. 8 datasets).
 pub const BLOBS5D_MEANS: [[f64; 5]; 10] = [
     [3.0, 3.0, 3.0, 3.0, 0.0],
     [4.0, 4.0, 4.0, 4.0, 0.0],
@@ -37,13 +37,13 @@ pub const BLOBS5D_MEANS: [[f64; 5]; 10] = [
 ];
 
 /// The coordinate k whose variance is 16 in each blob's covariance (all-ones with 16 at (k,k);
-/// paper-spec 4.2): k = 1 for c0, c2, c3, c5, c8, c9 and k = 0 for c1, c4, c6, c7.
+/// the paper's Sec. 8 datasets): k = 1 for c0, c2, c3, c5, c8, c9 and k = 0 for c1, c4, c6, c7.
 pub const BLOBS5D_ELONGATED_AXIS: [usize; 10] = [1, 0, 1, 1, 0, 1, 0, 0, 1, 1];
 
-/// An axis-aligned box `[[x_lo, x_hi], [y_lo, y_hi]]`; its class is uniform on it (paper-spec 4.4).
+/// An axis-aligned box `[[x_lo, x_hi], [y_lo, y_hi]]`; its class is uniform on it (the paper's Sec. 5).
 pub type UniformBox = [[f64; 2]; 2];
 
-/// Error mode 1, "dist_1" (paper-spec 4.4): fg c0-c2 all right of the bg strip c3 in x1, so a
+/// Error mode 1, "dist_1" (the paper's Sec. 5): fg c0-c2 all right of the bg strip c3 in x1, so a
 /// linear focus increasing in x1 ranks every fg segment above every bg segment.
 pub const EM1_BOXES: [UniformBox; 4] = [
     [[5.0, 6.0], [2.0, 4.0]],
@@ -52,7 +52,7 @@ pub const EM1_BOXES: [UniformBox; 4] = [
     [[1.0, 2.0], [-1.0, 5.0]],
 ];
 
-/// Error mode 2, "dist_2" (paper-spec 4.4): as dist_1 but c2 moved left of the bg strip c3
+/// Error mode 2, "dist_2" (the paper's Sec. 5): as dist_1 but c2 moved left of the bg strip c3
 /// (which is also taller), so fg lies on both sides of bg in x1.
 pub const EM2_BOXES: [UniformBox; 4] = [
     [[5.0, 6.0], [2.0, 4.0]],
@@ -61,7 +61,7 @@ pub const EM2_BOXES: [UniformBox; 4] = [
     [[1.0, 2.0], [-8.0, 5.0]],
 ];
 
-/// Error mode 3, "dist_4" (paper-spec 4.4): six fg classes in 0.1 x 0.1 boxes stacked along x2
+/// Error mode 3, "dist_4" (the paper's Sec. 5): six fg classes in 0.1 x 0.1 boxes stacked along x2
 /// at x1 in [1.5, 1.6], and one tiny bg box c6, an almost constant background.
 pub const EM3_BOXES: [UniformBox; 7] = [
     [[1.5, 1.6], [7.0, 7.1]],
@@ -173,7 +173,7 @@ impl ClassModel {
             ClassModel::Type4 => isotropic(mean, TYPE4_STD, rng, out),
             ClassModel::Gaussian { std, .. } => isotropic(mean, *std, rng, out),
             ClassModel::Blobs5d => {
-                // paper-spec 4.2: cov = 11^T + 15 e_k e_k^T, so x = mu + a·1 + sqrt(15)·b·e_k with
+                // the paper's Sec. 8 datasets: cov = 11^T + 15 e_k e_k^T, so x = mu + a·1 + sqrt(15)·b·e_k with
                 // a, b ~ N(0,1) has exactly that covariance (numpy's multivariate_normal on the
                 // singular matrix samples the same distribution).
                 let a: f64 = rng.sample(StandardNormal);
@@ -185,7 +185,7 @@ impl ClassModel {
             }
             ClassModel::Em1 | ClassModel::Em2 | ClassModel::Em3 => {
                 let bounds = self.boxes().expect("every error mode has boxes")[class];
-                // paper-spec 4.4: np.random.uniform, independently per coordinate.
+                // the paper's Sec. 5: np.random.uniform, independently per coordinate.
                 for (o, [lo, hi]) in out.iter_mut().zip(bounds) {
                     *o = rng.random_range(lo..hi);
                 }

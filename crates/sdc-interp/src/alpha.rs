@@ -48,7 +48,7 @@ impl<'a> AlphaRows<'a> {
 
 /// First index of the maximum; NaN never wins; an empty (or all-NaN) row gives 0.
 ///
-/// First-on-ties matches `numpy.argmax` (paper-spec 3), so `[0.5, 0.5, 0]` focuses on 0.
+/// First-on-ties matches `numpy.argmax` (docs/paper-notes.md, Metrics), so `[0.5, 0.5, 0]` focuses on 0.
 pub fn argmax_first(row: &[f32]) -> usize {
     let mut best: Option<(usize, f32)> = None;
     for (j, &v) in row.iter().enumerate() {

@@ -5,7 +5,7 @@
 
 use crate::alpha::{AlphaRows, argmax_first, mean_over_rows, percent};
 
-/// Weights at or below this count as "off" in [`sparsity_value`] (paper-spec 3).
+/// Weights at or below this count as "off" in [`sparsity_value`] (docs/paper-notes.md, Metrics).
 pub const SPARSITY_EPS: f32 = 0.01;
 
 /// Largest non-NaN weight of a row (NaN if the row is all NaN or empty).
@@ -15,7 +15,7 @@ fn row_max(row: &[f32]) -> f32 {
 
 /// Percentage of rows whose largest weight is `>= t`; 0.0 for zero rows.
 ///
-/// Inclusive `>=` so that a row split exactly 0.5/0.5 counts as peaked at t = 0.5 (paper-spec 3).
+/// Inclusive `>=` so that a row split exactly 0.5/0.5 counts as peaked at t = 0.5 (docs/paper-notes.md, Metrics).
 pub fn share_max_at_least(alpha: AlphaRows<'_>, t: f32) -> f64 {
     let hits = alpha.rows().filter(|row| row_max(row) >= t).count();
     percent(hits, alpha.n_samples())

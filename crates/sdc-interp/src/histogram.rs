@@ -14,7 +14,7 @@ pub struct Histogram {
 
 /// Bin of `v` among `n_bins` equal bins on [0, 1].
 ///
-/// The last bin is closed like `numpy.histogram` (paper-spec 3). Values outside [0, 1] clamp to
+/// The last bin is closed like `numpy.histogram` (docs/paper-notes.md, Metrics). Values outside [0, 1] clamp to
 /// the end bins so every sample is counted; NaN goes to bin 0, consistent with NaN ordering
 /// below every number in [`crate::argmax_first`].
 fn bin_of(v: f32, n_bins: usize) -> usize {

@@ -10,7 +10,7 @@
 //! Everything is a pure function over plain slices: attention is a row-major `f32` buffer wrapped
 //! once in [`AlphaRows`], indices, labels and predictions are `u32` slices with one entry per
 //! sample. Means over zero samples are 0.0; only [`summarize`] treats an empty set as an error.
-//! "paper-spec 3" in comments marks a choice made to reproduce the paper's metric code.
+//! "docs/paper-notes.md, Metrics" in comments marks a choice made to reproduce the paper's metric code.
 //!
 //! Across runs, [`describe`] gives mean, sd and a 95% bootstrap interval; [`judge`] decides
 //! whether a claim is reproduced ([`VERDICT_RULE`]) and [`assess`] shows every test behind it; [`render`] writes the reproduction report

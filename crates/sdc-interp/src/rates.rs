@@ -7,7 +7,7 @@ use crate::alpha::{AlphaRows, argmax_first, check_fg_index, check_len, percent};
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
 pub enum FocusCriterion {
-    /// Focus true iff the first argmax of alpha is the foreground index (paper-spec 3).
+    /// Focus true iff the first argmax of alpha is the foreground index (docs/paper-notes.md, Metrics).
     #[default]
     Argmax,
     /// Focus true iff alpha at the foreground index is strictly greater than `t`.

@@ -45,7 +45,7 @@ pub struct MetricCell {
     /// the figures' dots read them.
     #[serde(default)]
     pub values: Vec<f64>,
-    /// The paper's value (paper-spec 8), if it reports one.
+    /// The paper's value (the paper's Sec. 8), if it reports one.
     pub paper: Option<f64>,
 }
 

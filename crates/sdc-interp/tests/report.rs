@@ -17,7 +17,7 @@ fn cell(name: &str, runs: &[f64], paper: Option<f64>) -> MetricCell {
     MetricCell::new(name, runs.to_vec(), paper)
 }
 
-/// Averaging layer on D2 (paper-spec 8.3) with a made-up quick run.
+/// Averaging layer on D2 (the paper's Sec. 8) with a made-up quick run.
 fn avg_layer() -> ExperimentSection {
     let rows = [
         ("zeroth", [87.0, 88.0, 90.0], 88.51, 11.42),
@@ -55,7 +55,7 @@ fn avg_layer() -> ExperimentSection {
     ExperimentSection {
         name: "avg-layer-d2".to_owned(),
         claim: "FTPT rises with the averaging layer: 88.5 < 93.4 < 96.8".to_owned(),
-        source: "paper-spec 8.3".to_owned(),
+        source: "the paper's Sec. 8".to_owned(),
         verdict,
         verdict_reason,
         rule,
@@ -138,7 +138,7 @@ fn complexity() -> ExperimentSection {
     ExperimentSection {
         name: "complexity-type4".to_owned(),
         claim: "FTPT falls as the classifier widens | focus 100: 82 -> 69".to_owned(),
-        source: "paper-spec 8.4".to_owned(),
+        source: "the paper's Sec. 6".to_owned(),
         verdict,
         verdict_reason,
         rule,

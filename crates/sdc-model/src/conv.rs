@@ -1,4 +1,4 @@
-//! Convolutional layers of the image networks (paper-spec 2, "CIFAR focus / classification CNN").
+//! Convolutional layers of the image networks (docs/paper-notes.md, Model, "CIFAR focus / classification CNN").
 //!
 //! A [`ConvLayerConfig`] is one `conv -> [BatchNorm] -> ReLU -> [max-pool]` block. BatchNorm
 //! here always normalises with the statistics of the batch it sees, in training and in
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn paper_focus_cnn_shapes_on_cifar_tiles() {
-        // paper-spec 2: conv3 gives 64x12x12, conv6 256x3x3, the stack ends at 256x1x1.
+        // docs/paper-notes.md, Model: conv3 gives 64x12x12, conv6 256x3x3, the stack ends at 256x1x1.
         let layers = [
             layer(32, 0, 0, 0),
             layer(64, 0, 2, 0),

@@ -21,7 +21,7 @@ pub enum FocusInit {
     /// Xavier-normal weights, zero biases.
     XavierNormal,
     /// Xavier-normal, then the last hidden layer mirrored and the output anti-mirrored, so
-    /// `f = 0` and `alpha = 1/m` at the start while gradients are non-zero (paper-spec 2).
+    /// `f = 0` and `alpha = 1/m` at the start while gradients are non-zero (docs/paper-notes.md, Model).
     FunctionallyZero,
 }
 

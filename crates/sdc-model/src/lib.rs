@@ -3,7 +3,7 @@
 //! An [`AttentionModel`] scores each of the `m` segments of an input with a focus network `f`,
 //! turns the scores into weights `alpha` with an [`AttentionMap`], averages the segments (or
 //! their features at focus layer `k`) with those weights and classifies the average with a
-//! classification network `g` (paper-spec 2).
+//! classification network `g` (docs/paper-notes.md, Model).
 //!
 //! Burn 0.22 picks its backend at run time through [`burn::tensor::Device`], so every model
 //! here is backend-agnostic: the same code runs on ndarray, wgpu or any other device.

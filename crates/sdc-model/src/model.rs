@@ -22,7 +22,7 @@ pub struct ModelConfig {
     /// The classification network.
     pub classifier: ClassifierConfig,
     /// Where the weighted average is taken: 0 averages the raw segments, `k >= 1` averages
-    /// `tanh` of the pre-activation of focus hidden layer `k` (paper-spec 2).
+    /// `tanh` of the pre-activation of focus hidden layer `k` (docs/paper-notes.md, Model).
     #[serde(default)]
     pub averaging_layer: usize,
     /// The map from scores to weights.

@@ -21,7 +21,7 @@ use crate::init::{ClassifierInit, DenseParams, FocusInit, LayerInit, network_rng
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FocusConfig {
-    /// Convolutional blocks for image segments (paper-spec 2, the CIFAR focus CNN).
+    /// Convolutional blocks for image segments (docs/paper-notes.md, Model, the CIFAR focus CNN).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conv: Vec<ConvLayerConfig>,
     /// Widths of the hidden ReLU layers, e.g. `[6, 12]` for the paper's Architecture 2.
@@ -216,7 +216,7 @@ impl FocusNet {
             &mut rng,
         );
         if config.init == FocusInit::FunctionallyZero {
-            // paper-spec 2: mirror the last hidden layer, anti-mirror the output weights.
+            // docs/paper-notes.md, Model: mirror the last hidden layer, anti-mirror the output weights.
             layers
                 .last_mut()
                 .expect("validated: functionally-zero has a hidden layer")
@@ -232,7 +232,7 @@ impl FocusNet {
     }
 
     /// Scores `[n, d] -> [n, 1]`, plus `tanh` of the pre-activation of layer `k`, flattened to
-    /// `[n, width_k]`, when `k >= 1` (paper-spec 2: tanh features, ReLU on the score path).
+    /// `[n, width_k]`, when `k >= 1` (docs/paper-notes.md, Model: tanh features, ReLU on the score path).
     /// Layers count the convolutions first, then the hidden dense layers.
     pub fn forward_with_features(&self, x: Tensor<2>, k: usize) -> (Tensor<2>, Option<Tensor<2>>) {
         let mut features = None;

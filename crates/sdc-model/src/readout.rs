@@ -1,5 +1,5 @@
 //! Readouts of the classification network other than the soft average: per-segment logits
-//! `g(phi(X_j))`, which hard attention and the latent-variable objective need (paper-spec 10).
+//! `g(phi(X_j))`, which hard attention and the latent-variable objective need (the follow-up paper, ECAI 2023).
 
 use burn::tensor::Tensor;
 

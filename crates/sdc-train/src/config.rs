@@ -86,10 +86,10 @@ impl OptimizerConfig {
 #[serde(deny_unknown_fields)]
 pub struct StopRule {
     /// Stop once the training loss, re-evaluated over the whole training set after an epoch,
-    /// is at most this value (paper-spec 5).
+    /// is at most this value (docs/paper-notes.md, Training).
     pub loss: f64,
     /// Divide the summed batch losses by `n_batches - 1` instead of `n_batches`, as the paper's
-    /// code did (paper-spec 5, the `/i` quirk).
+    /// code did (docs/paper-notes.md, Training, the `/i` quirk).
     #[serde(default)]
     pub paper_quirk: bool,
 }
@@ -106,7 +106,7 @@ pub struct TrainConfig {
     /// Upper bound on the number of epochs.
     pub max_epochs: usize,
     /// Weight `k` of the entropy regulariser: the loss is `(1 - k) CE + k mean H(alpha)`
-    /// (paper-spec 7); 0 trains on cross-entropy alone.
+    /// (the paper's Sec. 7); 0 trains on cross-entropy alone.
     #[serde(default)]
     pub entropy: f64,
     /// Early stop on the training loss; none trains for `max_epochs`.

@@ -56,7 +56,7 @@ pub enum Precision {
     /// 32-bit floats (the default).
     #[default]
     F32,
-    /// 64-bit floats, as the paper's code (paper-spec 11).
+    /// 64-bit floats, as the paper's code (docs/paper-notes.md).
     F64,
 }
 

@@ -106,7 +106,7 @@ impl Predictions {
     }
 
     /// The training loss as the stop rule sees it: the mean of the batch losses, or with the
-    /// paper's quirk their sum divided by `n_batches - 1` (paper-spec 5).
+    /// paper's quirk their sum divided by `n_batches - 1` (docs/paper-notes.md, Training).
     pub fn stop_rule_loss(&self, paper_quirk: bool) -> f64 {
         let sum: f64 = self.batch_losses.iter().sum();
         let n = self.batch_losses.len();

@@ -1,5 +1,5 @@
 //! Training objectives: soft attention (the paper's), hard attention, the latent-variable
-//! marginal likelihood (LVML) and hybrids of soft with either (paper-spec 7, 10).
+//! marginal likelihood (LVML) and hybrids of soft with either (the paper's Sec. 7, 10).
 //!
 //! Each objective has a loss and a prediction rule; evaluation uses the rule of the objective
 //! the model was trained with, so a hard-attention model is judged on the segment it picks.
@@ -14,20 +14,20 @@ use crate::config_error::ConfigError;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "ObjectiveToml", into = "ObjectiveToml")]
 pub enum Objective {
-    /// Cross-entropy of `g(sum_j alpha_j phi(X_j))`, the paper's (paper-spec 2); predictions
+    /// Cross-entropy of `g(sum_j alpha_j phi(X_j))`, the paper's (docs/paper-notes.md, Model); predictions
     /// are the argmax of those logits.
     #[default]
     Soft,
     /// Hard attention: the expected per-segment loss `sum_j alpha_j CE(g(phi(X_j)), y)` over
     /// `j ~ alpha`, computed exactly (the score-function objective without sampling, m being
-    /// small); predictions use the segment `argmax_j alpha_j` alone (paper-spec 10).
+    /// small); predictions use the segment `argmax_j alpha_j` alone (the follow-up paper, ECAI 2023).
     Hard,
     /// Latent-variable marginal likelihood `-log sum_j alpha_j p(y | X_j)`, with
     /// `p(. | X_j) = softmax g(phi(X_j))`; predictions are `argmax_y sum_j alpha_j p(y | X_j)`
-    /// (paper-spec 10).
+    /// (the follow-up paper, ECAI 2023).
     Lvml,
     /// `soft_weight * soft + (1 - soft_weight) * with`; predictions from the soft path
-    /// (paper-spec 10: the follow-up's hybrid loss).
+    /// (the follow-up paper, ECAI 2023: the follow-up's hybrid loss).
     Hybrid {
         /// Weight of the soft loss, in `[0, 1]` (default 0.5).
         soft_weight: f64,
@@ -272,7 +272,7 @@ impl Objective {
         pass.data_loss(labels)
     }
 
-    /// The training loss: `(1 - k) data + k mean H(alpha)` for entropy weight `k` (paper-spec 7;
+    /// The training loss: `(1 - k) data + k mean H(alpha)` for entropy weight `k` (the paper's Sec. 7;
     /// the regulariser applies to every objective).
     pub fn loss(
         &self,

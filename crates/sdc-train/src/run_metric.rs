@@ -3,7 +3,7 @@
 
 use crate::run::RunSummary;
 
-/// Accuracy above which a run counts among the paper's "best runs" (paper-spec 3, AAAI tables).
+/// Accuracy above which a run counts among the paper's "best runs" (docs/paper-notes.md, Metrics, AAAI tables).
 pub const BEST_RUN_ACCURACY: f64 = 95.0;
 
 /// The value of metric `name` (`train.ftpt`, `test.accuracy`, `epochs`, ...) in a summary.

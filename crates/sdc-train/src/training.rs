@@ -1,5 +1,5 @@
 //! The training loop: joint or alternating updates of the focus and classification networks,
-//! optionally frozen or started from finished runs (paper-spec 5).
+//! optionally frozen or started from finished runs (docs/paper-notes.md, Training).
 
 mod checkpoint;
 mod init_from;

@@ -1,4 +1,4 @@
-//! Hand-set weights for the error modes (paper-spec 6.1; 9, item 2): attention models that are
+//! Hand-set weights for the error modes (the paper's Sec. 5; 9, item 2): attention models that are
 //! 100% accurate while `argmax alpha != J` for a whole foreground class, built on data from
 //! `sdc-data` and scored by `sdc_interp::summarize`. Accuracy alone cannot tell such a model from
 //! an interpretable one.

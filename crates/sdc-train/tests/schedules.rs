@@ -112,7 +112,7 @@ fn joint_training_updates_both_networks_every_epoch() {
 
 #[test]
 fn alternating_schedules_update_exactly_the_scheduled_network() {
-    // paper-spec 5, with e = epoch - 1: focus-first updates the focus when e mod 2n < n.
+    // docs/paper-notes.md, Training, with e = epoch - 1: focus-first updates the focus when e mod 2n < n.
     let every_1_focus =
         tiny(&["train.schedule={ kind = \"alternating\", every = 1, first = \"focus\" }"]);
     assert_eq!(

@@ -253,7 +253,7 @@ fn means_and_std_are_refused_for_presets() {
 
 #[test]
 fn error_modes_get_the_papers_defaults() {
-    // paper-spec 4.4: 1200 base points for dist_1 and dist_2, 2100 for dist_4; fg every class
+    // the paper's Sec. 5: 1200 base points for dist_1 and dist_2, 2100 for dist_4; fg every class
     // but the last, bg the last; the fg class drawn uniformly.
     for (name, distribution, n_base, fg, bg) in [
         ("em1", Distribution::Em1, 1200, vec![0, 1, 2], vec![3]),

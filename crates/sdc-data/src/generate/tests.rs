@@ -293,7 +293,7 @@ fn error_mode_points_lie_in_their_class_boxes() {
                 base.point(i)
             );
         }
-        // paper-spec 4.4: each base point's class is randint(0, n_classes).
+        // the paper's Sec. 5: each base point's class is randint(0, n_classes).
         assert_roughly_uniform(&class_counts, &format!("{distribution} base class"));
 
         let splits = generate(&config).expect("generates");

@@ -1,4 +1,4 @@
-//! Real images for SDC mosaics (paper-spec 4.3): readers for MNIST / Fashion-MNIST (IDX) and
+//! Real images for SDC mosaics (the paper's Sec. 8 datasets): readers for MNIST / Fashion-MNIST (IDX) and
 //! CIFAR-10 (binary batches), downloading the files (feature `fetch`), and the mosaic
 //! builder that turns labelled images into an [`SdcDataset`](crate::SdcDataset).
 //!

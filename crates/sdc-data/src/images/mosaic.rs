@@ -1,4 +1,4 @@
-//! Mosaics of real images (paper-spec 4.3): a `grid x grid` arrangement of tiles, one from a
+//! Mosaics of real images (the paper's Sec. 8 datasets): a `grid x grid` arrangement of tiles, one from a
 //! foreground class at a uniform position J, the others from the background pool.
 //!
 //! Each tile becomes one segment of the [`SdcDataset`], its `[c, h, w]` pixels flattened into
@@ -7,7 +7,7 @@
 //!
 //! Train mosaics draw from ChaCha8 stream 1 of the seed and from the train images only, test
 //! mosaics from stream 2 and the test images only. (The paper's CIFAR test mosaics reuse the
-//! training images, paper-spec 4.3; here the test set is held out.)
+//! training images, the paper's Sec. 8 datasets; here the test set is held out.)
 
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
@@ -29,7 +29,7 @@ pub struct MosaicConfig {
     /// Tiles per side; the mosaic has `m = grid * grid` segments (3, so m = 9, in the paper).
     #[serde(default = "default_grid")]
     pub grid: usize,
-    /// Foreground classes; label y means image class `fg_classes[y]` (paper-spec 4.3: 0, 1, 2).
+    /// Foreground classes; label y means image class `fg_classes[y]` (the paper's Sec. 8 datasets: 0, 1, 2).
     #[serde(default = "default_fg_classes")]
     pub fg_classes: Vec<u8>,
     /// Background classes; default every class of the images not in `fg_classes`.
@@ -126,7 +126,7 @@ fn check_class_list(field: &'static str, classes: &[u8]) -> Result<(), DataError
     Ok(())
 }
 
-/// The value a pixel byte becomes in a segment: `x / 127.5 - 1`, in [-1, 1] (paper-spec 4.3,
+/// The value a pixel byte becomes in a segment: `x / 127.5 - 1`, in [-1, 1] (the paper's Sec. 8 datasets,
 /// `Normalize(0.5, 0.5)` after `ToTensor`).
 pub fn scale_pixel(x: u8) -> f32 {
     f32::from(x) / 127.5 - 1.0

@@ -74,7 +74,7 @@ impl MosaicPanel {
         self.grid.saturating_mul(self.grid)
     }
 
-    /// The tile the model focuses on: argmax of alpha, first index on ties (paper-spec 3).
+    /// The tile the model focuses on: argmax of alpha, first index on ties (docs/paper-notes.md, Metrics).
     pub fn focus(&self) -> usize {
         let row: Vec<f32> = self.alpha.iter().map(|&a| a as f32).collect();
         crate::argmax_first(&row)

@@ -1,5 +1,5 @@
 //! 1.5-entmax (Peters, Niculae & Martins 2019): between softmax and sparsemax, still sparse.
-//! Not in the paper (paper-spec 7 lists it as absent); an extension.
+//! Not in the paper (the paper's Sec. 7 lists it as absent); an extension.
 
 use burn::tensor::Tensor;
 

@@ -1,5 +1,5 @@
 //! `log alpha` and the attention entropy, computed the stable way for each map: the LVML
-//! objective and the entropy regulariser (paper-spec 7, 10) need them.
+//! objective and the entropy regulariser (the paper's Sec. 7, 10) need them.
 
 use burn::tensor::{Tensor, activation};
 
@@ -20,7 +20,7 @@ impl AttentionMap {
     }
 
     /// Mean attention entropy (natural log) over the batch `[1]`, the paper's regulariser
-    /// (paper-spec 7), from scores and weights `[batch, m]` as for [`Self::log_weights`].
+    /// (the paper's Sec. 7), from scores and weights `[batch, m]` as for [`Self::log_weights`].
     ///
     /// For softmax it is computed from `log_softmax` of the scores, which is stable; for the
     /// other maps from `alpha` with `0 log 0 = 0` (entries outside the support contribute

@@ -35,20 +35,20 @@ pub enum AttentionMap {
         temperature: f64,
     },
     /// `alpha = sparsemax(s / temperature)`: Euclidean projection onto the simplex (Martins &
-    /// Astudillo 2016; paper-spec 7).
+    /// Astudillo 2016; the paper's Sec. 7).
     Sparsemax {
         /// Divides the scores before the projection; 1 reproduces the paper.
         #[serde(default = "one")]
         temperature: f64,
     },
     /// `alpha = 1.5-entmax(s / temperature)` (Peters et al. 2019): sparse like sparsemax, smoother
-    /// like softmax. Not in the paper (paper-spec 7); an extension.
+    /// like softmax. Not in the paper (the paper's Sec. 7); an extension.
     Entmax15 {
         /// Divides the scores before the map.
         #[serde(default = "one")]
         temperature: f64,
     },
-    /// `alpha_j = s_j^2 / sum_i s_i^2`, the paper's spherical softmax (paper-spec 7).
+    /// `alpha_j = s_j^2 / sum_i s_i^2`, the paper's spherical softmax (the paper's Sec. 7).
     Spherical {
         /// Accepted for a uniform configuration, but it cancels in the ratio: has no effect.
         #[serde(default = "one")]

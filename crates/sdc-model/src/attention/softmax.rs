@@ -1,4 +1,4 @@
-//! Softmax, the paper's map (paper-spec 2), made safe for fully masked rows.
+//! Softmax, the paper's map (docs/paper-notes.md, Model), made safe for fully masked rows.
 
 use burn::tensor::{Tensor, activation};
 

@@ -1,4 +1,4 @@
-//! Sparsemax (Martins & Astudillo 2016; paper-spec 7): the Euclidean projection of the scores
+//! Sparsemax (Martins & Astudillo 2016; the paper's Sec. 7): the Euclidean projection of the scores
 //! onto the probability simplex.
 
 use burn::tensor::Tensor;

@@ -1,4 +1,4 @@
-//! Spherical softmax, `alpha_j = s_j^2 / sum_i s_i^2` (paper-spec 7, "taken from
+//! Spherical softmax, `alpha_j = s_j^2 / sum_i s_i^2` (the paper's Sec. 7, "taken from
 //! anirbanl/sparsegen", with no epsilon).
 
 use burn::tensor::Tensor;

@@ -1,5 +1,5 @@
 //! `train.pretrain`: networks pretrained inside the run before the attention training (the
-//! paper's "cheating" networks, paper-spec 5, 6.2); the training itself is in
+//! paper's "cheating" networks, docs/paper-notes.md, Training, 6.2); the training itself is in
 //! `training/pretrain.rs`.
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! Which network each epoch updates: joint training or alternating minimisation
-//! (`train.schedule`, paper-spec 5).
+//! (`train.schedule`, docs/paper-notes.md, Training).
 
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +32,7 @@ impl Network {
     }
 }
 
-/// Which network each epoch updates (`train.schedule`, paper-spec 5).
+/// Which network each epoch updates (`train.schedule`, docs/paper-notes.md, Training).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "ScheduleToml", into = "ScheduleToml")]
 pub enum Schedule {
@@ -78,7 +78,7 @@ impl From<Schedule> for ScheduleToml {
 
 impl Schedule {
     /// Whether `network` is updated in `epoch` (1-based, as the training loop counts). With
-    /// `e = epoch - 1`, the first network steps when `e mod 2n < n` (paper-spec 5).
+    /// `e = epoch - 1`, the first network steps when `e mod 2n < n` (docs/paper-notes.md, Training).
     pub fn updates(&self, network: Network, epoch: usize) -> bool {
         match self {
             Self::Joint => true,
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn schedules_follow_the_papers_epoch_rule() {
-        // paper-spec 5: with e = epoch - 1, focus-first updates the focus when e mod 2n < n.
+        // docs/paper-notes.md, Training: with e = epoch - 1, focus-first updates the focus when e mod 2n < n.
         let alt = |every, first| Schedule::Alternating { every, first };
         assert_eq!(active(&Schedule::Joint, 1..=4), "BBBB");
         assert_eq!(active(&alt(1, Network::Focus), 1..=6), "FCFCFC");

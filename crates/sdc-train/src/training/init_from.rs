@@ -1,6 +1,6 @@
 //! Networks started from the final model of a finished run (`train.init_from`): with
 //! `train.freeze`, the paper's "cheating network" grid of random or pretrained, trained or frozen
-//! networks (paper-spec 5, 6.2).
+//! networks (docs/paper-notes.md, Training, 6.2).
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,5 @@
 //! Networks pretrained inside the run (`train.pretrain`), for the paper's "cheating network"
-//! grid (paper-spec 5, 6.2): the focus network trained as a foreground-vs-background classifier
+//! grid (docs/paper-notes.md, Training, 6.2): the focus network trained as a foreground-vs-background classifier
 //! of single segments, and the classification network trained on the foreground segment alone.
 //! With `train.freeze` this gives every combination of random or pretrained, trained or frozen
 //! networks, with no run depending on another.
