@@ -2,6 +2,10 @@
 //! [`VERDICT_RULE`]:
 //!
 #![doc = include_str!("verdict_rule.md")]
+//!
+//! (About 720 lines, tests apart in `verdict_tests.rs`: the rule's types, its two kinds of checks
+//! — paper numbers and trends — the verdict and the sentences that explain it belong together,
+//! since every sentence quotes a check; splitting them would split the rule from its words.)
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
