@@ -33,7 +33,9 @@ echo "== python: pytest (NumPy only)"
 (cd "$work" && "$py" -m pytest -q -p no:cacheprovider "$repo/crates/sdc-py/tests")
 
 echo "== python: the NumPy example, and the same arrays through sdc score"
-cargo build -q --locked -p sdc-cli
+# The `sdc` of the workspace's test build: after .ci/run's `cargo test --workspace` this builds
+# nothing, where `cargo build -p sdc-cli` would unify features differently and rebuild Burn.
+cargo test -q --locked --workspace --no-run
 target=$(cargo metadata -q --format-version 1 --no-deps |
   "$py" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 (cd "$work" && "$py" "$repo/examples/numpy_model.py" outputs.npz)
