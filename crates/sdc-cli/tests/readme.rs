@@ -11,6 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 /// Lines not run here, by prefix, and why.
 const NOT_RUN: &[(&str, &str)] = &[
     ("cargo test", "the test command itself (CI runs it)"),
@@ -100,25 +102,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The tiny experiment that stands in for the paper's specs.
-const TINY_SPEC: &str = r#"
-name = "avg-layer-d2"
-claim = "Deeper averaging raises FTPT (a tiny stand-in)."
-source = "the README test"
-base = "configs/dataset2-arch2.toml"
-seeds = 2
-set = { "data.n_train" = 120, "data.n_test" = 60, "data.n_base" = 500, "train.max_epochs" = 3, "train.batch_size" = 40 }
-
-[[axis]]
-key = "model.averaging_layer"
-label = "k"
-values = [0, 2]
-
-[verdict]
-metric = "train.ftpt"
-direction = { axis = "k", order = "increasing" }
-"#;
-
 /// MNIST-format IDX files under `dir`: `n` images per split, classes cycling 0-9, each class a
 /// bright 7x7 square at its own place.
 fn write_mnist(dir: &Path, n: usize) {
@@ -150,7 +133,11 @@ fn every_readme_command_runs_in_order() {
     write_mnist(&scratch.path().join("data/mnist"), 1000);
     let tiny = scratch.path().join("tiny-experiments");
     std::fs::create_dir_all(&tiny).expect("mkdir");
-    std::fs::write(tiny.join("avg-layer-d2.toml"), TINY_SPEC).expect("spec");
+    std::fs::write(
+        tiny.join("avg-layer-d2.toml"),
+        common::tiny_spec("avg-layer-d2"),
+    )
+    .expect("spec");
     let bin = Path::new(env!("CARGO_BIN_EXE_sdc"))
         .parent()
         .expect("the binary's directory")

@@ -5,24 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Two grid points x two seeds of a small synthetic experiment on a built-in base config.
-const SPEC: &str = r#"
-name = "tiny"
-claim = "Deeper averaging raises FTPT."
-source = "test"
-base = "configs/dataset2-arch2.toml"
-seeds = 2
-set = { "data.n_train" = 120, "data.n_test" = 60, "data.n_base" = 500, "train.max_epochs" = 3, "train.batch_size" = 40 }
-
-[[axis]]
-key = "model.averaging_layer"
-label = "k"
-values = [0, 2]
-
-[verdict]
-metric = "train.ftpt"
-direction = { axis = "k", order = "increasing" }
-"#;
+mod common;
 
 /// `sdc --quiet reproduce ARGS` in `cwd`, outside any Slurm job.
 fn sdc(cwd: &Path, args: &[&str]) -> Command {
@@ -99,7 +82,7 @@ fn a_slurm_array_of_three_shards_merges_into_the_unsharded_report() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cwd = dir.path();
     std::fs::create_dir(cwd.join("specs")).expect("mkdir");
-    std::fs::write(cwd.join("specs/tiny.toml"), SPEC).expect("write");
+    std::fs::write(cwd.join("specs/tiny.toml"), common::tiny_spec("tiny")).expect("write");
     let common = ["--experiments", "specs", "--jobs", "2"];
 
     ok(sdc(cwd, &[&common[..], &["--out", "whole"]].concat())

@@ -1,11 +1,12 @@
-//! Whether a claim of the paper counts as reproduced. The report quotes this rule as
-//! [`VERDICT_RULE`]:
-//!
-#![doc = include_str!("verdict_rule.md")]
+//! Whether a claim of the paper counts as reproduced.
 //!
 //! (About 720 lines, tests apart in `verdict_tests.rs`: the rule's types, its two kinds of checks
 //! — paper numbers and trends — the verdict and the sentences that explain it belong together,
 //! since every sentence quotes a check; splitting them would split the rule from its words.)
+//!
+//! The report quotes this rule as [`VERDICT_RULE`]:
+//!
+#![doc = include_str!("verdict_rule.md")]
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
