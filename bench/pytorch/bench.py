@@ -20,56 +20,14 @@ import json
 import os
 import platform
 import resource
-import struct
-import sys
 import time
-import zlib
 
 import numpy as np
 import torch
 from torch import nn
 
-# The `.sdc` layout (crates/sdc-data/src/format.rs), all integers little-endian:
-# magic, u32 version, u32 header length h, h bytes of JSON, f32 segments [n, m, d], u32 labels [n],
-# u32 fg_index [n], u32 CRC32 of every byte before it. Image tiles carry `segment_shape` [c, h, w]
-# in the header (d = c*h*w, each tile flattened channel-major, as torch's reshape reads it).
-MAGIC = b"SDCDATA\0"
-FORMAT_VERSION = 1
-PREFIX_LEN = 16
-CRC_LEN = 4
-
-
-def load_sdc(path):
-    """Returns (segments float32 [n, m, d], or [n, m, c, h, w] for image tiles, labels int64 [n],
-    header dict); checks every field."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < PREFIX_LEN + CRC_LEN or data[:8] != MAGIC:
-        sys.exit(f"{path}: not an .sdc file (bad magic or shorter than {PREFIX_LEN + CRC_LEN} bytes)")
-    version, header_len = struct.unpack_from("<II", data, 8)
-    if version != FORMAT_VERSION:
-        sys.exit(f"{path}: format version {version}; this script reads {FORMAT_VERSION}")
-    header_end = PREFIX_LEN + header_len
-    if header_end + CRC_LEN > len(data):
-        sys.exit(f"{path}: header length {header_len} runs past the end of the file")
-    header = json.loads(data[PREFIX_LEN:header_end])
-    n, m, d = header["n_samples"], header["n_segments"], header["dim"]
-    expected = header_end + 4 * (n * m * d + 2 * n) + CRC_LEN
-    if expected != len(data):
-        sys.exit(f"{path}: {len(data)} bytes; n={n}, m={m}, d={d} needs {expected}")
-    (stored,) = struct.unpack_from("<I", data, len(data) - CRC_LEN)
-    computed = zlib.crc32(data[: len(data) - CRC_LEN]) & 0xFFFFFFFF
-    if stored != computed:
-        sys.exit(f"{path}: CRC32 mismatch (stored {stored:#010x}, computed {computed:#010x})")
-    shape = [d]
-    if header.get("segment_shape") is not None:
-        shape = [int(s) for s in header["segment_shape"]]
-        if len(shape) != 3 or int(np.prod(shape)) != d:
-            sys.exit(f"{path}: segment_shape {shape} is not [c, h, w] with c*h*w = dim = {d}")
-    cells = n * m * d
-    segments = np.frombuffer(data, dtype="<f4", count=cells, offset=header_end).reshape(n, m, *shape)
-    labels = np.frombuffer(data, dtype="<u4", count=n, offset=header_end + 4 * cells)
-    return segments.astype(np.float32), labels.astype(np.int64), header
+# The `.sdc` reader (the layout is described there), shared with reference.py.
+from sdcfile import load_sdc
 
 
 def mlp(widths, out):
