@@ -2,6 +2,7 @@
 //! binary (`main.rs`) only parses arguments and calls it.
 
 pub mod bench;
+pub mod parity;
 
 use std::path::PathBuf;
 

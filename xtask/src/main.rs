@@ -4,6 +4,7 @@
 //!   are on disk, output under the repository root.
 //! - `fetch-data`: `sdc fetch-data` into the repository's `data/` (or `$SDC_DATA`).
 //! - `bench`: training throughput, optionally side by side with the PyTorch reference.
+//! - `parity`: sdc against an independent PyTorch trainer, per grid point (docs/parity.md).
 
 use std::path::PathBuf;
 
@@ -11,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use sdc_cli::{fetch, reproduce};
 use tracing_subscriber::EnvFilter;
-use xtask::bench;
+use xtask::{bench, parity};
 
 /// mimalloc keeps freed memory for reuse: glibc's malloc returns every block over 32 MiB to the
 /// kernel, and a training step that allocates such activations faults them in again, zeroed,
@@ -35,6 +36,9 @@ enum Task {
     FetchData(fetch::FetchDataArgs),
     /// Training throughput of sdc, optionally against PyTorch (`--vs pytorch`); Linux only.
     Bench(bench::BenchArgs),
+    /// sdc against an independent PyTorch trainer of the same protocol, per grid point and seed,
+    /// with a two-sample test; writes docs/parity.md.
+    Parity(parity::ParityArgs),
 }
 
 fn main() -> Result<()> {
@@ -56,6 +60,7 @@ fn main() -> Result<()> {
         Task::Reproduce(args) => reproduce::run(args, &reproduce::Home::repository(root), false),
         Task::FetchData(args) => fetch::run(&args),
         Task::Bench(args) => bench::run(args, &root),
+        Task::Parity(args) => parity::run(args, &root),
     }
 }
 

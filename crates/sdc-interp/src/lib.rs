@@ -23,6 +23,7 @@
 
 mod alpha;
 mod attention;
+pub mod compare;
 mod error;
 mod histogram;
 mod rates;

@@ -36,6 +36,38 @@ pub enum ClassifierInit {
     XavierNormal,
 }
 
+/// How the initial weights of the two networks are seeded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitSeeding {
+    /// One seed, one ChaCha stream per network: the focus and classification networks start
+    /// from independent draws.
+    #[default]
+    Independent,
+    /// The paper's code (docs/paper-notes.md, Initialisation): the generator is re-seeded with the
+    /// same seed before each network is built, and dense weights are drawn in PyTorch's
+    /// `[out, in]` order. Two networks that begin with layers of the same fan-in therefore begin
+    /// with the same draws: a linear focus network's weights equal the first row of a linear
+    /// classifier's.
+    Shared,
+}
+
+impl InitSeeding {
+    /// Whether this is the default (configs leave the key out then, so their hashes are unchanged).
+    pub fn is_independent(&self) -> bool {
+        *self == Self::Independent
+    }
+}
+
+/// The order in which a dense layer's weights are drawn from the generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DrawOrder {
+    /// Row-major over sdc's `[d_in, d_out]` layout.
+    InOut,
+    /// Row-major over PyTorch's `[out, in]` layout (then transposed into sdc's).
+    OutIn,
+}
+
 /// Weight scheme of one dense layer, before any mirroring.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum LayerInit {
@@ -53,7 +85,8 @@ pub(crate) struct DenseParams {
 }
 
 impl DenseParams {
-    /// Draws a layer's parameters from `rng`.
+    /// Draws a layer's parameters from `rng`, weights in sdc's `[d_in, d_out]` order.
+    #[cfg(test)]
     pub fn draw(
         d_in: usize,
         d_out: usize,
@@ -61,8 +94,20 @@ impl DenseParams {
         init: LayerInit,
         rng: &mut ChaCha8Rng,
     ) -> Self {
+        Self::draw_in_order(d_in, d_out, bias, init, DrawOrder::InOut, rng)
+    }
+
+    /// Draws a layer's parameters from `rng`, weights first in `order`, then the bias.
+    pub fn draw_in_order(
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+        init: LayerInit,
+        order: DrawOrder,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
         let n = d_in * d_out;
-        let (weight, bias) = match init {
+        let (mut weight, bias): (Vec<f64>, Option<Vec<f64>>) = match init {
             LayerInit::TorchDefault => {
                 // kaiming_uniform(a = sqrt(5)) reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
                 let bound = 1.0 / (d_in as f64).sqrt();
@@ -81,6 +126,13 @@ impl DenseParams {
                 (weight, bias.then(|| vec![0.0; d_out]))
             }
         };
+        if order == DrawOrder::OutIn {
+            // weight holds [d_out, d_in] row-major; store it as [d_in, d_out].
+            let drawn = weight;
+            weight = (0..n)
+                .map(|i| drawn[(i % d_out) * d_in + i / d_out])
+                .collect();
+        }
         Self {
             d_in,
             d_out,

@@ -20,6 +20,6 @@ mod readout;
 pub use attention::AttentionMap;
 pub use conv::{BatchStatNorm, ConvBlock, ConvLayerConfig, ImageShape};
 pub use error::{InvalidValue, ModelError};
-pub use init::{ClassifierInit, FocusInit};
+pub use init::{ClassifierInit, FocusInit, InitSeeding};
 pub use model::{AttentionModel, AttentionOutput, ModelConfig};
 pub use nets::{ClassifierConfig, ClassifierNet, FocusConfig, FocusNet};

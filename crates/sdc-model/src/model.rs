@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::attention::AttentionMap;
 use crate::conv::stack_shapes;
 use crate::error::ModelError;
-use crate::init::{ClassifierInit, FocusInit};
+use crate::init::{ClassifierInit, FocusInit, InitSeeding};
 use crate::nets::{ClassifierConfig, ClassifierNet, FocusConfig, FocusNet, as_image};
 
 /// Everything needed to build an [`AttentionModel`] for data of a given shape.
@@ -28,6 +28,10 @@ pub struct ModelConfig {
     /// The map from scores to weights.
     #[serde(default)]
     pub attention: AttentionMap,
+    /// How the two networks' initial weights are seeded: `independent` (the default) or
+    /// `shared`, the paper's code (docs/paper-notes.md, Initialisation).
+    #[serde(default, skip_serializing_if = "InitSeeding::is_independent")]
+    pub init_seeding: InitSeeding,
 }
 
 impl Default for ModelConfig {
@@ -49,6 +53,7 @@ impl Default for ModelConfig {
             },
             averaging_layer: 0,
             attention: AttentionMap::default(),
+            init_seeding: InitSeeding::Independent,
         }
     }
 }
@@ -259,9 +264,21 @@ impl AttentionModel {
         seed: u64,
         device: &Device,
     ) -> Self {
-        let focus = FocusNet::new(&config.focus, segment_shape, seed, device);
-        let classifier =
-            ClassifierNet::new(&config.classifier, averaged_shape, n_classes, seed, device);
+        let focus = FocusNet::new(
+            &config.focus,
+            segment_shape,
+            seed,
+            config.init_seeding,
+            device,
+        );
+        let classifier = ClassifierNet::new(
+            &config.classifier,
+            averaged_shape,
+            n_classes,
+            seed,
+            config.init_seeding,
+            device,
+        );
         Self {
             focus,
             classifier,

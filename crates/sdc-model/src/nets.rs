@@ -14,7 +14,9 @@ use rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::conv::{ConvBlock, ConvLayerConfig, ImageShape, stack_shapes};
-use crate::init::{ClassifierInit, DenseParams, FocusInit, LayerInit, network_rng};
+use crate::init::{
+    ClassifierInit, DenseParams, DrawOrder, FocusInit, InitSeeding, LayerInit, network_rng,
+};
 
 /// The focus ("where") network `f`, applied to every segment: optional convolutional blocks,
 /// then dense ReLU layers `hidden...`, then one score. No `conv` makes it the paper's MLP.
@@ -63,6 +65,8 @@ fn yes() -> bool {
 /// RNG streams: one per network of a model.
 const FOCUS_STREAM: u64 = 1;
 const CLASSIFIER_STREAM: u64 = 2;
+/// The one stream both networks draw from under [`InitSeeding::Shared`].
+const SHARED_STREAM: u64 = 0;
 
 /// A dense layer, `x W + b`, with the bias added as the product of a ones column and the bias
 /// row. The values are those of `Linear::forward` (`1 * b` is exact); the difference is the
@@ -164,6 +168,15 @@ impl ConvStack {
     }
 }
 
+/// The generator and dense draw order for one network: its own stream when independent; with
+/// `Shared`, the same stream for both networks and PyTorch's `[out, in]` order, as the paper's code.
+fn seeded(seed: u64, seeding: InitSeeding, stream: u64) -> (ChaCha8Rng, DrawOrder) {
+    match seeding {
+        InitSeeding::Independent => (network_rng(seed, stream), DrawOrder::InOut),
+        InitSeeding::Shared => (network_rng(seed, SHARED_STREAM), DrawOrder::OutIn),
+    }
+}
+
 /// Draws the dense layers `input_dim -> hidden[0] -> ... -> hidden[last]` and the output layer
 /// `hidden[last] -> n_out` (from `input_dim` when there is no hidden layer), in that order from
 /// `rng`.
@@ -173,23 +186,34 @@ fn draw_dense_chain(
     n_out: usize,
     bias: bool,
     init: LayerInit,
+    order: DrawOrder,
     rng: &mut ChaCha8Rng,
 ) -> (Vec<DenseParams>, DenseParams) {
     let mut widths = vec![input_dim];
     widths.extend(hidden);
     let layers = widths
         .windows(2)
-        .map(|w| DenseParams::draw(w[0], w[1], bias, init, rng))
+        .map(|w| DenseParams::draw_in_order(w[0], w[1], bias, init, order, rng))
         .collect();
     let last = *widths.last().expect("widths holds at least the input");
-    (layers, DenseParams::draw(last, n_out, bias, init, rng))
+    (
+        layers,
+        DenseParams::draw_in_order(last, n_out, bias, init, order, rng),
+    )
 }
 
 impl FocusNet {
     /// Builds `f` for segments of shape `input_shape` (`[d]`, or `[c, h, w]` for images),
-    /// drawing weights from `seed`. The config must have been validated for that shape.
-    pub fn new(config: &FocusConfig, input_shape: &[usize], seed: u64, device: &Device) -> Self {
-        let mut rng = network_rng(seed, FOCUS_STREAM);
+    /// drawing weights from `seed` as `seeding` says. The config must have been validated for
+    /// that shape.
+    pub fn new(
+        config: &FocusConfig,
+        input_shape: &[usize],
+        seed: u64,
+        seeding: InitSeeding,
+        device: &Device,
+    ) -> Self {
+        let (mut rng, order) = seeded(seed, seeding, FOCUS_STREAM);
         let layer_init = match config.init {
             FocusInit::Default => LayerInit::TorchDefault,
             FocusInit::XavierNormal | FocusInit::FunctionallyZero => LayerInit::XavierNormal,
@@ -213,6 +237,7 @@ impl FocusNet {
             1,
             config.bias,
             layer_init,
+            order,
             &mut rng,
         );
         if config.init == FocusInit::FunctionallyZero {
@@ -293,9 +318,10 @@ impl ClassifierNet {
         input_shape: &[usize],
         n_classes: usize,
         seed: u64,
+        seeding: InitSeeding,
         device: &Device,
     ) -> Self {
-        let mut rng = network_rng(seed, CLASSIFIER_STREAM);
+        let (mut rng, order) = seeded(seed, seeding, CLASSIFIER_STREAM);
         let layer_init = match config.init {
             ClassifierInit::Default => LayerInit::TorchDefault,
             ClassifierInit::XavierNormal => LayerInit::XavierNormal,
@@ -323,6 +349,7 @@ impl ClassifierNet {
             n_classes,
             config.bias,
             layer_init,
+            order,
             &mut rng,
         );
         Self {
@@ -404,6 +431,74 @@ mod tests {
                 (g - e).abs() < 1e-5,
                 "bias gradient {got:?} != {expected:?}"
             );
+        }
+    }
+
+    /// Weights of a dense layer as `[d_in][d_out]`.
+    fn weights(layer: &Linear) -> Vec<Vec<f32>> {
+        let [d_in, d_out] = layer.weight.val().dims();
+        let flat = layer.weight.val().try_into_vec_as::<f32>().expect("f32");
+        (0..d_in)
+            .map(|i| flat[i * d_out..(i + 1) * d_out].to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn shared_seeding_starts_a_linear_focus_at_the_classifiers_first_row() {
+        #[allow(deprecated)] // ndarray is this crate's reference CPU backend
+        let device = Device::ndarray();
+        let focus = FocusConfig {
+            conv: Vec::new(),
+            hidden: Vec::new(),
+            bias: true,
+            init: FocusInit::Default,
+        };
+        let classifier = ClassifierConfig {
+            conv: Vec::new(),
+            global_pool: false,
+            hidden: Vec::new(),
+            bias: true,
+            init: ClassifierInit::Default,
+        };
+        let build = |seeding| {
+            let f = FocusNet::new(&focus, &[6], 11, seeding, &device);
+            let g = ClassifierNet::new(&classifier, &[6], 3, 11, seeding, &device);
+            (weights(&f.output), weights(&g.output))
+        };
+        // The paper's code: the focus weight column equals the classifier's column for class 0
+        // (PyTorch's first row), because both draw the same first 6 numbers.
+        let (f, g) = build(InitSeeding::Shared);
+        let focus_column: Vec<f32> = f.iter().map(|row| row[0]).collect();
+        let class0: Vec<f32> = g.iter().map(|row| row[0]).collect();
+        assert_eq!(focus_column, class0);
+        let class1: Vec<f32> = g.iter().map(|row| row[1]).collect();
+        assert_ne!(class0, class1, "the other classes are further draws");
+        // Independent streams: no such coincidence.
+        let (f, g) = build(InitSeeding::Independent);
+        let focus_column: Vec<f32> = f.iter().map(|row| row[0]).collect();
+        for class in 0..3 {
+            let column: Vec<f32> = g.iter().map(|row| row[class]).collect();
+            assert_ne!(focus_column, column, "class {class}");
+        }
+    }
+
+    #[test]
+    fn out_in_order_transposes_the_same_draws() {
+        let draw = |order| {
+            DenseParams::draw_in_order(
+                4,
+                3,
+                false,
+                LayerInit::TorchDefault,
+                order,
+                &mut network_rng(5, 0),
+            )
+            .weight
+        };
+        let (in_out, out_in) = (draw(DrawOrder::InOut), draw(DrawOrder::OutIn));
+        // The k-th draw sits at [k / 3][k % 3] in sdc's order and at [k % 4][k / 4] in PyTorch's.
+        for k in 0..12 {
+            assert_eq!(out_in[(k % 4) * 3 + k / 4], in_out[k], "draw {k}");
         }
     }
 

@@ -9,10 +9,11 @@ use crate::error::TrainError;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
-    /// The ndarray CPU backend (the default; deterministic).
-    #[default]
+    /// The ndarray CPU backend (deterministic; selectable and tested, no longer the default).
     Ndarray,
-    /// Burn's flex CPU backend (gemm-crate matrix products; deterministic).
+    /// Burn's flex CPU backend, the default: gemm-crate matrix products, faster than ndarray on
+    /// every bench model (bench/results.md), and deterministic.
+    #[default]
     Flex,
     /// The wgpu GPU backend (needs the `wgpu` cargo feature).
     Wgpu,

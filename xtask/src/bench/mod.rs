@@ -33,7 +33,7 @@ mod grid;
 mod models;
 mod parent;
 mod peak;
-mod python;
+pub(crate) mod python;
 mod tables;
 
 use std::path::Path;
