@@ -11,6 +11,7 @@ pub mod experiment;
 mod mosaic_figure;
 pub mod plan;
 pub mod reproduce;
+pub mod robustness;
 pub mod run_figures;
 pub mod specs;
 pub mod sweep;
