@@ -165,6 +165,40 @@ direction = { axis = "k", order = "increasing" }
     }
 
     #[test]
+    fn the_headline_claims_ask_for_five_draws_in_the_full_profile_only() {
+        let source = SpecSource::Builtin;
+        let specs = source.load().expect("the built-in experiments");
+        let headline = [
+            "avg-layer-d1",
+            "avg-layer-d2",
+            "complexity-type4",
+            "error-modes",
+            "sparsemax-d2",
+        ];
+        for spec in &specs {
+            let expected = if headline.contains(&spec.name.as_str()) {
+                5
+            } else {
+                1
+            };
+            assert_eq!(spec.datasets(Profile::Full), expected, "{}", spec.name);
+            assert_eq!(spec.datasets(Profile::Quick), 1, "{}", spec.name);
+            // The last draw resolves, one data.seed above draw 0's.
+            let last = expected - 1;
+            if last > 0 {
+                let first = spec.plan(&source, Profile::Full).expect("draw 0");
+                let runs = spec
+                    .plan_draw(&source, Profile::Full, last)
+                    .expect("last draw");
+                assert_eq!(runs.len(), first.len(), "{}", spec.name);
+                for (a, b) in first.iter().zip(&runs) {
+                    assert_eq!(b.config.data.seed(), a.config.data.seed() + last as u64);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn bad_dataset_counts_are_refused_by_name() {
         let err = ExperimentSpec::from_toml_str(
             &SPEC.replace("datasets = 4", "datasets = 0"),
