@@ -268,4 +268,14 @@ fn two_dataset_draws_double_the_runs_and_the_report_counts_the_draws_the_claim_h
     .expect("sdc runs"));
     assert!(planned.contains("total: 8 runs"), "{planned}");
     assert!(planned.contains("recorded (8 runs)"), "{planned}");
+    // Without runs, the cost is calibrated on draw 0, whose calibration an earlier plan without
+    // draws may already have made.
+    let fresh = [&common[..], &["--out", "fresh", "--plan"]].concat();
+    let planned = ok(sdc(cwd, &fresh).output().expect("sdc runs"));
+    assert!(planned.contains("total: 4 runs"), "{planned}");
+    let planned = ok(sdc(cwd, &[&fresh[..], &["--datasets", "2"]].concat())
+        .output()
+        .expect("sdc runs"));
+    assert!(planned.contains("total: 8 runs"), "{planned}");
+    assert!(planned.contains("measured (2 x 2 epochs)"), "{planned}");
 }
