@@ -51,6 +51,11 @@ pub struct ReproduceArgs {
     /// Print each experiment's runs and estimated CPU time, and the total for --jobs, then exit.
     #[arg(long)]
     pub plan: bool,
+    /// Dataset draws per experiment: draw 0 is its own dataset (the paper's), draw d adds d to
+    /// data.seed; the report says on how many the claim holds. Default: the spec's `datasets`
+    /// in the full profile (5 for the headline claims), 1 in the quick one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub datasets: Option<u32>,
 }
 
 /// Where a reproduction runs from, which sets its defaults.
@@ -117,11 +122,18 @@ pub fn run(args: ReproduceArgs, home: &Home, quiet: bool) -> Result<()> {
         },
         None => home.default_specs.clone(),
     };
+    let datasets = args.datasets.map(|n| n as usize);
     if args.list {
         for spec in select_specs(&specs, &args.only)? {
-            let n = spec.plan(&specs, profile)?.len();
+            let draws = sdc_reproduce::robustness::draws(&spec, profile, datasets)?;
+            let n = spec.plan(&specs, profile)?.len() * draws;
+            let draws = if draws > 1 {
+                format!(", {draws} dataset draws")
+            } else {
+                String::new()
+            };
             println!(
-                "{:<22} {n:>4} runs ({})  {}",
+                "{:<22} {n:>4} runs ({}{draws})  {}",
                 spec.name,
                 profile.name(),
                 spec.claim
@@ -147,6 +159,7 @@ pub fn run(args: ReproduceArgs, home: &Home, quiet: bool) -> Result<()> {
         shard,
         backend: args.backend,
         train: !args.report_only,
+        datasets,
     };
     if args.plan {
         print!("{}", sdc_reproduce::reproduce::plan_report(&options)?);

@@ -160,3 +160,122 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn two_dataset_draws_double_the_runs_and_the_report_counts_the_draws_the_claim_holds_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwd = dir.path();
+    std::fs::create_dir(cwd.join("specs")).expect("mkdir");
+    std::fs::write(cwd.join("specs/tiny.toml"), common::tiny_spec("tiny")).expect("write");
+    let common = ["--experiments", "specs", "--jobs", "2"];
+
+    let listed = ok(
+        sdc(cwd, &[&common[..], &["--list", "--datasets", "3"]].concat())
+            .output()
+            .expect("sdc runs"),
+    );
+    assert!(
+        listed.contains("12 runs (full, 3 dataset draws)"),
+        "{listed}"
+    );
+    let zero = sdc(cwd, &[&common[..], &["--datasets", "0"]].concat())
+        .output()
+        .expect("sdc runs");
+    assert!(!zero.status.success());
+    assert!(
+        String::from_utf8_lossy(&zero.stderr).contains("--datasets"),
+        "{}",
+        String::from_utf8_lossy(&zero.stderr)
+    );
+
+    ok(sdc(cwd, &[&common[..], &["--out", "one"]].concat())
+        .output()
+        .expect("sdc runs"));
+    let out = ok(sdc(
+        cwd,
+        &[&common[..], &["--out", "two", "--datasets", "2"]].concat(),
+    )
+    .output()
+    .expect("sdc runs"));
+    assert!(out.contains("8 of 8 planned runs"), "{out}");
+
+    // Draw 0 in today's directories, draw 1 under data-1 with the next data.seed.
+    let finished = |d: &str| -> Vec<String> {
+        let root = cwd.join(d).join("runs");
+        let mut dirs: Vec<String> = walk(&root)
+            .iter()
+            .filter(|p| p.ends_with("summary.json"))
+            .map(|p| {
+                let dir = p
+                    .parent()
+                    .expect("run dir")
+                    .strip_prefix(&root)
+                    .expect("under runs");
+                dir.display().to_string()
+            })
+            .collect();
+        dirs.sort();
+        dirs
+    };
+    let (one, two) = (finished("one"), finished("two"));
+    assert_eq!(one.len(), 4);
+    assert_eq!(two.len(), 8);
+    assert!(one.iter().all(|d| two.contains(d)), "{one:?} in {two:?}");
+    assert!(
+        two.contains(&"tiny/data-1/k=0/seed-00".to_string()),
+        "{two:?}"
+    );
+    let seed_line = |run: &str| {
+        let config = std::fs::read_to_string(cwd.join("two/runs").join(run).join("config.toml"))
+            .expect("config.toml");
+        let data = &config[config.find("[data]").expect("a [data] table")..];
+        data.lines()
+            .find(|l| l.starts_with("seed = "))
+            .expect("data.seed")
+            .to_string()
+    };
+    assert_eq!(seed_line("tiny/k=0/seed-00"), "seed = 0");
+    assert_eq!(seed_line("tiny/data-1/k=0/seed-00"), "seed = 1");
+
+    // Draw 0's results are today's, byte for byte; the report adds the draws.
+    let table = |d: &str| std::fs::read(cwd.join(d).join("report/tables/tiny.csv")).expect("csv");
+    assert_eq!(table("one"), table("two"));
+    let report =
+        |d: &str| std::fs::read_to_string(cwd.join(d).join("report/report.md")).expect("report.md");
+    let (plain, drawn) = (report("one"), report("two"));
+    assert!(!plain.contains("Dataset draws"), "{plain}");
+    assert!(
+        drawn.contains("| Experiment | Verdict | holds on k of N datasets | Claim | Source |"),
+        "{drawn}"
+    );
+    // Two seeds per grid point cannot decide: both draws are undecided, and say so.
+    assert!(
+        drawn.contains("**Dataset draws:** holds on 0 of 2, 2 inconclusive (draw 0: inconclusive, draw 1: inconclusive)"),
+        "{drawn}"
+    );
+    assert!(
+        drawn.contains("- Draw 1 (data.seed 1, 4 of 4 runs finished): *inconclusive*."),
+        "{drawn}"
+    );
+    assert!(drawn.contains("--datasets 2"), "{drawn}");
+
+    // The plan counts the draws (costs recorded from the runs just made: no calibration).
+    let planned = ok(sdc(
+        cwd,
+        &[&common[..], &["--out", "two", "--datasets", "2", "--plan"]].concat(),
+    )
+    .output()
+    .expect("sdc runs"));
+    assert!(planned.contains("total: 8 runs"), "{planned}");
+    assert!(planned.contains("recorded (8 runs)"), "{planned}");
+    // Without runs, the cost is calibrated on draw 0, whose calibration an earlier plan without
+    // draws may already have made.
+    let fresh = [&common[..], &["--out", "fresh", "--plan"]].concat();
+    let planned = ok(sdc(cwd, &fresh).output().expect("sdc runs"));
+    assert!(planned.contains("total: 4 runs"), "{planned}");
+    let planned = ok(sdc(cwd, &[&fresh[..], &["--datasets", "2"]].concat())
+        .output()
+        .expect("sdc runs"));
+    assert!(planned.contains("total: 8 runs"), "{planned}");
+    assert!(planned.contains("measured (2 x 2 epochs)"), "{planned}");
+}

@@ -46,7 +46,8 @@ pub use rates::{
 };
 #[cfg(feature = "report")]
 pub use report::{
-    ExperimentSection, Failure, Figure, MosaicPanel, Rendered, Report, ReportError, Series, render,
+    DrawVerdict, ExperimentSection, Failure, Figure, MosaicPanel, Rendered, Report, ReportError,
+    Series, render,
 };
 pub use simplex::{SIMPLEX_TOL, check_simplex};
 pub use stats::{Spread, Stats, describe, spread};

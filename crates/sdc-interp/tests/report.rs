@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use sdc_interp::{
-    DirectionRule, ExperimentSection, Failure, Figure, MetricCell, MosaicPanel, Order, Report,
-    ReportError, RunScope, Series, Table, TableRow, Verdict, VerdictRule, judge, render,
+    DirectionRule, DrawVerdict, ExperimentSection, Failure, Figure, MetricCell, MosaicPanel, Order,
+    Report, ReportError, RunScope, Series, Table, TableRow, Verdict, VerdictRule, judge, render,
 };
 
 fn cell(name: &str, runs: &[f64], paper: Option<f64>) -> MetricCell {
@@ -106,6 +106,7 @@ fn avg_layer() -> ExperimentSection {
         table,
         failures: vec![],
         notes: vec!["Quick profile: 3 runs instead of 20.".to_owned()],
+        draws: vec![],
     }
 }
 
@@ -155,6 +156,7 @@ fn complexity() -> ExperimentSection {
             },
         ],
         notes: vec![],
+        draws: vec![],
     }
 }
 
@@ -314,6 +316,104 @@ fn markdown_content() {
         md.ends_with("No failed runs.\n") || md.ends_with("```\n"),
         "{md}"
     );
+}
+
+/// The avg-layer fixture run on three dataset draws: draw 0 is its own verdict.
+fn report_with_draws() -> Report {
+    let mut r = report();
+    let e = &mut r.experiments[0];
+    let draw = |draw: usize, verdict: Verdict, reason: &str| DrawVerdict {
+        draw,
+        data_seed: Some(draw as u64),
+        verdict,
+        reason: reason.to_owned(),
+        runs: 9,
+        planned: 9,
+    };
+    e.draws = vec![
+        draw(0, e.verdict, &e.verdict_reason.clone()),
+        draw(1, Verdict::DirectionReproduced, "The trend holds."),
+        draw(
+            2,
+            Verdict::Incomplete,
+            "No successful runs of train.ftpt at k=0.",
+        ),
+    ];
+    r
+}
+
+#[test]
+fn dataset_draws_get_a_summary_column_and_a_line_only_when_there_are_some() {
+    let dir = tempfile::tempdir().unwrap();
+    render(&report_with_draws(), dir.path()).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(
+        md.contains("| Experiment | Verdict | holds on k of N datasets | Claim | Source |"),
+        "{md}"
+    );
+    // avg-layer-d2: draw 0 inconclusive, draw 1 holds, draw 2 incomplete; complexity has one draw.
+    assert!(
+        md.contains(
+            "| [avg-layer-d2](#avg-layer-d2) | **inconclusive** | 1 of 3, 1 inconclusive, \
+             1 incomplete |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| [complexity-type4](#complexity-type4) | **incomplete** | — |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "**Dataset draws:** holds on 1 of 3, 1 inconclusive, 1 incomplete (draw 0: \
+             inconclusive, draw 1: direction reproduced, draw 2: incomplete); 2 undecided \
+             draw(s) count neither for nor against the claim. The verdict above is draw 0's, \
+             the paper's dataset."
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "- Draw 1 (data.seed 1, 9 of 9 runs finished): *direction reproduced*. The trend holds."
+        ),
+        "{md}"
+    );
+    assert!(md.contains("**Dataset draws** (beyond the paper"), "{md}");
+    // The experiment's verdict is still draw 0's.
+    assert!(md.contains("**Verdict: inconclusive.**"), "{md}");
+
+    // Without draws: no column, no line, no rule paragraph.
+    let plain = tempfile::tempdir().unwrap();
+    render(&report(), plain.path()).unwrap();
+    let md = std::fs::read_to_string(plain.path().join("report.md")).unwrap();
+    assert!(
+        md.contains("| Experiment | Verdict | Claim | Source |"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("datasets") && !md.contains("Dataset draws"),
+        "{md}"
+    );
+}
+
+#[test]
+fn report_json_with_draws_round_trips_and_old_json_still_reads() {
+    let r = report_with_draws();
+    let text = serde_json::to_string_pretty(&r).unwrap();
+    assert!(
+        text.contains(r#""verdict": "direction-reproduced""#),
+        "{text}"
+    );
+    let back: Report = serde_json::from_str(&text).unwrap();
+    // (Not `back == r`: the fixture's missing statistics are NaN, unequal to themselves.)
+    assert_eq!(back.experiments[0].draws, r.experiments[0].draws);
+    assert_eq!(serde_json::to_string_pretty(&back).unwrap(), text);
+    // A report written before draws existed has no `draws` key: it reads with none, and a
+    // report without draws writes none.
+    let old = serde_json::to_string_pretty(&report()).unwrap();
+    assert!(!old.contains("draws"), "{old}");
+    let back: Report = serde_json::from_str(&old).unwrap();
+    assert!(back.experiments.iter().all(|e| e.draws.is_empty()));
 }
 
 #[test]

@@ -79,6 +79,11 @@ pub struct ExperimentSpec {
     pub axis: Vec<Axis>,
     /// Seeds per grid point (the full profile).
     pub seeds: usize,
+    /// Dataset draws in the full profile (default 1: the base config's own dataset only). Draw
+    /// `d > 0` runs the same grid and seeds with `d` added to the resolved `data.seed`, under
+    /// `NAME/data-d/`; the quick profile draws one unless `reproduce --datasets` says otherwise.
+    #[serde(default)]
+    pub datasets: Option<usize>,
     /// Config keys that receive the seed (default: `train.seed`).
     #[serde(default = "default_seed_keys")]
     pub seed_keys: Vec<String>,
@@ -139,6 +144,8 @@ impl Profile {
 pub struct PlannedRun {
     /// The experiment it belongs to.
     pub experiment: String,
+    /// Its dataset draw: 0 is the base config's dataset, `d > 0` adds `d` to `data.seed`.
+    pub draw: usize,
     /// Index of its grid point (in [`ExperimentSpec::points`] order).
     pub point: usize,
     /// The seed.
@@ -252,6 +259,16 @@ impl ExperimentSpec {
         if self.seeds == 0 || self.quick.seeds == Some(0) {
             return Err("seeds: must be >= 1".into());
         }
+        if self.datasets == Some(0) {
+            return Err("datasets: must be >= 1 (1: the base config's dataset only)".into());
+        }
+        if self.datasets.is_some_and(|n| n > 1) && self.seed_keys.iter().any(|k| k == "data.seed") {
+            return Err(
+                "datasets: seed_keys already gives every seed its own data.seed, so dataset \
+                 draws would repeat other seeds' datasets; drop `datasets` or `data.seed`"
+                    .into(),
+            );
+        }
         for (i, axis) in self.axis.iter().enumerate() {
             if axis.values.is_empty() {
                 return Err(format!("axis[{i}] ({}): no values", axis.key));
@@ -330,6 +347,14 @@ impl ExperimentSpec {
         }
     }
 
+    /// Dataset draws of `profile`: the spec's `datasets` in the full profile, 1 in the quick one.
+    pub fn datasets(&self, profile: Profile) -> usize {
+        match profile {
+            Profile::Quick => 1,
+            Profile::Full => self.datasets.unwrap_or(1),
+        }
+    }
+
     /// The grid points of `profile` (cartesian product, first axis slowest).
     pub fn points(&self, profile: Profile) -> Vec<Vec<toml::Value>> {
         self.axes(profile)
@@ -348,12 +373,27 @@ impl ExperimentSpec {
     }
 
     /// Expands the grid x seeds into runs, resolving each configuration against the base
-    /// (read through `specs`: a file, or a built-in config).
+    /// (read through `specs`: a file, or a built-in config). These are dataset draw 0's runs.
     pub fn plan(
         &self,
         specs: &SpecSource,
         profile: Profile,
     ) -> Result<Vec<PlannedRun>, TrainError> {
+        self.plan_draw(specs, profile, 0)
+    }
+
+    /// The runs of dataset draw `draw`: [`Self::plan`]'s, with `draw` added to each resolved
+    /// `data.seed` and the run directories under `NAME/data-<draw>/` (draw 0 is `plan` itself).
+    pub fn plan_draw(
+        &self,
+        specs: &SpecSource,
+        profile: Profile,
+        draw: usize,
+    ) -> Result<Vec<PlannedRun>, TrainError> {
+        let config_error = |message: String| TrainError::Config {
+            origin: format!("experiment {}", self.name),
+            message,
+        };
         let axes = self.axes(profile);
         let mut runs = Vec::new();
         for (index, point) in self.points(profile).into_iter().enumerate() {
@@ -373,13 +413,25 @@ impl ExperimentSpec {
                 );
                 overrides.extend(self.seed_keys.iter().map(|k| format!("{k}={seed}")));
                 overrides.push(format!("name=\"{}\"", self.name));
-                let config =
-                    specs
-                        .load_base(&self.base, &overrides)
-                        .map_err(|e| TrainError::Config {
-                            origin: format!("experiment {}", self.name),
-                            message: e.to_string(),
+                let mut config = specs
+                    .load_base(&self.base, &overrides)
+                    .map_err(|e| config_error(e.to_string()))?;
+                if draw > 0 {
+                    // Offset from the seed this run would have, whatever set it (base, spec, axis).
+                    let base_seed = config.data.seed();
+                    let seed = u64::try_from(draw)
+                        .ok()
+                        .and_then(|d| base_seed.checked_add(d))
+                        .ok_or_else(|| {
+                            config_error(format!(
+                                "dataset draw {draw}: data.seed {base_seed} + {draw} overflows"
+                            ))
                         })?;
+                    overrides.push(format!("data.seed={seed}"));
+                    config = specs
+                        .load_base(&self.base, &overrides)
+                        .map_err(|e| config_error(format!("dataset draw {draw}: {e}")))?;
+                }
                 let point_dir: String = if point.is_empty() {
                     "default".into()
                 } else {
@@ -389,13 +441,17 @@ impl ExperimentSpec {
                         .collect::<Vec<_>>()
                         .join(",")
                 };
+                // Draw 0 keeps the directories of a reproduction without draws.
+                let mut rel_dir = PathBuf::from(&self.name);
+                if draw > 0 {
+                    rel_dir.push(format!("data-{draw}"));
+                }
                 runs.push(PlannedRun {
                     experiment: self.name.clone(),
+                    draw,
                     point: index,
                     seed,
-                    rel_dir: PathBuf::from(&self.name)
-                        .join(point_dir)
-                        .join(format!("seed-{seed:02}")),
+                    rel_dir: rel_dir.join(point_dir).join(format!("seed-{seed:02}")),
                     config,
                 });
             }

@@ -13,6 +13,7 @@ mod mosaic_figure;
 pub mod parity;
 pub mod plan;
 pub mod reproduce;
+pub mod robustness;
 pub mod run_figures;
 pub mod specs;
 pub mod sweep;

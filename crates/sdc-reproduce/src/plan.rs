@@ -75,7 +75,12 @@ pub fn estimate(
         let (seconds_per_epoch, source) = match per_epoch(&recorded) {
             Some(s) => (s, CostSource::Recorded(recorded.len())),
             None => {
-                let ends = [mine[0], mine[mine.len() - 1]];
+                // Draw 0's first and last grid points: an epoch costs the same on every
+                // dataset draw, and the calibration directories are named by grid point only.
+                let first_draw: Vec<&PlannedRun> = (mine.iter().copied())
+                    .filter(|r| r.draw == mine[0].draw)
+                    .collect();
+                let ends = [first_draw[0], first_draw[first_draw.len() - 1]];
                 let mut measured = Vec::new();
                 for (k, run) in ends.iter().enumerate() {
                     if k == 1 && run.point == ends[0].point {

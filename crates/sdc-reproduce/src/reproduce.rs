@@ -14,6 +14,7 @@ use sdc_train::{
 };
 
 use crate::experiment::{ExperimentSpec, PlannedRun, Profile, display_value};
+use crate::robustness::{draw_verdicts, draws};
 use crate::specs::SpecSource;
 use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 
@@ -48,6 +49,9 @@ pub struct ReproduceOptions {
     pub backend: Option<BackendKind>,
     /// Train missing runs (false: only report on what exists).
     pub train: bool,
+    /// Dataset draws of every experiment (`--datasets`); `None`: each spec's own (its
+    /// `datasets` in the full profile, 1 in the quick one). See [`crate::robustness`].
+    pub datasets: Option<usize>,
 }
 
 /// What a reproduction did.
@@ -83,18 +87,21 @@ pub fn select_specs(
         .collect())
 }
 
-/// Every run of `specs` under `profile`, in plan order (experiment, grid point, seed).
+/// Every run of `specs` under `profile`, in plan order (experiment, dataset draw, grid point,
+/// seed): without extra draws, the plan and its shards are those of a reproduction before draws.
 pub fn plan(
     specs: &[ExperimentSpec],
     options: &ReproduceOptions,
 ) -> Result<Vec<PlannedRun>, TrainError> {
     let mut runs = Vec::new();
     for spec in specs {
-        for mut run in spec.plan(&options.specs, options.profile)? {
-            if let Some(backend) = options.backend {
-                run.config.train.backend = backend;
+        for draw in 0..draws(spec, options.profile, options.datasets)? {
+            for mut run in spec.plan_draw(&options.specs, options.profile, draw)? {
+                if let Some(backend) = options.backend {
+                    run.config.train.backend = backend;
+                }
+                runs.push(run);
             }
-            runs.push(run);
         }
     }
     Ok(runs)
@@ -146,11 +153,13 @@ pub fn reproduce(
 }
 
 /// What exists on disk for one grid point.
-struct PointRuns {
+pub(crate) struct PointRuns {
     label: Vec<String>,
     values: Vec<toml::Value>,
-    summaries: Vec<(PlannedRun, RunSummary)>,
-    failures: Vec<Failure>,
+    /// The finished runs.
+    pub(crate) summaries: Vec<(PlannedRun, RunSummary)>,
+    /// The failed runs.
+    pub(crate) failures: Vec<Failure>,
     missing: usize,
 }
 
@@ -163,7 +172,18 @@ pub(crate) fn build_report(
     let mut experiments = Vec::new();
     for spec in specs {
         let runs = plan(std::slice::from_ref(spec), options)?;
-        experiments.push(section(spec, options.profile, &runs, runs_root)?);
+        // The verdict, table and figures are draw 0's (the paper's dataset); other draws add
+        // their own verdicts and failures.
+        let (paper, others): (Vec<PlannedRun>, Vec<PlannedRun>) =
+            runs.into_iter().partition(|r| r.draw == 0);
+        let mut section = section(spec, options.profile, &paper, runs_root)?;
+        if !others.is_empty() {
+            let (verdicts, failures) =
+                draw_verdicts(spec, options.profile, &paper, &others, runs_root)?;
+            section.draws = verdicts;
+            section.failures.extend(failures);
+        }
+        experiments.push(section);
     }
     Ok(Report {
         title: "sdc: reproducing \"On the Interpretability of Attention Networks\" (Pandey et al., ACML 2022)".into(),
@@ -207,6 +227,9 @@ fn command_text(options: &ReproduceOptions) -> String {
     for name in &options.only {
         text.push_str(&format!(" --only {name}"));
     }
+    if let Some(n) = options.datasets {
+        text.push_str(&format!(" --datasets {n}"));
+    }
     if let Some(dir) = custom_specs(options) {
         text.push_str(&format!(" --experiments {}", dir.display()));
     }
@@ -236,7 +259,8 @@ fn dead_start(run: &PlannedRun, summary: &RunSummary, root: &Path) -> bool {
     best <= chance + DEAD_MARGIN
 }
 
-fn collect_points(
+/// The runs of one grid point each, as they stand under `root`: finished, failed or missing.
+pub(crate) fn collect_points(
     spec: &ExperimentSpec,
     profile: Profile,
     runs: &[PlannedRun],
@@ -283,13 +307,14 @@ fn collect_points(
     Ok(points)
 }
 
-fn section(
+/// The results table of `points` (one dataset draw of `spec`): per grid point, run counts and
+/// each metric over its runs, the verdict metric over the rule's runs.
+pub(crate) fn results_table(
     spec: &ExperimentSpec,
     profile: Profile,
-    runs: &[PlannedRun],
+    points: &[PointRuns],
     root: &Path,
-) -> Result<ExperimentSection, TrainError> {
-    let points = collect_points(spec, profile, runs, root)?;
+) -> Table {
     let axes = spec.axes(profile);
     let columns: Vec<String> = axes.iter().map(|a| a.label().to_string()).collect();
     let mut metrics = spec.metrics.clone();
@@ -325,7 +350,17 @@ fn section(
                 .collect(),
         })
         .collect();
-    let table = Table { columns, rows };
+    Table { columns, rows }
+}
+
+fn section(
+    spec: &ExperimentSpec,
+    profile: Profile,
+    runs: &[PlannedRun],
+    root: &Path,
+) -> Result<ExperimentSection, TrainError> {
+    let points = collect_points(spec, profile, runs, root)?;
+    let table = results_table(spec, profile, &points, root);
     let (verdict, verdict_reason) = judge(&table, &spec.verdict);
 
     let mut notes = Vec::new();
@@ -384,6 +419,7 @@ fn section(
         table,
         failures: points.into_iter().flat_map(|p| p.failures).collect(),
         notes,
+        draws: Vec::new(),
     })
 }
 

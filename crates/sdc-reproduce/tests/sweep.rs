@@ -56,6 +56,7 @@ fn options(root: &Path, out: &str, shard: Option<Shard>, train: bool) -> Reprodu
         shard,
         backend: None,
         train,
+        datasets: None,
     }
 }
 

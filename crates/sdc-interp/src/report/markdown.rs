@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::draws::{DRAWS_RULE, DrawTally, draws_text};
 use super::format::{
     DisplayTable, decimals, display_table, figure_rel, md_cell, md_code_block, md_escape, num,
     signed, table_rel,
@@ -45,11 +46,28 @@ pub(super) fn markdown(report: &Report) -> String {
     if report.experiments.is_empty() {
         s.push_str("No experiments.\n\n");
     } else {
-        s.push_str("| Experiment | Verdict | Claim | Source |\n|---|---|---|---|\n");
+        // The dataset-draw column only when some experiment ran on more than one draw, so a
+        // report without draws reads exactly as before.
+        let with_draws = report.experiments.iter().any(|e| !e.draws.is_empty());
+        if with_draws {
+            s.push_str(
+                "| Experiment | Verdict | holds on k of N datasets | Claim | Source |\n\
+                 |---|---|---|---|---|\n",
+            );
+        } else {
+            s.push_str("| Experiment | Verdict | Claim | Source |\n|---|---|---|---|\n");
+        }
         for e in &report.experiments {
+            let draws = if !with_draws {
+                String::new()
+            } else if e.draws.is_empty() {
+                " — |".to_owned()
+            } else {
+                format!(" {} |", md_cell(&DrawTally::of(&e.draws).cell()))
+            };
             let _ = writeln!(
                 s,
-                "| [{}](#{}) | **{}** | {} | {} |",
+                "| [{}](#{}) | **{}** |{draws} {} | {} |",
                 md_cell(&e.name),
                 e.name,
                 e.verdict,
@@ -62,6 +80,10 @@ pub(super) fn markdown(report: &Report) -> String {
     s.push_str("## How verdicts are decided\n\n");
     s.push_str(VERDICT_RULE.trim_end());
     s.push_str("\n\n");
+    if report.experiments.iter().any(|e| !e.draws.is_empty()) {
+        s.push_str(DRAWS_RULE);
+        s.push_str("\n\n");
+    }
     for e in &report.experiments {
         experiment(&mut s, e);
     }
@@ -82,6 +104,9 @@ fn experiment(s: &mut String, e: &ExperimentSection) {
         e.verdict,
         md_cell(&e.verdict_reason)
     );
+    if !e.draws.is_empty() {
+        dataset_draws(s, e);
+    }
     let _ = writeln!(s, "**Rule.** {}\n", md_cell(&e.rule.describe()));
     verdict_tests(s, e);
 
@@ -125,6 +150,31 @@ fn experiment(s: &mut String, e: &ExperimentSection) {
         }
         s.push('\n');
     }
+}
+
+/// The claim on each dataset draw: how many it holds on, then each other draw's verdict and why
+/// (draw 0's is the verdict above).
+fn dataset_draws(s: &mut String, e: &ExperimentSection) {
+    let _ = writeln!(
+        s,
+        "**Dataset draws:** {}. The verdict above is draw 0's, the paper's dataset.\n",
+        md_cell(&draws_text(&e.draws))
+    );
+    for d in e.draws.iter().filter(|d| d.draw > 0) {
+        let seed = d
+            .data_seed
+            .map_or_else(String::new, |seed| format!("data.seed {seed}, "));
+        let _ = writeln!(
+            s,
+            "- Draw {} ({seed}{} of {} runs finished): *{}*. {}",
+            d.draw,
+            d.runs,
+            d.planned,
+            d.verdict,
+            md_cell(&d.reason)
+        );
+    }
+    s.push('\n');
 }
 
 /// The verdict's tests: each paper number against our interval, and each slice's trend test.

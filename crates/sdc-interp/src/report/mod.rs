@@ -7,6 +7,7 @@
 //! atomically.
 
 mod aggregate;
+mod draws;
 mod figures;
 mod format;
 mod html;
@@ -25,6 +26,7 @@ use crate::verdict::{Verdict, VerdictRule};
 
 pub use crate::table::{MetricCell, Table, TableRow};
 pub use aggregate::{TrendPivot, merge_histograms, pivot_trend, seed_mean_curve};
+pub use draws::{DRAWS_RULE, DrawTally, DrawVerdict, draws_text};
 pub use render::{ReportError, render};
 pub use run::{RenderedRun, RunReport, render_run};
 
@@ -218,7 +220,8 @@ pub struct ExperimentSection {
     pub claim: String,
     /// Where the claim comes from, e.g. `Pandey et al. 2022, Sec. 8`.
     pub source: String,
-    /// Outcome of [`crate::judge`] on `table` with `rule`.
+    /// Outcome of [`crate::judge`] on `table` with `rule` (with several dataset draws, draw 0's:
+    /// the paper's dataset).
     pub verdict: Verdict,
     /// One-sentence reason for the verdict, with the numbers.
     pub verdict_reason: String,
@@ -232,6 +235,10 @@ pub struct ExperimentSection {
     pub failures: Vec<Failure>,
     /// Free-text remarks, e.g. silent-failure flags.
     pub notes: Vec<String>,
+    /// The verdict on each dataset draw, draw 0 first, when the experiment ran on more than one;
+    /// empty otherwise (and then left out of the JSON, so reports without draws read as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub draws: Vec<DrawVerdict>,
 }
 
 /// The whole reproduction report.
