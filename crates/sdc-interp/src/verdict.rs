@@ -679,6 +679,9 @@ fn trends_text(trends: &[TrendCheck], m: &str, dir: &DirectionRule) -> String {
     )
 }
 
+/// Above this estimate, the text says "more than" instead of a number.
+const MAX_RUNS_STATED: usize = 1000;
+
 /// The seed count that would decide what is still open, when the observed spread says.
 fn needed_text(numbers: &[NumberCheck], trends: &[TrendCheck]) -> Option<String> {
     let open_numbers = numbers
@@ -695,6 +698,12 @@ fn needed_text(numbers: &[NumberCheck], trends: &[TrendCheck]) -> Option<String>
     let blind = open_trends.iter().any(|t| t.runs_needed.is_none());
     match (needed, blind) {
         (None, false) => None,
+        // An estimate this large says the observed effect is about zero: no feasible seed count
+        // decides it, and a six-digit count would read as a plan.
+        (Some(n), false) if n > MAX_RUNS_STATED => Some(format!(
+            "the observed effect is close to zero: at its spread, more than {MAX_RUNS_STATED} \
+             runs per grid point would be needed to decide it"
+        )),
         (Some(n), false) => Some(format!(
             "at the observed spread, about {n} runs per grid point would decide it"
         )),

@@ -248,6 +248,27 @@ fn not_significant_trend_says_how_many_runs_it_needs() {
 }
 
 #[test]
+fn a_change_of_about_zero_says_no_feasible_seed_count_decides_it() {
+    // Means 89.0 -> 89.05 with sd about 2 per row: the estimate runs to six figures.
+    let t = layers(
+        [
+            vec![87.0, 89.0, 91.0],
+            around(93.0, 3),
+            vec![87.05, 89.05, 91.05],
+        ],
+        [None; 3],
+    );
+    let j = assess(&t, &rule(Some(Order::Increasing)));
+    assert_eq!(j.verdict, Verdict::Inconclusive, "{}", j.reason);
+    assert!(j.trends[0].runs_needed.is_some_and(|n| n > 1000));
+    assert!(
+        j.reason.contains("close to zero") && j.reason.contains("more than 1000 runs"),
+        "{}",
+        j.reason
+    );
+}
+
+#[test]
 fn tolerance_is_inclusive() {
     // Exactly representable: |83.5 - 88.5| = 5.0 = tolerance.
     let t = layers(

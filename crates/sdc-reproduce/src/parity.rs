@@ -523,17 +523,20 @@ mod tests {
             &[block("a", "table a1\n"), block("b", "table b1\n")],
         );
         assert!(first.starts_with("# Parity\n\nIntro.\n\n<!-- parity:a:begin"));
-        let with_notes = first.replace(
-            "<!-- parity:b:begin",
-            "Notes on a.\n\n<!-- parity:b:begin",
-        );
+        let with_notes = first.replace("<!-- parity:b:begin", "Notes on a.\n\n<!-- parity:b:begin");
         let second = splice(&with_notes, &[block("b", "table b2\n")]);
-        assert!(second.contains("table a1\n<!-- parity:a:end -->"), "a is kept");
+        assert!(
+            second.contains("table a1\n<!-- parity:a:end -->"),
+            "a is kept"
+        );
         assert!(second.contains("table b2\n<!-- parity:b:end -->"));
         assert!(!second.contains("table b1"));
         assert!(second.contains("Notes on a.\n\n<!-- parity:b:begin"));
         let third = splice(&second, &[block("c", "table c\n")]);
-        assert!(third.ends_with("table c\n<!-- parity:c:end -->\n"), "{third}");
+        assert!(
+            third.ends_with("table c\n<!-- parity:c:end -->\n"),
+            "{third}"
+        );
     }
 
     #[test]
