@@ -181,26 +181,22 @@ pub fn conv2d_gemm(
     };
     let [n, _, h, w] = x.dims();
     let (ho, wo) = (h + 1 - k, w + 1 - k);
-    let device = x.device();
     let slices = (0..k * k)
         .map(|i| {
             let (di, dj) = (i / k, i % k);
             x.clone().slice([0..n, 0..c, di..di + ho, dj..dj + wo])
         })
         .collect();
-    // [n, c, k*k, h', w']: column c*k*k + di*k + dj matches the weights' [o, c, k, k] layout.
-    let cols = Tensor::stack::<5>(slices, 2)
-        .reshape([n, c * k * k, ho * wo])
-        .swap_dims(1, 2)
-        .reshape([n * ho * wo, c * k * k]);
-    let mut out = cols.matmul(weight.reshape([o, c * k * k]).transpose());
+    // [n, c, k*k, h', w'] read as [n, c*k*k, h'*w'] (row c*k*k + di*k + dj matches the
+    // weights' [o, c, k, k] layout): the stack is already in that order, so no copy.
+    let cols = Tensor::stack::<5>(slices, 2).reshape([n, c * k * k, ho * wo]);
+    // [1, o, c*k*k] x [n, c*k*k, h'*w'] -> [n, o, h'*w']: already the output's layout, so no
+    // transposed copy on the way out, nor of the gradient on the way back.
+    let mut out = weight.reshape([1, o, c * k * k]).matmul(cols);
     if let Some(bias) = bias {
-        let ones = Tensor::<2>::ones([n * ho * wo, 1], &device);
-        out = out + ones.matmul(bias.unsqueeze_dim::<2>(0));
+        out = out + bias.reshape([1, o, 1]);
     }
-    out.reshape([n, ho * wo, o])
-        .swap_dims(1, 2)
-        .reshape([n, o, ho, wo])
+    out.reshape([n, o, ho, wo])
 }
 
 /// One `conv -> [BatchNorm] -> ReLU -> [max-pool]` block.
