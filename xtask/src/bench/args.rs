@@ -13,9 +13,10 @@ use super::models::BenchModel;
 pub struct BenchArgs {
     #[command(subcommand)]
     pub(crate) child: Option<ChildCommand>,
-    /// Also measure this baseline, interleaved with sdc on the same data and sizes.
-    #[arg(long, value_name = "FRAMEWORK")]
-    pub(crate) vs: Option<Baseline>,
+    /// Also measure these baselines, interleaved with sdc on the same data and sizes
+    /// (`pytorch`, `jax` or `pytorch,jax`).
+    #[arg(long, value_delimiter = ',', value_name = "FRAMEWORK")]
+    pub(crate) vs: Vec<Baseline>,
     /// sdc's CPU backends, each measured at every point (default: the default backend).
     #[arg(long, value_delimiter = ',', value_name = "BACKEND")]
     pub(crate) backends: Vec<BackendKind>,
@@ -40,9 +41,12 @@ pub struct BenchArgs {
     /// Untimed epochs before them.
     #[arg(long, default_value_t = 1)]
     pub(crate) warmup_epochs: usize,
-    /// Python with torch for the baseline (default: bench/.venv, created when missing).
+    /// Python with torch for the PyTorch baseline (default: bench/.venv, created when missing).
     #[arg(long, value_parser = crate::absolute_path)]
     pub(crate) python: Option<PathBuf>,
+    /// Python with jax for the JAX baseline (default: bench/.venv-jax, created when missing).
+    #[arg(long, value_parser = crate::absolute_path)]
+    pub(crate) jax_python: Option<PathBuf>,
     /// Markdown report, relative to the repository root (a CSV is written next to it).
     #[arg(long, default_value = "bench/results.md")]
     pub(crate) out: PathBuf,
@@ -80,13 +84,55 @@ pub(crate) struct ChildArgs {
 }
 
 /// A framework to compare against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub(crate) enum Baseline {
     /// `bench/pytorch/bench.py`.
     Pytorch,
+    /// `bench/jax/bench.py` (the synthetic models only), plus a `jax.vmap` row of
+    /// [`JAX_REPLICAS`] models at [`JAX_REPLICA_BATCH`].
+    Jax,
+}
+
+/// Models the JAX vmap row trains at once (seeds 0..20, as a sweep over seeds would).
+pub(crate) const JAX_REPLICAS: usize = 20;
+/// The batch size of the JAX vmap row (and of the sdc and single-model JAX rows beside it).
+pub(crate) const JAX_REPLICA_BATCH: usize = 250;
+
+impl Baseline {
+    /// The framework name its children report (`Measurement::framework`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Pytorch => "pytorch",
+            Self::Jax => "jax",
+        }
+    }
+
+    /// The name in the report.
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Self::Pytorch => "PyTorch",
+            Self::Jax => "JAX",
+        }
+    }
+
+    /// Whether its script implements `model` (bench/jax/bench.py: the synthetic MLPs only).
+    pub(crate) fn supports(self, model: BenchModel) -> bool {
+        match self {
+            Self::Pytorch => true,
+            Self::Jax => model != BenchModel::MnistMosaic,
+        }
+    }
 }
 
 impl BenchArgs {
+    /// The baselines of `--vs`, each once, PyTorch first.
+    pub(crate) fn baselines(&self) -> Vec<Baseline> {
+        let mut baselines = self.vs.clone();
+        baselines.sort();
+        baselines.dedup();
+        baselines
+    }
+
     /// The sdc backends measured: `--backends`, else the default backend.
     pub(crate) fn backends(&self) -> Vec<BackendKind> {
         if self.backends.is_empty() {

@@ -1,5 +1,5 @@
 //! The child-process protocol: the parent starts one child per measurement ([`sdc_command`],
-//! [`pytorch_command`]) and reads the one JSON line it ends with ([`measure`]); an sdc child
+//! [`baseline_command`]) and reads the one JSON line it ends with ([`measure`]); an sdc child
 //! ([`child`]) trains in its own process and reads its peak RSS and thread count from `/proc`.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail, ensure};
 use sdc_train::{BackendKind, EpochRecord, TrainObserver};
 use serde::{Deserialize, Serialize};
 
-use super::args::ChildArgs;
+use super::args::{Baseline, ChildArgs};
 use super::grid::Case;
 
 /// What every child prints as one JSON line (bench.py writes the same fields).
@@ -34,6 +34,10 @@ pub(crate) struct Measurement {
     pub(crate) threads_seen: usize,
     /// Mean batch loss of the last timed epoch: a check that both frameworks really train.
     pub(crate) final_mean_loss: f64,
+    /// Models trained at once (bench/jax/bench.py's `--replicas`; none: one). `samples` and
+    /// `samples_per_second` are summed over them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) replicas: Option<usize>,
     /// Floating-point operations of forward + backward per training mosaic ([`super::flops`]);
     /// the same model in both frameworks, so sdc's children report it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +117,7 @@ pub(crate) fn child(args: &ChildArgs) -> Result<()> {
         peak_rss_kib: status.peak_rss_kib,
         threads_seen: status.threads,
         final_mean_loss: window.last().expect("timed >= 1").running_loss,
+        replicas: None,
         flops_per_sample,
         versions: BTreeMap::from([("sdc".to_string(), env!("CARGO_PKG_VERSION").to_string())]),
     };
@@ -172,12 +177,16 @@ pub(crate) fn sdc_command(
     command
 }
 
-pub(crate) fn pytorch_command(
+/// A baseline's child: its `bench.py` with `python`, training `replicas` models at once
+/// (bench/jax/bench.py's `--replicas`; PyTorch trains one).
+pub(crate) fn baseline_command(
+    baseline: Baseline,
     python: &Path,
     script: &Path,
     case: &Case,
     warmup_epochs: usize,
     data: &Path,
+    replicas: usize,
 ) -> Command {
     let mut command = Command::new(python);
     command
@@ -189,14 +198,24 @@ pub(crate) fn pytorch_command(
         .args(["--threads", &case.threads.to_string()])
         .args(["--epochs", &case.epochs.to_string()])
         .args(["--warmup-epochs", &warmup_epochs.to_string()])
-        // bench.py calls torch.set_num_threads; these bound the OpenMP / MKL pools as well.
+        // PyTorch's bench.py calls torch.set_num_threads, JAX's sets XLA_FLAGS (or the CPU
+        // affinity) before importing jax; these bound the OpenMP / MKL pools as well.
         .env("OMP_NUM_THREADS", case.threads.to_string())
         .env("MKL_NUM_THREADS", case.threads.to_string());
+    if baseline == Baseline::Jax {
+        command.args(["--replicas", &replicas.to_string()]);
+    }
     command
 }
 
-/// Runs one child and reads the JSON line it ends with.
-pub(crate) fn measure(mut command: Command, case: &Case, framework: &str) -> Result<Measurement> {
+/// Runs one child and reads the JSON line it ends with; `replicas` is the number of models it
+/// was asked to train at once (1: the plain measurement).
+pub(crate) fn measure(
+    mut command: Command,
+    case: &Case,
+    framework: &str,
+    replicas: usize,
+) -> Result<Measurement> {
     let output = command
         .stdin(Stdio::null())
         .output()
@@ -222,12 +241,15 @@ pub(crate) fn measure(mut command: Command, case: &Case, framework: &str) -> Res
             && m.model == case.model.name()
             && m.batch_size == case.batch_size
             && m.threads == case.threads
-            && m.epochs == case.epochs,
-        "{framework} measured {} batch {} threads {} epochs {}, asked for {case:?}",
+            && m.epochs == case.epochs
+            && m.replicas.unwrap_or(1) == replicas,
+        "{framework} measured {} batch {} threads {} epochs {} replicas {}, asked for {case:?} \
+         replicas {replicas}",
         m.model,
         m.batch_size,
         m.threads,
-        m.epochs
+        m.epochs,
+        m.replicas.unwrap_or(1)
     );
     Ok(m)
 }

@@ -48,11 +48,14 @@ pub(crate) fn preamble(
     }
     let mut versions: Vec<String> = versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
     versions.push(rustc);
-    let vs = if args.vs.is_some() {
-        " --vs pytorch"
+    let baselines = args.baselines();
+    let vs = if baselines.is_empty() {
+        String::new()
     } else {
-        ""
+        let names: Vec<&str> = baselines.iter().map(|b| b.name()).collect();
+        format!(" --vs {}", names.join(","))
     };
+    let titles: Vec<&str> = baselines.iter().map(|b| b.title()).collect();
     let backends: Vec<&str> = args.backends().iter().map(|b| b.name()).collect();
     let mut flags = format!(
         "--backends {} --repeats {}",
@@ -65,6 +68,19 @@ pub(crate) fn preamble(
     let _ = write!(flags, " --warmup-epochs {}", args.warmup_epochs);
     // One line per model: what it trains on, how many mosaics and timed epochs, which grid.
     let mut model_lines = String::new();
+    let skipped: Vec<&str> = models
+        .iter()
+        .filter(|&&m| baselines.iter().any(|b| !b.supports(m)))
+        .map(|m| m.name())
+        .collect();
+    if !skipped.is_empty() {
+        let _ = writeln!(
+            model_lines,
+            "- not measured in JAX: {} (bench/jax/bench.py implements the synthetic MLP models \
+             only)",
+            skipped.join(", ")
+        );
+    }
     for &model in models {
         let mosaics = measurements
             .iter()
@@ -98,7 +114,11 @@ pub(crate) fn preamble(
          products and convolutions, a multiply-add as 2, backward as twice the forward) times the \
          median rate, and that as a share of the single-core peak: how close a row comes to what \
          the hardware can do.\n",
-        if args.vs.is_some() { " vs PyTorch" } else { "" },
+        if titles.is_empty() {
+            String::new()
+        } else {
+            format!(" vs {}", titles.join(" and "))
+        },
         utc_now(),
         versions.join(", "),
         backends.join(", "),

@@ -1,7 +1,7 @@
 //! The grid of measurements: models, then batch sizes, then thread counts, each with its timed
 //! epochs; per-model defaults unless the command line overrides them.
 
-use super::args::BenchArgs;
+use super::args::{Baseline, BenchArgs, JAX_REPLICA_BATCH};
 use super::models::BenchModel;
 
 /// One (model, batch size, threads) point of the grid, with the model's timed epochs.
@@ -13,19 +13,35 @@ pub(crate) struct Case {
     pub(crate) epochs: usize,
 }
 
+impl Case {
+    /// Whether the JAX vmap row is measured here: synthetic-layer0 at [`JAX_REPLICA_BATCH`].
+    pub(crate) fn has_jax_replicas(&self) -> bool {
+        self.model == BenchModel::SyntheticLayer0 && self.batch_size == JAX_REPLICA_BATCH
+    }
+}
+
 impl BenchArgs {
     /// Timed epochs of `model`: `--epochs`, else the model's default.
     pub(crate) fn epochs_of(&self, model: BenchModel) -> usize {
         self.epochs.unwrap_or_else(|| model.default_epochs())
     }
 
-    /// Batch sizes of `model`: `--batch-sizes`, else the model's defaults.
+    /// Batch sizes of `model`: `--batch-sizes`, else the model's defaults; with `--vs jax`,
+    /// synthetic-layer0 also at [`JAX_REPLICA_BATCH`], where the JAX vmap row is measured.
     pub(crate) fn batch_sizes_of(&self, model: BenchModel) -> Vec<usize> {
-        if self.batch_sizes.is_empty() {
+        let mut sizes = if self.batch_sizes.is_empty() {
             model.default_batch_sizes().to_vec()
         } else {
             self.batch_sizes.clone()
+        };
+        if self.vs.contains(&Baseline::Jax)
+            && model == BenchModel::SyntheticLayer0
+            && !sizes.contains(&JAX_REPLICA_BATCH)
+        {
+            sizes.push(JAX_REPLICA_BATCH);
+            sizes.sort_unstable();
         }
+        sizes
     }
 
     /// The grid: models, then batch sizes, then thread counts.
@@ -89,6 +105,28 @@ mod tests {
             grid(&given),
             [("synthetic-layer0", 32, 2, 4), ("mnist-mosaic", 32, 2, 4)]
         );
+        // --vs jax adds the vmap row's batch size to synthetic-layer0 only.
+        let jax = parse(&[
+            "--threads",
+            "1",
+            "--vs",
+            "pytorch,jax",
+            "--batch-sizes",
+            "64,1024",
+        ]);
+        assert_eq!(
+            grid(&jax),
+            [
+                ("synthetic-layer0", 64, 1, 20),
+                ("synthetic-layer0", 250, 1, 20),
+                ("synthetic-layer0", 1024, 1, 20),
+                ("mnist-mosaic", 64, 1, 2),
+                ("mnist-mosaic", 1024, 1, 2),
+            ]
+        );
+        let marked: Vec<bool> = jax.cases(&all).iter().map(Case::has_jax_replicas).collect();
+        assert_eq!(marked, [false, true, false, false, false]);
+        assert_eq!(jax.baselines(), [Baseline::Pytorch, Baseline::Jax]);
         let models = parse(&["--models", "mnist-mosaic,synthetic-layer1"]).models;
         assert_eq!(
             models,

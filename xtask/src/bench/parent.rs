@@ -8,22 +8,42 @@ use anyhow::{Context, Result, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
 use sdc_train::BackendKind;
 
-use super::args::{Baseline, BenchArgs};
-use super::child::{Measurement, measure, pytorch_command, sdc_command};
+use super::args::{Baseline, BenchArgs, JAX_REPLICAS};
+use super::child::{Measurement, baseline_command, measure, sdc_command};
 use super::data::export_data;
 use super::environment::{load_average, notes, preamble};
+use super::grid::Case;
 use super::models::BenchModel;
 use super::peak::measure as measure_peak;
-use super::python::ensure_venv;
-use super::tables::{csv_table, markdown_table, summarise};
+use super::python::ensure_baseline_venv;
+use super::tables::{csv_table, markdown_table, replica_table, summarise};
 
 /// Who trains one measurement.
 #[derive(Clone, Copy)]
 enum Contender<'a> {
     /// sdc on this backend.
     Sdc(BackendKind),
-    /// The PyTorch baseline with this python.
-    Pytorch(&'a PathBuf),
+    /// A baseline with this python, training this many models at once.
+    Baseline(Baseline, &'a PathBuf, usize),
+}
+
+/// Who trains at `case`: sdc on each backend, each baseline that implements the model (one
+/// model), and JAX's vmap of [`JAX_REPLICAS`] models where the case has that row.
+fn contenders<'a>(
+    case: &Case,
+    backends: &[BackendKind],
+    baselines: &'a [(Baseline, PathBuf)],
+) -> Vec<Contender<'a>> {
+    let mut order: Vec<Contender> = backends.iter().map(|&b| Contender::Sdc(b)).collect();
+    for (baseline, python) in baselines {
+        if baseline.supports(case.model) {
+            order.push(Contender::Baseline(*baseline, python, 1));
+            if *baseline == Baseline::Jax && case.has_jax_replicas() {
+                order.push(Contender::Baseline(*baseline, python, JAX_REPLICAS));
+            }
+        }
+    }
+    order
 }
 
 /// Runs the whole bench of `args`; `root` is the repository root.
@@ -54,20 +74,33 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
             data_dirs.insert(model.data_key(), dir);
         }
     }
-    let python = match (args.vs, &args.python) {
-        (None, _) => None,
-        (Some(Baseline::Pytorch), Some(python)) => Some(python.clone()),
-        (Some(Baseline::Pytorch), None) => Some(ensure_venv(root)?),
-    };
-    let script = root.join("bench").join("pytorch").join("bench.py");
+    let baselines = args.baselines();
+    let pythons: Vec<(Baseline, PathBuf)> = baselines
+        .iter()
+        .map(|&b| {
+            let given = match b {
+                Baseline::Pytorch => &args.python,
+                Baseline::Jax => &args.jax_python,
+            };
+            Ok((
+                b,
+                given
+                    .clone()
+                    .map_or_else(|| ensure_baseline_venv(root, b), Ok)?,
+            ))
+        })
+        .collect::<Result<_>>()?;
     let exe = std::env::current_exe().context("locating the xtask binary")?;
 
     let cases = args.cases(&models);
     let backends = args.backends();
     eprintln!("measuring the single-core matrix-product peak");
     let peak = measure_peak(&exe)?;
-    let per_case = backends.len() + usize::from(python.is_some());
-    let bar = ProgressBar::new((cases.len() * args.repeats * per_case) as u64);
+    let per_repeat: usize = cases
+        .iter()
+        .map(|c| contenders(c, &backends, &pythons).len())
+        .sum();
+    let bar = ProgressBar::new((per_repeat * args.repeats) as u64);
     bar.set_style(
         ProgressStyle::with_template(
             "bench {pos}/{len} [{elapsed_precise}<{eta_precise}] {wide_bar} {msg}",
@@ -81,16 +114,13 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
     for repeat in 0..args.repeats {
         for (i, case) in cases.iter().enumerate() {
             let data = &data_dirs[case.model.data_key()];
-            let mut order: Vec<Contender> = backends.iter().map(|&b| Contender::Sdc(b)).collect();
-            if let Some(python) = &python {
-                order.push(Contender::Pytorch(python));
-            }
+            let mut order = contenders(case, &backends, &pythons);
             let shift = (repeat + i) % order.len();
             order.rotate_left(shift);
             for contender in order {
-                let name = match contender {
-                    Contender::Sdc(_) => "sdc",
-                    Contender::Pytorch(_) => "pytorch",
+                let (name, replicas) = match contender {
+                    Contender::Sdc(_) => ("sdc", 1),
+                    Contender::Baseline(b, _, replicas) => (b.name(), replicas),
                 };
                 bar.set_message(format!(
                     "{} batch {} threads {} {}",
@@ -99,18 +129,25 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
                     case.threads,
                     match contender {
                         Contender::Sdc(backend) => format!("sdc {backend}"),
-                        Contender::Pytorch(_) => "pytorch".into(),
+                        Contender::Baseline(b, _, 1) => b.name().into(),
+                        Contender::Baseline(b, _, r) => format!("{} x{r}", b.name()),
                     }
                 ));
                 let command = match contender {
                     Contender::Sdc(backend) => {
                         sdc_command(&exe, case, backend, args.warmup_epochs, data)
                     }
-                    Contender::Pytorch(python) => {
-                        pytorch_command(python, &script, case, args.warmup_epochs, data)
-                    }
+                    Contender::Baseline(b, python, replicas) => baseline_command(
+                        b,
+                        python,
+                        &root.join(b.dir()).join("bench.py"),
+                        case,
+                        args.warmup_epochs,
+                        data,
+                        replicas,
+                    ),
                 };
-                measurements.push(measure(command, case, name)?);
+                measurements.push(measure(command, case, name, replicas)?);
                 bar.inc(1);
             }
         }
@@ -122,8 +159,17 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
         .map(|m| serde_json::to_string(m).map(|s| s + "\n"))
         .collect::<Result<_, _>>()?;
     sdc_io::write_atomic(&bench_dir.join("measurements.jsonl"), raw.as_bytes())?;
-    let rows = summarise(&cases, &backends, &measurements);
-    let table = markdown_table(&rows, python.is_some(), peak.gflops);
+    let rows = summarise(&cases, &backends, &baselines, &measurements);
+    let mut table = markdown_table(&rows, &baselines, peak.gflops);
+    let replicas = replica_table(&rows);
+    if !replicas.is_empty() {
+        table = format!(
+            "{table}\nJAX training {JAX_REPLICAS} independently initialised models at once \
+             (`jax.vmap` of the jitted step over seeds 0..{JAX_REPLICAS}, the same mini-batches), \
+             samples/s summed over them, next to one model in each trainer; *vs sdc*: the ratio \
+             to sdc's one model on the first backend.\n\n{replicas}"
+        );
+    }
     println!("{table}");
     let out = root.join(&args.out);
     let load = format!("{load_before} at the start, {} at the end", load_average());

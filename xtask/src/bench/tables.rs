@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use sdc_interp::stats::{Spread, spread};
 use sdc_train::BackendKind;
 
+use super::args::{Baseline, JAX_REPLICAS};
 use super::child::Measurement;
 use super::grid::Case;
 
@@ -39,25 +40,42 @@ impl Stats {
     }
 }
 
-/// One line of the tables: a case, sdc on one backend and the baseline there.
+/// One line of the tables: a case, sdc on one backend, the baselines there (one model each)
+/// and the JAX vmap rate where it was measured.
 pub(crate) struct Row {
     case: Case,
     backend: BackendKind,
     sdc: Option<Stats>,
-    pytorch: Option<Stats>,
+    /// Each baseline of `--vs` (in [`BenchArgs::baselines`] order) and its stats here; none
+    /// where it does not implement the model.
+    ///
+    /// [`BenchArgs::baselines`]: super::args::BenchArgs::baselines
+    baselines: Vec<(Baseline, Option<Stats>)>,
+    /// JAX training [`JAX_REPLICAS`] models at once, summed over them.
+    jax_replicas: Option<Stats>,
 }
 
-/// The [`Stats`] of sdc on each backend and of the baseline at each case, in the order of
+impl Row {
+    fn baseline(&self, baseline: Baseline) -> Option<Stats> {
+        self.baselines
+            .iter()
+            .find(|(b, _)| *b == baseline)
+            .and_then(|(_, s)| *s)
+    }
+}
+
+/// The [`Stats`] of sdc on each backend and of the baselines at each case, in the order of
 /// `cases`, then `backends`.
 pub(crate) fn summarise(
     cases: &[Case],
     backends: &[BackendKind],
+    baselines: &[Baseline],
     measurements: &[Measurement],
 ) -> Vec<Row> {
     cases
         .iter()
         .flat_map(|case| {
-            let of = move |framework: &str, backend: Option<BackendKind>| {
+            let of = move |framework: &str, backend: Option<BackendKind>, replicas: usize| {
                 let ms: Vec<&Measurement> = measurements
                     .iter()
                     .filter(|m| {
@@ -66,6 +84,7 @@ pub(crate) fn summarise(
                             && m.model == case.model.name()
                             && m.batch_size == case.batch_size
                             && m.threads == case.threads
+                            && m.replicas.unwrap_or(1) == replicas
                     })
                     .collect();
                 Stats::of(&ms)
@@ -73,8 +92,12 @@ pub(crate) fn summarise(
             backends.iter().map(move |&backend| Row {
                 case: *case,
                 backend,
-                sdc: of("sdc", Some(backend)),
-                pytorch: of("pytorch", None),
+                sdc: of("sdc", Some(backend), 1),
+                baselines: baselines
+                    .iter()
+                    .map(|&b| (b, of(b.name(), None, 1)))
+                    .collect(),
+                jax_replicas: of(Baseline::Jax.name(), None, JAX_REPLICAS),
             })
         })
         .collect()
@@ -93,22 +116,28 @@ fn limit(stats: Option<Stats>, flops_of: Option<Stats>, peak_gflops: f64) -> Str
     }
 }
 
-/// The Markdown table of `rows`, with the PyTorch columns and the ratio when `with_pytorch`;
-/// the limit columns compare each rate with `peak_gflops`, one core's matrix-product peak.
-pub(crate) fn markdown_table(rows: &[Row], with_pytorch: bool, peak_gflops: f64) -> String {
-    let cell = |s: &Option<Stats>| match s {
-        Some(s) => format!("{:.0} ({:.0}–{:.0})", s.median, s.min, s.max),
-        None => "–".into(),
-    };
-    let rss = |s: &Option<Stats>| s.map_or("–".into(), |s| format!("{:.0}", s.peak_rss_mib));
-    let mut out = String::new();
-    if with_pytorch {
-        out.push_str("| model | batch | threads | sdc backend | sdc samples/s median (min–max) | PyTorch samples/s median (min–max) | sdc / PyTorch | limit: sdc GFLOP/s (% of peak) | limit: PyTorch GFLOP/s (% of peak) | sdc peak RSS MiB | PyTorch peak RSS MiB |\n");
-        out.push_str("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
-    } else {
-        out.push_str("| model | batch | threads | sdc backend | sdc samples/s median (min–max) | limit: sdc GFLOP/s (% of peak) | sdc peak RSS MiB |\n");
-        out.push_str("|---|---:|---:|---|---:|---:|---:|\n");
+/// The Markdown table of `rows`, with each baseline's columns and sdc's ratio to it; the limit
+/// columns compare each rate with `peak_gflops`, one core's matrix-product peak.
+pub(crate) fn markdown_table(rows: &[Row], baselines: &[Baseline], peak_gflops: f64) -> String {
+    let mut out =
+        String::from("| model | batch | threads | sdc backend | sdc samples/s median (min–max) |");
+    for b in baselines {
+        let t = b.title();
+        let _ = write!(out, " {t} samples/s median (min–max) | sdc / {t} |");
     }
+    out.push_str(" limit: sdc GFLOP/s (% of peak) |");
+    for b in baselines {
+        let _ = write!(out, " limit: {} GFLOP/s (% of peak) |", b.title());
+    }
+    out.push_str(" sdc peak RSS MiB |");
+    for b in baselines {
+        let _ = write!(out, " {} peak RSS MiB |", b.title());
+    }
+    out.push_str("\n|---|---:|---:|---|---:|");
+    out.push_str(&"---:|---:|".repeat(baselines.len()));
+    out.push_str("---:|");
+    out.push_str(&"---:|".repeat(2 * baselines.len() + 1));
+    out.push('\n');
     for r in rows {
         let c = &r.case;
         let mut cells = vec![
@@ -118,42 +147,120 @@ pub(crate) fn markdown_table(rows: &[Row], with_pytorch: bool, peak_gflops: f64)
             r.backend.name().to_string(),
             cell(&r.sdc),
         ];
-        if with_pytorch {
-            let ratio = match (r.sdc, r.pytorch) {
-                (Some(a), Some(b)) => format!("{:.2}×", a.median / b.median),
-                _ => "–".into(),
-            };
-            cells.extend([
-                cell(&r.pytorch),
-                ratio,
-                limit(r.sdc, r.sdc, peak_gflops),
-                limit(r.pytorch, r.sdc, peak_gflops),
-                rss(&r.sdc),
-                rss(&r.pytorch),
-            ]);
-        } else {
-            cells.extend([limit(r.sdc, r.sdc, peak_gflops), rss(&r.sdc)]);
+        for &b in baselines {
+            let s = r.baseline(b);
+            cells.push(cell(&s));
+            cells.push(ratio(r.sdc, s));
+        }
+        cells.push(limit(r.sdc, r.sdc, peak_gflops));
+        for &b in baselines {
+            cells.push(limit(r.baseline(b), r.sdc, peak_gflops));
+        }
+        cells.push(rss(&r.sdc));
+        for &b in baselines {
+            cells.push(rss(&r.baseline(b)));
         }
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out
 }
 
+/// `median (min–max)` of samples/s.
+fn cell(s: &Option<Stats>) -> String {
+    match s {
+        Some(s) => format!("{:.0} ({:.0}–{:.0})", s.median, s.min, s.max),
+        None => "–".into(),
+    }
+}
+
+/// The ratio of the medians, `a / b`.
+fn ratio(a: Option<Stats>, b: Option<Stats>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => format!("{:.2}×", a.median / b.median),
+        _ => "–".into(),
+    }
+}
+
+/// Peak RSS in MiB.
+fn rss(s: &Option<Stats>) -> String {
+    s.map_or("–".into(), |s| format!("{:.0}", s.peak_rss_mib))
+}
+
+/// The table of the JAX vmap rows (empty when none was measured): at each case where JAX trained
+/// [`JAX_REPLICAS`] models at once, that rate summed over them and per model, next to sdc on
+/// each backend and JAX training one model, each compared with sdc on the first backend.
+pub(crate) fn replica_table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for (i, r) in rows.iter().enumerate() {
+        let Some(replicas) = r.jax_replicas else {
+            continue;
+        };
+        // The first backend's row of this case carries the JAX rows.
+        if i > 0 && rows[i - 1].jax_replicas.is_some() && same_case(&rows[i - 1].case, &r.case) {
+            continue;
+        }
+        if out.is_empty() {
+            out.push_str("| model | batch | threads | trainer | samples/s median (min–max) | per model | vs sdc | peak RSS MiB |\n");
+            out.push_str("|---|---:|---:|---|---:|---:|---:|---:|\n");
+        }
+        let c = &r.case;
+        let mut lines: Vec<(String, Option<Stats>, usize)> = rows[i..]
+            .iter()
+            .take_while(|o| same_case(&o.case, c))
+            .map(|o| (format!("sdc {}, one model", o.backend.name()), o.sdc, 1))
+            .collect();
+        lines.push(("JAX, one model".into(), r.baseline(Baseline::Jax), 1));
+        lines.push((
+            format!("JAX vmap x{JAX_REPLICAS}, summed"),
+            Some(replicas),
+            JAX_REPLICAS,
+        ));
+        for (trainer, s, models) in lines {
+            let per_model = s.map_or("–".into(), |s| format!("{:.0}", s.median / models as f64));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {trainer} | {} | {per_model} | {} | {} |",
+                c.model.name(),
+                c.batch_size,
+                c.threads,
+                cell(&s),
+                ratio(s, r.sdc),
+                rss(&s),
+            );
+        }
+    }
+    out
+}
+
+fn same_case(a: &Case, b: &Case) -> bool {
+    (a.model, a.batch_size, a.threads) == (b.model, b.batch_size, b.threads)
+}
+
 /// The CSV of `rows` (empty fields where a framework has no measurement); `peak_gflops` is one
-/// core's matrix-product peak, repeated on every line.
+/// core's matrix-product peak, repeated on every line. The PyTorch columns come first (`ratio`
+/// is sdc / PyTorch), then JAX's (one model, then [`JAX_REPLICAS`] at once, summed).
 pub(crate) fn csv_table(rows: &[Row], peak_gflops: f64) -> String {
     let mut out = String::from(
-        "model,batch_size,threads,backend,sdc_median,sdc_min,sdc_max,pytorch_median,pytorch_min,pytorch_max,ratio,flops_per_sample,sdc_gflops,pytorch_gflops,peak_gflops,sdc_peak_rss_mib,pytorch_peak_rss_mib\n",
+        "model,batch_size,threads,backend,sdc_median,sdc_min,sdc_max,pytorch_median,pytorch_min,pytorch_max,ratio,flops_per_sample,sdc_gflops,pytorch_gflops,peak_gflops,sdc_peak_rss_mib,pytorch_peak_rss_mib,jax_median,jax_min,jax_max,jax_ratio,jax_gflops,jax_peak_rss_mib,jax_vmap20_median,jax_vmap20_min,jax_vmap20_max,jax_vmap20_peak_rss_mib\n",
     );
     let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.1}"));
     let gflops = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
     for r in rows {
-        let (s, p) = (r.sdc, r.pytorch);
-        let ratio = s.zip(p).map(|(s, p)| s.median / p.median);
+        let (s, p, j, v) = (
+            r.sdc,
+            r.baseline(Baseline::Pytorch),
+            r.baseline(Baseline::Jax),
+            r.jax_replicas,
+        );
+        let ratio = |b: Option<Stats>| {
+            s.zip(b).map_or(String::new(), |(s, b)| {
+                format!("{:.3}", s.median / b.median)
+            })
+        };
         let flops = s.and_then(|s| s.flops_per_sample);
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.case.model.name(),
             r.case.batch_size,
             r.case.threads,
@@ -164,13 +271,23 @@ pub(crate) fn csv_table(rows: &[Row], peak_gflops: f64) -> String {
             num(p.map(|s| s.median)),
             num(p.map(|s| s.min)),
             num(p.map(|s| s.max)),
-            ratio.map_or(String::new(), |r| format!("{r:.3}")),
+            ratio(p),
             num(flops),
             gflops(s.and_then(|s| s.gflops())),
             gflops(p.zip(flops).map(|(p, f)| p.median * f / 1e9)),
             peak_gflops,
             num(s.map(|s| s.peak_rss_mib)),
             num(p.map(|s| s.peak_rss_mib)),
+            num(j.map(|s| s.median)),
+            num(j.map(|s| s.min)),
+            num(j.map(|s| s.max)),
+            ratio(j),
+            gflops(j.zip(flops).map(|(j, f)| j.median * f / 1e9)),
+            num(j.map(|s| s.peak_rss_mib)),
+            num(v.map(|s| s.median)),
+            num(v.map(|s| s.min)),
+            num(v.map(|s| s.max)),
+            num(v.map(|s| s.peak_rss_mib)),
         );
     }
     out
@@ -199,6 +316,7 @@ mod tests {
             peak_rss_kib: rss,
             threads_seen: 1,
             final_mean_loss: 1.0,
+            replicas: None,
             flops_per_sample: (framework == "sdc").then_some(7000.0),
             versions: BTreeMap::new(),
         }
@@ -230,9 +348,14 @@ mod tests {
         let mut ndarray = m("sdc", 100.0, 1024);
         ndarray.backend = Some("ndarray".into());
         let ms = [m("sdc", 300.0, 2048), m("pytorch", 200.0, 4096), ndarray];
-        let rows = summarise(&[case], &[BackendKind::Flex, BackendKind::Ndarray], &ms);
+        let rows = summarise(
+            &[case],
+            &[BackendKind::Flex, BackendKind::Ndarray],
+            &[Baseline::Pytorch],
+            &ms,
+        );
         // 300 samples/s of 7000 operations: 2.1 MFLOP/s, 0.21% of a 1 GFLOP/s peak.
-        let table = markdown_table(&rows, true, 0.001);
+        let table = markdown_table(&rows, &[Baseline::Pytorch], 0.001);
         assert!(
             table.contains(
                 "| synthetic-layer0 | 256 | 2 | flex | 300 (300–300) | 200 (200–200) | 1.50× | 0.00 (210.0%) | 0.00 (140.0%) | 2 | 4 |"
@@ -248,5 +371,71 @@ mod tests {
         let csv = csv_table(&rows, 0.001);
         assert!(csv.contains(",flex,300.0,"), "{csv}");
         assert!(csv.contains(",1.500,7000.0,0.002,0.001,0.001,"), "{csv}");
+        assert!(replica_table(&rows).is_empty());
+        let none = markdown_table(&rows, &[], 0.001);
+        assert!(none.starts_with("| model | batch | threads | sdc backend | sdc samples/s median (min–max) | limit: sdc GFLOP/s (% of peak) | sdc peak RSS MiB |\n|---|---:|---:|---|---:|---:|---:|\n"), "{none}");
+    }
+
+    #[test]
+    fn jax_columns_and_the_vmap_row() {
+        let case = Case {
+            model: BenchModel::SyntheticLayer0,
+            batch_size: 250,
+            threads: 1,
+            epochs: 1,
+        };
+        let mut vmap = [m("jax", 900.0, 2048), m("jax", 1100.0, 3072)];
+        for v in &mut vmap {
+            v.replicas = Some(JAX_REPLICAS);
+        }
+        let mut single = m("jax", 400.0, 1024);
+        single.replicas = Some(1);
+        let mut ms = [
+            m("sdc", 200.0, 1024),
+            m("pytorch", 100.0, 4096),
+            single,
+            vmap[0].clone(),
+            vmap[1].clone(),
+        ];
+        for m in &mut ms {
+            (m.batch_size, m.threads) = (250, 1);
+        }
+        let both = [Baseline::Pytorch, Baseline::Jax];
+        let rows = summarise(&[case], &[BackendKind::Flex], &both, &ms);
+        let table = markdown_table(&rows, &both, 1.0);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[0].contains("| PyTorch samples/s median (min–max) | sdc / PyTorch | JAX samples/s median (min–max) | sdc / JAX | limit: sdc"), "{table}");
+        assert_eq!(
+            lines[1].matches('|').count(),
+            lines[0].matches('|').count(),
+            "{table}"
+        );
+        // The single-model JAX rate, not the vmap one, sits in the main table.
+        assert!(
+            lines[2].starts_with(
+                "| synthetic-layer0 | 250 | 1 | flex | 200 (200–200) | 100 (100–100) | 2.00× | 400 (400–400) | 0.50× |"
+            ),
+            "{table}"
+        );
+        let replicas = replica_table(&rows);
+        assert!(replicas.contains("| synthetic-layer0 | 250 | 1 | sdc flex, one model | 200 (200–200) | 200 | 1.00× | 1 |"), "{replicas}");
+        assert!(
+            replicas.contains(
+                "| synthetic-layer0 | 250 | 1 | JAX, one model | 400 (400–400) | 400 | 2.00× | 1 |"
+            ),
+            "{replicas}"
+        );
+        assert!(replicas.contains("| synthetic-layer0 | 250 | 1 | JAX vmap x20, summed | 1000 (900–1100) | 50 | 5.00× | 3 |"), "{replicas}");
+        let csv = csv_table(&rows, 1.0);
+        let line = csv.lines().nth(1).expect("one row");
+        assert!(
+            line.ends_with(",400.0,400.0,400.0,0.500,0.003,1.0,1000.0,900.0,1100.0,3.0"),
+            "{csv}"
+        );
+        assert_eq!(
+            line.matches(',').count(),
+            csv.lines().next().expect("header").matches(',').count()
+        );
     }
 }
