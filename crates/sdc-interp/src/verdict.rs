@@ -1,6 +1,6 @@
 //! Whether a claim of the paper counts as reproduced.
 //!
-//! (About 720 lines, tests apart in `verdict_tests.rs`: the rule's types, its two kinds of checks
+//! (About 730 lines, tests apart in `verdict_tests.rs`: the rule's types, its two kinds of checks
 //! — paper numbers and trends — the verdict and the sentences that explain it belong together,
 //! since every sentence quotes a check; splitting them would split the rule from its words.)
 //!

@@ -201,15 +201,31 @@ fn read_reference(path: &Path) -> Option<serde_json::Value> {
     (value.get("schema")?.as_str()? == REFERENCE_SCHEMA).then_some(value)
 }
 
-/// Runs the reference trainer for one run (unless its result exists); the result or an error
-/// naming the run and the trainer's last words.
+/// The copy of the configuration a reference result was trained from, next to it.
+fn trained_config(result: &Path) -> PathBuf {
+    result.with_file_name("config.toml")
+}
+
+/// A finished reference result for exactly `config` (the sdc run's `config.toml` text): a
+/// result trained from another configuration (an edited spec, another profile) is not reused.
+fn reusable_reference(result: &Path, config: &str) -> Option<serde_json::Value> {
+    let trained = std::fs::read_to_string(trained_config(result)).ok()?;
+    (trained == config)
+        .then(|| read_reference(result))
+        .flatten()
+}
+
+/// Runs the reference trainer for one run (unless its result for this configuration exists);
+/// the result or an error naming the run and the trainer's last words.
 fn run_reference(
     trainer: &ReferenceTrainer,
     config: &Path,
     data: &Path,
     result: &Path,
 ) -> Result<serde_json::Value, String> {
-    if let Some(done) = read_reference(result) {
+    let config_text =
+        std::fs::read_to_string(config).map_err(|e| format!("{}: {e}", config.display()))?;
+    if let Some(done) = reusable_reference(result, &config_text) {
         return Ok(done);
     }
     if let Some(parent) = result.parent() {
@@ -234,12 +250,17 @@ fn run_reference(
         let last = stderr.lines().last().unwrap_or("").trim();
         return Err(format!("reference trainer {}: {last}", output.status));
     }
-    read_reference(result).ok_or_else(|| {
+    let done = read_reference(result).ok_or_else(|| {
         format!(
             "reference trainer exited 0 but {} is not a {REFERENCE_SCHEMA} result",
             result.display()
         )
-    })
+    })?;
+    // Written after the result: a crash in between leaves a result that is trained again.
+    let copy = trained_config(result);
+    sdc_io::write_atomic(&copy, config_text.as_bytes())
+        .map_err(|e| format!("{}: {e}", copy.display()))?;
+    Ok(done)
 }
 
 /// Trains (or finds) every run on both sides and compares them per grid point; rows in
@@ -562,6 +583,24 @@ mod tests {
         let result = read_reference(&path).expect("a result");
         assert_eq!(reference_metric(&result, "train.ftpt"), Some(91.5));
         assert_eq!(reference_metric(&result, "test.ftpt"), None);
+    }
+
+    #[test]
+    fn a_result_of_another_configuration_is_not_reused() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let result = dir.path().join("result.json");
+        let text = format!(r#"{{"schema": "{REFERENCE_SCHEMA}", "train": {{"ftpt": 91.5}}}}"#);
+        std::fs::write(&result, text).expect("write");
+        assert!(
+            reusable_reference(&result, "a = 1").is_none(),
+            "no record of its configuration"
+        );
+        std::fs::write(trained_config(&result), "a = 1").expect("write");
+        assert!(reusable_reference(&result, "a = 1").is_some());
+        assert!(
+            reusable_reference(&result, "a = 2").is_none(),
+            "trained from another configuration"
+        );
     }
 
     #[test]
