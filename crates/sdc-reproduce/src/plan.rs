@@ -24,6 +24,9 @@ pub enum CostSource {
     Recorded(usize),
     /// Calibration runs trained just now (how many).
     Measured(usize),
+    /// No estimate: the experiment's data is not on this machine (the reason). Its runs would
+    /// fail the same way, so the totals leave it out and say so.
+    Unavailable(String),
 }
 
 /// One experiment's estimated cost.
@@ -82,6 +85,7 @@ pub fn estimate(
                     .collect();
                 let ends = [first_draw[0], first_draw[first_draw.len() - 1]];
                 let mut measured = Vec::new();
+                let mut unavailable = None;
                 for (k, run) in ends.iter().enumerate() {
                     if k == 1 && run.point == ends[0].point {
                         break;
@@ -93,13 +97,24 @@ pub fn estimate(
                         .join(&spec.name)
                         .join(format!("point-{}", run.point));
                     let summary = match finished_run(&dir, Some(&config))? {
-                        Some(RunRecord::Completed(s)) => *s,
-                        _ => run_experiment(&config, &dir, &mut Silent)?,
+                        Some(RunRecord::Completed(s)) => Ok(*s),
+                        _ => run_experiment(&config, &dir, &mut Silent),
                     };
-                    measured.push((summary.train_seconds, summary.epochs));
+                    match summary {
+                        Ok(summary) => measured.push((summary.train_seconds, summary.epochs)),
+                        // Missing data is the machine's, not the plan's: say so and go on.
+                        Err(TrainError::Data(e)) => {
+                            unavailable = Some(e.to_string());
+                            break;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 let s = per_epoch(&measured).unwrap_or(0.0);
-                (s, CostSource::Measured(measured.len()))
+                match unavailable.take() {
+                    Some(why) => (s, CostSource::Unavailable(why)),
+                    None => (s, CostSource::Measured(measured.len())),
+                }
             }
         };
         // Recorded runs say how long a run really trains (its stop rule included); calibration
@@ -113,6 +128,7 @@ pub fn estimate(
                 let epochs: usize = mine.iter().map(|r| r.config.train.max_epochs).sum();
                 seconds_per_epoch * epochs as f64
             }
+            CostSource::Unavailable(_) => 0.0,
         };
         costs.push(ExperimentCost {
             name: spec.name.clone(),
@@ -145,10 +161,20 @@ pub fn plan_text(costs: &[ExperimentCost], jobs: usize) -> String {
         "{:<24} {:>5} {:>10}  {:<22} {:>14}",
         "experiment", "runs", "s/epoch", "cost from", "CPU time"
     );
+    let mut unavailable = Vec::new();
     for c in costs {
-        let source = match c.source {
+        let source = match &c.source {
             CostSource::Recorded(n) => format!("recorded ({n} runs)"),
             CostSource::Measured(n) => format!("measured ({n} x {CALIBRATION_EPOCHS} epochs)"),
+            CostSource::Unavailable(why) => {
+                unavailable.push(format!("{} ({} runs): {why}", c.name, c.runs));
+                let _ = writeln!(
+                    s,
+                    "{:<24} {:>5} {:>10}  {:<22} {:>14}",
+                    c.name, c.runs, "-", "no data", "-"
+                );
+                continue;
+            }
         };
         let _ = writeln!(
             s,
@@ -160,8 +186,13 @@ pub fn plan_text(costs: &[ExperimentCost], jobs: usize) -> String {
             duration_text(c.cpu_seconds)
         );
     }
-    let runs: usize = costs.iter().map(|c| c.runs).sum();
-    let cpu: f64 = costs.iter().map(|c| c.cpu_seconds).sum();
+    let estimated = || {
+        costs
+            .iter()
+            .filter(|c| !matches!(c.source, CostSource::Unavailable(_)))
+    };
+    let runs: usize = estimated().map(|c| c.runs).sum();
+    let cpu: f64 = estimated().map(|c| c.cpu_seconds).sum();
     let jobs = jobs.clamp(1, runs.max(1));
     let _ = writeln!(
         s,
@@ -170,6 +201,9 @@ pub fn plan_text(costs: &[ExperimentCost], jobs: usize) -> String {
         duration_text(cpu),
         duration_text(cpu / jobs as f64)
     );
+    for line in unavailable {
+        let _ = writeln!(s, "not in the total, its data is missing: {line}");
+    }
     s
 }
 
@@ -199,6 +233,13 @@ mod tests {
                 cpu_seconds: 100.0,
                 source: CostSource::Measured(2),
             },
+            ExperimentCost {
+                name: "c".into(),
+                runs: 7,
+                seconds_per_epoch: 0.0,
+                cpu_seconds: 0.0,
+                source: CostSource::Unavailable("data/x: missing y.bin".into()),
+            },
         ];
         let text = plan_text(&costs, 4);
         assert!(text.contains("recorded (10 runs)"), "{text}");
@@ -206,6 +247,12 @@ mod tests {
         assert!(
             text.contains(
                 "total: 12 runs, about 10 min 00 s of CPU time; with --jobs 4, about 2 min 30 s"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "not in the total, its data is missing: c (7 runs): data/x: missing y.bin"
             ),
             "{text}"
         );
