@@ -75,6 +75,10 @@ struct ReproduceArgs {
     /// Train nothing: render the report from the runs that exist.
     #[arg(long)]
     report_only: bool,
+    /// Seeds of a grid point trained as one replica-batched model (default: chosen by the
+    /// planner; 1 trains every run alone).
+    #[arg(long, value_name = "N")]
+    replicas: Option<usize>,
     /// The experiment specs.
     #[arg(long, default_value = "experiments")]
     experiments: PathBuf,
@@ -175,6 +179,7 @@ fn reproduce(args: ReproduceArgs, root: &std::path::Path) -> Result<()> {
         shard: args.shard,
         backend: args.backend,
         train: !args.report_only,
+        replicas: args.replicas,
     };
     let specs = select_specs(&options.experiments, &options.only)?;
     let all = plan(&specs, &options)?;

@@ -14,6 +14,7 @@ use sdc_train::{
 };
 
 use crate::experiment::{ExperimentSpec, PlannedRun, Profile, display_value};
+use crate::replicas::{default_replicas, run_sweep_replicas};
 use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
 
 /// A run counts as a silent failure when it is this accurate (%)...
@@ -44,6 +45,9 @@ pub struct ReproduceOptions {
     pub backend: Option<BackendKind>,
     /// Train missing runs (false: only report on what exists).
     pub train: bool,
+    /// Seeds trained as one replica batch (`crate::replicas`); `None`: the planner chooses,
+    /// `Some(1)`: every run alone.
+    pub replicas: Option<usize>,
 }
 
 /// What a reproduction did.
@@ -114,7 +118,14 @@ pub fn reproduce(
             Some(shard) => shard.select(all),
             None => all,
         };
-        let results = run_sweep(&mine, &runs_root, options.jobs, observer);
+        let replicas = options
+            .replicas
+            .unwrap_or_else(|| default_replicas(&mine, options.jobs));
+        let results = if replicas > 1 {
+            run_sweep_replicas(&mine, &runs_root, options.jobs, replicas, observer)
+        } else {
+            run_sweep(&mine, &runs_root, options.jobs, observer)
+        };
         statuses = mine.into_iter().zip(results).collect();
     }
     let report = build_report(&specs, options, &runs_root)?;

@@ -53,6 +53,7 @@ fn options(root: &Path, out: &str, shard: Option<Shard>, train: bool) -> Reprodu
         shard,
         backend: None,
         train,
+        replicas: None,
     }
 }
 

@@ -18,6 +18,7 @@ mod evaluate;
 pub mod export;
 mod metrics;
 pub mod objective;
+pub mod replica;
 mod run;
 mod run_dir;
 mod run_metric;

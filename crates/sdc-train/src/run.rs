@@ -16,7 +16,7 @@ use crate::run_dir::{
     MANIFEST_FILE, METRICS_FILE, MODEL_FILE, RUN_TIMING_FILE, RunDir, SUMMARY_FILE, TIMING_FILE,
     parse_json, write_atomic,
 };
-use crate::training::{StopReason, TrainObserver, fit};
+use crate::training::{StopReason, TrainObserver, TrainOutcome, fit};
 
 /// What `summary.json` of a completed run holds. Every field is deterministic (the same config
 /// gives the same bytes on the default CPU backend); wall-clock numbers live in `timing.json`
@@ -153,21 +153,10 @@ pub fn run_experiment(
     out: &Path,
     observer: &mut dyn TrainObserver,
 ) -> Result<RunSummary, TrainError> {
-    let run = RunDir::lock(out)?;
-    if let Some(record) = finished_record(&run, Some(config))? {
-        info!(dir = %out.display(), "run already finished; not training again");
-        return record.into_summary();
-    }
-    if let Some(existing) = run.read_config()?
-        && existing != *config
-    {
-        return Err(TrainError::RunDir {
-            path: out.to_path_buf(),
-            message: "holds a run of a different configuration; choose another output directory"
-                .into(),
-        });
-    }
-    run.write_config(config)?;
+    let run = match open_run(config, out)? {
+        Opened::Finished(record) => return record.into_summary(),
+        Opened::Ready(run) => run,
+    };
     let _span = tracing::info_span!("run", name = %config.name, seed = config.train.seed).entered();
 
     let splits = config.data.load()?;
@@ -190,37 +179,90 @@ pub fn run_experiment(
     ) {
         Ok(outcome) => outcome,
         Err(TrainError::Diverged { epoch, reason }) => {
-            let record = RunRecord::Diverged(DivergedRun {
-                name: config.name.clone(),
-                sdc_version: env!("CARGO_PKG_VERSION").into(),
-                seed: config.train.seed,
-                data_seed: config.data.seed(),
-                epoch,
-                reason: reason.clone(),
-            });
-            run.write_json(SUMMARY_FILE, &record)?;
-            let mut files = vec![SUMMARY_FILE];
-            if run.file(METRICS_FILE).is_file() {
-                files.push(METRICS_FILE);
-            }
-            run.finish(config, &files)?;
-            run.remove_checkpoints()?;
-            tracing::warn!(epoch, %reason, "run diverged");
-            return Err(TrainError::Diverged { epoch, reason });
+            return Err(record_divergence(&run, config, epoch, reason)?);
         }
         Err(e) => return Err(e),
     };
+    complete_run(&run, config, &outcome, &splits.train, &device, n_parameters)
+}
+
+/// A run directory opened for training: already finished, or locked and ready.
+pub(crate) enum Opened {
+    /// A finished run of this configuration (verified against its manifest).
+    Finished(RunRecord),
+    /// Locked, holding this configuration, not finished.
+    Ready(RunDir),
+}
+
+/// Locks `out` for training `config`: a finished run of it is returned as such, one of another
+/// configuration refused; otherwise the configuration is written and the directory returned.
+pub(crate) fn open_run(config: &ExperimentConfig, out: &Path) -> Result<Opened, TrainError> {
+    let run = RunDir::lock(out)?;
+    if let Some(record) = finished_record(&run, Some(config))? {
+        info!(dir = %out.display(), "run already finished; not training again");
+        return Ok(Opened::Finished(record));
+    }
+    if let Some(existing) = run.read_config()?
+        && existing != *config
+    {
+        return Err(TrainError::RunDir {
+            path: out.to_path_buf(),
+            message: "holds a run of a different configuration; choose another output directory"
+                .into(),
+        });
+    }
+    run.write_config(config)?;
+    Ok(Opened::Ready(run))
+}
+
+/// Records that the run in `run` diverged at `epoch` (`summary.json` with `"status":
+/// "diverged"`, the manifest, no checkpoints) and returns the divergence as the error to report.
+pub(crate) fn record_divergence(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    epoch: usize,
+    reason: String,
+) -> Result<TrainError, TrainError> {
+    let record = RunRecord::Diverged(DivergedRun {
+        name: config.name.clone(),
+        sdc_version: env!("CARGO_PKG_VERSION").into(),
+        seed: config.train.seed,
+        data_seed: config.data.seed(),
+        epoch,
+        reason: reason.clone(),
+    });
+    run.write_json(SUMMARY_FILE, &record)?;
+    let mut files = vec![SUMMARY_FILE];
+    if run.file(METRICS_FILE).is_file() {
+        files.push(METRICS_FILE);
+    }
+    run.finish(config, &files)?;
+    run.remove_checkpoints()?;
+    tracing::warn!(epoch, %reason, "run diverged");
+    Ok(TrainError::Diverged { epoch, reason })
+}
+
+/// Writes the final model, `summary.json`, `timing.json` and the manifest (last) of a run that
+/// trained to `outcome`; `device` is the training (autodiff) device.
+pub(crate) fn complete_run(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    outcome: &TrainOutcome,
+    train_split: &SdcDataset,
+    device: &burn::tensor::Device,
+    n_parameters: usize,
+) -> Result<RunSummary, TrainError> {
     outcome.model.save(&run.file(MODEL_FILE))?;
     let final_train = predict(
         &outcome.model.valid(),
         &config.train.objective,
-        &splits.train,
+        train_split,
         config.eval_batch_size(),
         &device.clone().without_autodiff(),
     )?;
     let alpha_at_true = alpha_at_true_histogram(
         AlphaRows::new(&final_train.alpha, final_train.n_segments)?,
-        splits.train.fg_index(),
+        train_split.fg_index(),
         ALPHA_BINS,
     )?;
 
