@@ -2,15 +2,17 @@
 //! interpretability. Every command is a thin shell over the library crates.
 
 mod interop;
+mod progress;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use sdc_interp::InterpSummary;
-use sdc_train::{EpochRecord, ExperimentConfig, SplitMetrics, TrainObserver};
-use tracing_subscriber::EnvFilter;
+use sdc_reproduce::run_figures::{self, Gallery, RunFigures};
+use sdc_train::{ExperimentConfig, SplitMetrics, TrainError};
+
+use progress::{Interrupt, TrainProgress};
 
 /// Selective-dependence classification: are attention models interpretable?
 #[derive(Parser, Debug)]
@@ -85,7 +87,8 @@ impl ConfigArgs {
 struct TrainArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// Run directory (default: runs/NAME-kK-seedS).
+    /// Run directory (default: runs/NAME-kK-seedS-HASH, HASH the first 8 hex digits of the
+    /// resolved configuration's SHA-256, so different configurations never share one).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -101,22 +104,50 @@ struct EvalArgs {
     /// Where to write (default: RUN/eval).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also draw the run's figures into OUT/report: training curves, the alpha-at-true
+    /// histogram and an attention gallery (run-report.md and .html).
+    #[arg(long)]
+    figures: bool,
+    /// The split the figures show.
+    #[arg(long, default_value = "test", value_parser = ["train", "test"])]
+    split: String,
+    /// Gallery samples drawn at random in proportion to the four cells.
+    #[arg(long, default_value_t = run_figures::DEFAULT_GALLERY, conflicts_with = "index")]
+    gallery: usize,
+    /// The gallery draw's seed.
+    #[arg(long, default_value_t = 0)]
+    gallery_seed: u64,
+    /// Show exactly these samples instead (comma-separated indices; labelled as chosen).
+    #[arg(long, value_delimiter = ',')]
+    index: Vec<usize>,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // Interrupted training is not a failure of the run: say how to resume.
+            if let Some(TrainError::Interrupted { epoch }) = e.downcast_ref::<TrainError>() {
+                eprintln!(
+                    "sdc: interrupted after epoch {epoch}; checkpoint saved. Run the same command \
+                     again to resume."
+                );
+                return std::process::ExitCode::from(130);
+            }
+            eprintln!("Error: {e:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "info",
         1 => "info,sdc_train=debug",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    progress::init_logging(level);
     match cli.command {
         Command::Data(DataCommand::Gen { config, out }) => data_gen(&config.load()?, &out),
         Command::Data(DataCommand::Info { file }) => data_info(&file),
@@ -177,50 +208,24 @@ fn data_info(file: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Shows training progress as a bar with the latest metrics.
-struct Bar(ProgressBar);
-
-impl TrainObserver for Bar {
-    fn on_start(&mut self, first_epoch: usize, max_epochs: usize) {
-        self.0.set_length(max_epochs as u64);
-        self.0.set_position(first_epoch.saturating_sub(1) as u64);
-        self.0.reset_eta();
-    }
-    fn on_epoch(&mut self, record: &EpochRecord) {
-        self.0.set_position(record.epoch as u64);
-        if let Some(train) = &record.train {
-            let s = &train.summary;
-            self.0.set_message(format!(
-                "loss {:.4}  acc {:.1}  FTPT {:.1}  FFPT {:.1}",
-                train.loss, s.accuracy, s.rates.ftpt, s.rates.ffpt
-            ));
-        }
-    }
-}
-
+/// `runs/NAME-kK-seedS-HASH`: readable, and distinct for distinct configurations.
 fn default_run_dir(config: &ExperimentConfig) -> PathBuf {
+    let hash = sdc_train::config_sha256(config);
     PathBuf::from("runs").join(format!(
-        "{}-k{}-seed{}",
-        config.name, config.model.averaging_layer, config.train.seed
+        "{}-k{}-seed{}-{}",
+        config.name,
+        config.model.averaging_layer,
+        config.train.seed,
+        &hash[..8]
     ))
 }
 
 fn train(args: &TrainArgs, quiet: bool) -> Result<()> {
     let config = args.config.load()?;
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(config.train.max_epochs as u64).with_style(
-            ProgressStyle::with_template(
-                "epoch {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
-            )
-            .context("progress template")?,
-        )
-    };
-    let mut observer = Bar(bar);
+    let mut observer = TrainProgress::new(&config, quiet, Some(Interrupt::install()?));
     let summary = sdc_train::run_experiment(&config, &out, &mut observer)?;
-    observer.0.finish_and_clear();
+    drop(observer);
     println!("run: {}", out.display());
     println!(
         "{} epochs ({:?}), {:.1} s, {:.0} samples/s",
@@ -243,6 +248,27 @@ fn eval(args: &EvalArgs) -> Result<()> {
     print_table(&rows);
     for r in &reports {
         println!("{}: {}", r.split, r.predictions_csv.display());
+    }
+    if args.figures {
+        let out = match &args.out {
+            Some(out) => out.join("report"),
+            None => run_figures::default_figures_dir(&args.run),
+        };
+        let gallery = if args.index.is_empty() {
+            Gallery::Sampled {
+                n: args.gallery,
+                seed: args.gallery_seed,
+            }
+        } else {
+            Gallery::Chosen(args.index.clone())
+        };
+        let what = RunFigures {
+            split: args.split.clone(),
+            gallery,
+        };
+        let rendered = run_figures::render_run_figures(&args.run, &out, &what)?;
+        println!("figures: {}", rendered.html.display());
+        println!("         {}", rendered.markdown.display());
     }
     Ok(())
 }

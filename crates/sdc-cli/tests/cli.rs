@@ -170,3 +170,143 @@ fn train_then_eval_on_a_saved_dataset() {
         &["dimension 2", "expects 5"],
     );
 }
+
+/// Run directories under `cwd/runs`.
+fn run_dirs(cwd: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(cwd.join("runs"))
+        .map(|entries| {
+            entries
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn default_run_directories_never_collide_and_a_failed_start_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let small = [
+        "--quiet",
+        "train",
+        "--set",
+        "data.n_train=100",
+        "--set",
+        "data.n_test=50",
+        "--set",
+        "train.max_epochs=2",
+    ];
+    // A backend this build lacks is refused before anything is written.
+    let mut wgpu = small.to_vec();
+    wgpu.extend(["--set", "train.backend=\"wgpu\""]);
+    let failed = sdc(&wgpu, dir.path());
+    if !failed.status.success() {
+        assert!(
+            !dir.path().join("runs").exists(),
+            "{:?}",
+            run_dirs(dir.path())
+        );
+    }
+
+    let first = sdc(&small, dir.path());
+    assert!(first.status.success(), "{}", stderr(&first));
+    // The README's order: the default run, then the same run in f64.
+    let mut f64_args = small.to_vec();
+    f64_args.extend(["--set", "train.precision=\"f64\""]);
+    let second = sdc(&f64_args, dir.path());
+    assert!(second.status.success(), "{}", stderr(&second));
+    let names = run_dirs(dir.path());
+    let f32_names: Vec<&String> = names
+        .iter()
+        .filter(|n| n.starts_with("dataset2-arch2-k0-seed0-"))
+        .collect();
+    assert_eq!(
+        f32_names.len(),
+        2 + usize::from(failed.status.success()),
+        "{names:?}"
+    );
+    for name in &names {
+        let hash = name.rsplit('-').next().expect("a hash");
+        assert!(
+            hash.len() == 8 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{name}"
+        );
+        let provenance: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("runs").join(name).join("provenance.json"))
+                .expect("provenance.json"),
+        )
+        .expect("json");
+        let session = &provenance["sessions"][0];
+        assert_eq!(session["outcome"], "completed", "{provenance}");
+        assert!(session["command_line"][1] == "--quiet" && session["ended_utc"].is_string());
+        assert_eq!(provenance["sdc_version"], env!("CARGO_PKG_VERSION"));
+    }
+    // Rerunning the first command trains nothing and says where the run is.
+    let again = sdc(&small, dir.path());
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(run_dirs(dir.path()), names);
+}
+
+#[test]
+fn eval_figures_draw_curves_a_histogram_and_an_honest_gallery() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = sdc(
+        &[
+            "--quiet",
+            "train",
+            "--out",
+            "run",
+            "--set",
+            "data.n_train=200",
+            "--set",
+            "data.n_test=100",
+            "--set",
+            "train.max_epochs=4",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sdc(
+        &["eval", "--run", "run", "--figures", "--gallery", "10"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = dir.path().join("run/eval/report");
+    let md = std::fs::read_to_string(report.join("run-report.md")).expect("run-report.md");
+    for needle in [
+        "figures/curves.svg",
+        "figures/alpha-at-true.svg",
+        "drawn at random (seed 0) in proportion",
+    ] {
+        assert!(md.contains(needle), "`{needle}` not in {md}");
+    }
+    // One gallery row per sample, and its cells add up to the draw.
+    let rows = md.lines().filter(|l| {
+        l.starts_with("| ")
+            && l.as_bytes()[2].is_ascii_digit()
+            && ["| FTPT |", "| FFPT |", "| FTPF |", "| FFPF |"]
+                .iter()
+                .any(|c| l.contains(c))
+    });
+    assert_eq!(rows.count(), 10, "{md}");
+    let svg = std::fs::read_to_string(report.join("figures/curves.svg")).expect("svg");
+    assert!(svg.contains("train FTPT") && svg.contains("test accuracy"));
+    assert!(report.join("run-report.html").is_file());
+
+    // Chosen samples are labelled as chosen; one out of range is refused, naming it.
+    let out = sdc(
+        &["eval", "--run", "run", "--figures", "--index", "3,5"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = std::fs::read_to_string(report.join("run-report.md")).expect("run-report.md");
+    assert!(md.contains("chosen by index"), "{md}");
+    assert_clean_failure(
+        &sdc(
+            &["eval", "--run", "run", "--figures", "--index", "100"],
+            dir.path(),
+        ),
+        &["gallery index 100", "100 samples"],
+    );
+}

@@ -67,7 +67,7 @@ fn read(path: &Path) -> Vec<u8> {
 
 /// The deterministic files of a finished run (`model.bpk` holds the same values, but Burn's
 /// parameter ids in it differ from process to process).
-const DETERMINISTIC: [&str; 2] = ["metrics.csv", "summary.json"];
+const DETERMINISTIC: [&str; 3] = ["metrics.csv", "metrics.jsonl", "summary.json"];
 
 #[test]
 fn kill_9_at_any_moment_resumes_to_the_uninterrupted_result() {
@@ -137,6 +137,82 @@ fn kill_9_at_any_moment_resumes_to_the_uninterrupted_result() {
         !killed.join("checkpoint").exists(),
         "checkpoints removed at the end"
     );
+}
+
+/// Lines in `path` (0 while it does not exist).
+fn lines(path: &Path) -> usize {
+    std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+}
+
+#[test]
+fn sigint_and_sigterm_checkpoint_then_resume_to_the_uninterrupted_result() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let whole = dir.path().join("whole");
+    let no_scheduled_checkpoint = ["--set", "train.checkpoint_every=0"];
+    let out = output(&mut train(&whole, &no_scheduled_checkpoint));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let stopped = dir.path().join("stopped");
+    for signal in ["-INT", "-TERM"] {
+        let mut child = train(&stopped, &no_scheduled_checkpoint)
+            .spawn()
+            .expect("spawn");
+        // Signal once a few more epochs have been logged (polling the run's own progress).
+        let target = lines(&stopped.join("metrics.csv")) + 3;
+        while lines(&stopped.join("metrics.csv")) < target {
+            assert!(
+                child.try_wait().expect("wait").is_none(),
+                "finished before the signal"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let pid = child.id().to_string();
+        let kill = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(kill.success());
+        let out = child.wait_with_output().expect("exits");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{signal}: {err}");
+        assert!(
+            err.contains("checkpoint saved") && !err.contains("panicked"),
+            "{err}"
+        );
+        let generations = std::fs::read_dir(stopped.join("checkpoint")).expect("a checkpoint");
+        assert_eq!(generations.count(), 1, "one complete checkpoint");
+        assert!(!stopped.join("manifest.json").exists(), "not finished");
+    }
+    let out = output(&mut train(&stopped, &no_scheduled_checkpoint));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in DETERMINISTIC {
+        assert!(
+            read(&whole.join(file)) == read(&stopped.join(file)),
+            "{file} differs after the signals"
+        );
+    }
+    let provenance: serde_json::Value =
+        serde_json::from_slice(&read(&stopped.join("provenance.json"))).expect("json");
+    let outcomes: Vec<&str> = provenance["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| s["outcome"].as_str().expect("an outcome"))
+        .collect();
+    assert_eq!(outcomes.len(), 3, "{provenance}");
+    assert!(
+        outcomes[0].starts_with("interrupted") && outcomes[2] == "completed",
+        "{outcomes:?}"
+    );
+    assert!(provenance["sessions"][2]["first_epoch"].as_u64() > Some(1));
 }
 
 #[test]

@@ -253,6 +253,8 @@ fn render_report(
         splits: vec![("scored".into(), summary)],
         alpha_at_true: Some(histogram),
         curves: Vec::new(),
+        extra: Vec::new(),
+        notes: Vec::new(),
     };
     let rendered = sdc_interp::report::render_run(&report, &out).map_err(error)?;
     let text = |p: PathBuf| p.display().to_string();

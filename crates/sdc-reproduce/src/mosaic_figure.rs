@@ -128,7 +128,7 @@ fn pick(alpha: AlphaRows<'_>, fg_index: &[u32], labels: &[u32], predictions: &[u
 }
 
 /// Mosaic `i`'s tiles back as pixel bytes, inverting `x / 127.5 - 1` with rounding.
-fn tile_bytes(dataset: &SdcDataset, i: usize) -> Vec<u8> {
+pub(crate) fn tile_bytes(dataset: &SdcDataset, i: usize) -> Vec<u8> {
     (dataset.sample_segments(i).iter())
         .map(|&v| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
         .collect()

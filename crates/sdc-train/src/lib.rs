@@ -18,6 +18,7 @@ mod evaluate;
 pub mod export;
 mod metrics;
 pub mod objective;
+mod provenance;
 pub mod replica;
 mod run;
 mod run_dir;
@@ -32,14 +33,17 @@ pub use config_error::ConfigError;
 pub use device::{BackendKind, Precision, device};
 pub use error::TrainError;
 pub use evaluate::{Predictions, SplitMetrics, evaluate, predict};
-pub use metrics::{EpochRecord, MetricsRow, TimingRow, read_rows};
+pub use metrics::{EpochRecord, MetricsLine, MetricsRow, TimingRow, read_rows};
+pub use provenance::{PROVENANCE_FILE, Provenance, Session, git_commit};
 pub use run::{
-    DivergedRun, EvalReport, RunRecord, RunSummary, eval_run, finished_run, load_run_model,
-    run_experiment,
+    ALPHA_BINS, DivergedRun, EvalReport, RunRecord, RunSummary, eval_run, finished_run,
+    load_run_model, run_experiment,
 };
 pub use run_dir::{
-    CONFIG_FILE, CheckpointState, MANIFEST_FILE, METRICS_FILE, MODEL_FILE, Manifest, RunDir,
-    SUMMARY_FILE, TIMING_FILE,
+    CONFIG_FILE, CheckpointState, MANIFEST_FILE, METRICS_FILE, METRICS_JSONL_FILE, MODEL_FILE,
+    Manifest, RunDir, SUMMARY_FILE, TIMING_FILE, config_sha256,
 };
 pub use run_metric::{BEST_RUN_ACCURACY, is_known_metric, metric_value};
-pub use training::{PretrainReport, Silent, StopReason, TrainObserver, TrainOutcome, fit};
+pub use training::{
+    CHECKPOINT_SECONDS, PretrainReport, Silent, StopReason, TrainObserver, TrainOutcome, fit,
+};

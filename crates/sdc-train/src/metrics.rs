@@ -1,7 +1,10 @@
 //! Per-epoch records and the files they are written to: `metrics.csv` (deterministic columns,
-//! so two runs of one config compare byte for byte) and `timing.csv` (wall-clock seconds).
+//! so two runs of one config compare byte for byte), `metrics.jsonl` (the same epochs with every
+//! metric of both splits, one JSON object per line, also deterministic) and `timing.csv`
+//! (wall-clock seconds).
 
 use std::fs::OpenOptions;
+use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -106,6 +109,75 @@ pub fn append_row<T: Serialize>(path: &Path, row: &T) -> Result<(), TrainError> 
     writer.flush().map_err(|e| TrainError::io(path, e))
 }
 
+/// One line of `metrics.jsonl`: an evaluated epoch with every metric of each split (loss,
+/// accuracy, the four cells' counts and rates, the attention statistics), for tools that read
+/// JSON lines (pandas `read_json(lines=True)`, `jq`). Deterministic like `metrics.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricsLine {
+    /// Epoch, 1-based.
+    pub epoch: usize,
+    /// Mean mini-batch loss while training.
+    pub running_loss: f64,
+    /// The training set in evaluation mode.
+    pub train: Option<SplitMetrics>,
+    /// The test set.
+    pub test: Option<SplitMetrics>,
+}
+
+impl From<&EpochRecord> for MetricsLine {
+    fn from(r: &EpochRecord) -> Self {
+        Self {
+            epoch: r.epoch,
+            running_loss: r.running_loss,
+            train: r.train.clone(),
+            test: r.test.clone(),
+        }
+    }
+}
+
+/// Appends one JSON line to a JSON-lines file (`metrics.jsonl`). A crash mid-line leaves a torn
+/// last line, which [`truncate_lines`] drops.
+pub fn append_line<T: Serialize>(path: &Path, row: &T) -> Result<(), TrainError> {
+    let mut line = serde_json::to_vec(row).map_err(|e| TrainError::io(path, e))?;
+    line.push(b'\n');
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| TrainError::io(path, e))?;
+    file.write_all(&line).map_err(|e| TrainError::io(path, e))
+}
+
+/// Keeps the complete lines up to `epoch` of a JSON-lines file whose objects have an `epoch`
+/// field (the JSON-lines twin of [`truncate_rows`]). With `epoch = 0` the file is removed.
+pub fn truncate_lines(path: &Path, epoch: usize) -> Result<(), TrainError> {
+    #[derive(Deserialize)]
+    struct Epoch {
+        epoch: usize,
+    }
+    if !path.is_file() {
+        return Ok(());
+    }
+    if epoch == 0 {
+        return std::fs::remove_file(path).map_err(|e| TrainError::io(path, e));
+    }
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    let mut kept = Vec::new();
+    for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        if !line.ends_with(b"\n") {
+            break; // torn by a crash mid-write: always the last line
+        }
+        let row: Epoch = serde_json::from_slice(line).map_err(|e| TrainError::Damaged {
+            path: path.to_path_buf(),
+            message: format!("line {}: not a metrics line: {e}", i + 1),
+        })?;
+        if row.epoch <= epoch {
+            kept.extend_from_slice(line);
+        }
+    }
+    crate::run_dir::write_atomic(path, &kept)
+}
+
 /// Reads every row of a `metrics.csv`.
 pub fn read_rows(path: &Path) -> Result<Vec<MetricsRow>, TrainError> {
     let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
@@ -178,6 +250,40 @@ mod tests {
             "epoch,elapsed_s\n1,0.5\n2,0.5\n"
         );
         truncate_rows(&path, 0).expect("remove");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn json_lines_truncate_like_csv_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("metrics.jsonl");
+        for epoch in 1..=3 {
+            let line = MetricsLine {
+                epoch,
+                running_loss: 0.25,
+                train: None,
+                test: None,
+            };
+            append_line(&path, &line).expect("append");
+        }
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes.extend_from_slice(b"{\"epoch\":4,\"runn");
+        std::fs::write(&path, &bytes).expect("tear");
+        truncate_lines(&path, 2).expect("truncate");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let epochs: Vec<usize> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<MetricsLine>(l)
+                    .expect("a line")
+                    .epoch
+            })
+            .collect();
+        assert_eq!(epochs, [1, 2]);
+        std::fs::write(&path, b"{\"epoch\":1}\nnot json\n").expect("damage");
+        let err = truncate_lines(&path, 1).expect_err("damaged").to_string();
+        assert!(err.contains("line 2"), "{err}");
+        truncate_lines(&path, 0).expect("remove");
         assert!(!path.exists());
     }
 }

@@ -33,13 +33,21 @@ use crate::config::{ExperimentConfig, OptimizerConfig};
 use crate::device::device;
 use crate::error::TrainError;
 use crate::evaluate::{Predictions, SplitMetrics};
-use crate::metrics::{EpochRecord, MetricsRow, TimingRow, append_row, truncate_rows};
-use crate::objective::{Objective, ObjectivePass, PassOutputs};
-use crate::run::{Opened, RunSummary, complete_run, open_run, record_divergence};
-use crate::run_dir::{
-    CHECKPOINT_DIR, Checkpoint, CheckpointState, METRICS_FILE, MODEL_FILE, RunDir, TIMING_FILE,
+use crate::metrics::{
+    EpochRecord, MetricsLine, MetricsRow, TimingRow, append_line, append_row, truncate_lines,
+    truncate_rows,
 };
-use crate::training::{StopReason, TrainOutcome, divergence, epoch_order};
+use crate::provenance::Provenance;
+use crate::objective::{Objective, ObjectivePass, PassOutputs};
+use crate::run::{
+    Opened, RunRecord, RunSummary, complete_run, end_run, open_run, record_divergence,
+    start_provenance,
+};
+use crate::run_dir::{
+    CHECKPOINT_DIR, Checkpoint, CheckpointState, METRICS_FILE, METRICS_JSONL_FILE, MODEL_FILE,
+    RunDir, TIMING_FILE,
+};
+use crate::training::{CHECKPOINT_SECONDS, StopReason, TrainOutcome, divergence, epoch_order};
 
 /// Checkpoint file that marks a replica group's checkpoint and holds the optimiser's step count.
 pub const REPLICA_STATE: &str = "replica-state.json";
@@ -198,6 +206,8 @@ struct Member {
 struct Active {
     config: ExperimentConfig,
     run: RunDir,
+    /// This process's session in the run's `provenance.json`.
+    provenance: Provenance,
     /// The single model of this seed (for its parameter identities and shapes).
     template: AttentionModel,
     start_loss: Option<f64>,
@@ -370,6 +380,7 @@ fn train_group(
                 for file in [METRICS_FILE, TIMING_FILE] {
                     truncate_rows(&member.run.file(file), c.state.epoch)?;
                 }
+                truncate_lines(&member.run.file(METRICS_JSONL_FILE), c.state.epoch)?;
                 (
                     load(MODEL_FILE)?,
                     c.state.train_seconds,
@@ -380,13 +391,16 @@ fn train_group(
                 for file in [METRICS_FILE, TIMING_FILE] {
                     truncate_rows(&member.run.file(file), 0)?;
                 }
+                truncate_lines(&member.run.file(METRICS_JSONL_FILE), 0)?;
                 (init()?, 0.0, None)
             }
         };
         models.push(model);
+        let provenance = start_provenance(&member.run, &member.config, first_epoch)?;
         active.push(Active {
             config: member.config,
             run: member.run,
+            provenance,
             template,
             start_loss,
             seconds_before,
@@ -417,6 +431,7 @@ fn train_group(
 
     let max_epochs = t.max_epochs;
     let started = Instant::now();
+    let mut last_checkpoint = started;
     // Steps and samples of one replica in this process (every active replica takes each step).
     let (mut steps, mut samples) = (0usize, 0usize);
     let mut epoch = first_epoch - 1;
@@ -516,12 +531,20 @@ fn train_group(
             None
         };
         let mut tests: Option<Vec<SplitMetrics>> = None;
+        // Checkpointed by the clock too, as a single run is; it never changes the results.
+        let overdue = last_checkpoint.elapsed().as_secs_f64() >= CHECKPOINT_SECONDS;
+        if overdue && epoch < max_epochs {
+            last_checkpoint = Instant::now();
+        }
         let mut finished: Vec<(usize, Option<StopReason>)> = Vec::new(); // (replica, stop) or diverged
         for i in 0..r {
             let a = &mut active[i];
             if let Some(reason) = diverged[i].take() {
-                let error = record_divergence(&a.run, &a.config, epoch, reason)?;
-                results[a.slot] = Some(Err(error));
+                let record = record_divergence(&a.run, &a.config, epoch, reason);
+                results[a.slot] = Some(
+                    end_run(&a.run, &a.config, &mut a.provenance, record)
+                        .and_then(RunRecord::into_summary),
+                );
                 finished.push((i, None));
                 continue;
             }
@@ -539,8 +562,11 @@ fn train_group(
                 if let Some(reason) = divergence(train_metrics, start, train.n_classes())
                     && (!train_metrics.loss.is_finite() || epoch == max_epochs)
                 {
-                    let error = record_divergence(&a.run, &a.config, epoch, reason)?;
-                    results[a.slot] = Some(Err(error));
+                    let record = record_divergence(&a.run, &a.config, epoch, reason);
+                    results[a.slot] = Some(
+                        end_run(&a.run, &a.config, &mut a.provenance, record)
+                            .and_then(RunRecord::into_summary),
+                    );
                     finished.push((i, None));
                     continue;
                 }
@@ -567,6 +593,7 @@ fn train_group(
                     record.test = tests.as_ref().map(|t| t[i].clone());
                     record.elapsed_s = elapsed(a);
                     append_row(&a.run.file(METRICS_FILE), &MetricsRow::from(&record))?;
+                    append_line(&a.run.file(METRICS_JSONL_FILE), &MetricsLine::from(&record))?;
                     append_row(
                         &a.run.file(TIMING_FILE),
                         &TimingRow {
@@ -585,6 +612,7 @@ fn train_group(
                 finished.push((i, Some(StopReason::MaxEpochs)));
             } else if stop_after == Some(epoch)
                 || (t.checkpoint_every > 0 && epoch % t.checkpoint_every == 0)
+                || overdue
             {
                 let state = CheckpointState {
                     epoch,
@@ -595,9 +623,13 @@ fn train_group(
             }
         }
         if stop_after == Some(epoch) {
-            for (i, a) in active.iter().enumerate() {
+            for (i, a) in active.iter_mut().enumerate() {
                 if !finished.iter().any(|&(f, _)| f == i) {
-                    results[a.slot] = Some(Err(TrainError::Interrupted { epoch }));
+                    let interrupted = Err(TrainError::Interrupted { epoch });
+                    results[a.slot] = Some(
+                        end_run(&a.run, &a.config, &mut a.provenance, interrupted)
+                            .and_then(RunRecord::into_summary),
+                    );
                 }
             }
         }
@@ -607,7 +639,7 @@ fn train_group(
         // Finish the replicas that ended, then drop them from the batch.
         for &(i, stop) in &finished {
             let Some(stop_reason) = stop else { continue };
-            let a = &active[i];
+            let a = &mut active[i];
             let last = a
                 .last
                 .clone()
@@ -621,7 +653,9 @@ fn train_group(
                 steps_here: steps,
                 samples_here: samples,
             };
-            let result = complete_run(&a.run, &a.config, &outcome, train, &autodiff, n_parameters);
+            let record = complete_run(&a.run, &a.config, &outcome, train, &autodiff, n_parameters);
+            let result = end_run(&a.run, &a.config, &mut a.provenance, record)
+                .and_then(RunRecord::into_summary);
             if let Err(e) = &result {
                 warn!(dir = %a.run.path().display(), error = %e, "replica failed to finish");
             }
@@ -649,9 +683,14 @@ fn train_group(
     }
     // Resumed at max_epochs with nothing left to run: these finish as single runs would.
     for Active {
-        config, run, slot, ..
+        config,
+        run,
+        mut provenance,
+        slot,
+        ..
     } in active
     {
+        provenance.end(&run, "handed to a single run")?;
         let path = run.path().to_path_buf();
         drop(run);
         results[slot] = Some(crate::run_experiment(&config, &path, &mut crate::Silent));

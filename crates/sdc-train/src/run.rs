@@ -12,9 +12,10 @@ use crate::config::ExperimentConfig;
 use crate::device::{BackendKind, Precision, device};
 use crate::error::TrainError;
 use crate::evaluate::{Predictions, SplitMetrics, evaluate, predict};
+use crate::provenance::{PROVENANCE_FILE, Provenance};
 use crate::run_dir::{
-    MANIFEST_FILE, METRICS_FILE, MODEL_FILE, RUN_TIMING_FILE, RunDir, SUMMARY_FILE, TIMING_FILE,
-    parse_json, write_atomic,
+    MANIFEST_FILE, METRICS_FILE, METRICS_JSONL_FILE, MODEL_FILE, RUN_TIMING_FILE, RunDir,
+    SUMMARY_FILE, TIMING_FILE, parse_json, write_atomic,
 };
 use crate::training::{StopReason, TrainObserver, TrainOutcome, fit};
 
@@ -153,12 +154,16 @@ pub fn run_experiment(
     out: &Path,
     observer: &mut dyn TrainObserver,
 ) -> Result<RunSummary, TrainError> {
-    let run = match open_run(config, out)? {
-        Opened::Finished(record) => return record.into_summary(),
-        Opened::Ready(run) => run,
-    };
-    let _span = tracing::info_span!("run", name = %config.name, seed = config.train.seed).entered();
-
+    // A finished run is only verified: nothing to build for it.
+    if out.join(MANIFEST_FILE).is_file() {
+        let run = RunDir::lock(out)?;
+        if let Some(record) = finished_record(&run, Some(config))? {
+            info!(dir = %out.display(), "run already finished; not training again");
+            return record.into_summary();
+        }
+    }
+    // Everything that can refuse the configuration (the backend, the data, the model's sizes)
+    // runs before anything is written: a failed start leaves no directory behind.
     let splits = config.data.load()?;
     let device = device(config.train.backend, config.train.precision)?.autodiff();
     let model = config.model.init_for(
@@ -167,23 +172,78 @@ pub fn run_experiment(
         config.train.seed,
         &device,
     )?;
-    let n_parameters = model.num_params();
-    let outcome = match fit(
-        config,
-        model,
-        &splits.train,
-        Some(&splits.test),
-        &device,
-        Some(&run),
-        observer,
-    ) {
-        Ok(outcome) => outcome,
-        Err(TrainError::Diverged { epoch, reason }) => {
-            return Err(record_divergence(&run, config, epoch, reason)?);
-        }
-        Err(e) => return Err(e),
+
+    let run = match open_run(config, out)? {
+        Opened::Finished(record) => return record.into_summary(),
+        Opened::Ready(run) => run,
     };
-    complete_run(&run, config, &outcome, &splits.train, &device, n_parameters)
+    let first_epoch = run
+        .latest_checkpoint(config)?
+        .map_or(1, |checkpoint| checkpoint.state.epoch + 1);
+    let mut provenance = start_provenance(&run, config, first_epoch)?;
+    let _span = tracing::info_span!("run", name = %config.name, seed = config.train.seed).entered();
+    let result = train_into(config, &run, splits, device, model, observer);
+    end_run(&run, config, &mut provenance, result)?.into_summary()
+}
+
+/// Starts this process's session in the run's `provenance.json`, training from `first_epoch`.
+pub(crate) fn start_provenance(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    first_epoch: usize,
+) -> Result<Provenance, TrainError> {
+    Provenance::start(
+        run,
+        config.train.backend,
+        config.train.precision,
+        first_epoch,
+    )
+}
+
+/// Ends a run's session: records in `provenance` how `result` ended and, for a completed or
+/// diverged run, writes the manifest (last: only then is the run finished) and removes the
+/// checkpoints, which the final model (or the record of divergence) supersedes.
+pub(crate) fn end_run(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    provenance: &mut Provenance,
+    result: Result<RunRecord, TrainError>,
+) -> Result<RunRecord, TrainError> {
+    let outcome = match &result {
+        Ok(RunRecord::Completed(_)) => "completed".to_string(),
+        Ok(RunRecord::Diverged(_)) | Err(TrainError::Diverged { .. }) => "diverged".to_string(),
+        Err(TrainError::Interrupted { epoch }) => format!("interrupted after epoch {epoch}"),
+        Err(e) => format!("failed: {e}"),
+    };
+    let ended = provenance.end(run, &outcome);
+    let record = result?;
+    ended?;
+    let record_files: &[&str] = match &record {
+        RunRecord::Completed(_) => &[
+            METRICS_FILE,
+            METRICS_JSONL_FILE,
+            TIMING_FILE,
+            MODEL_FILE,
+            SUMMARY_FILE,
+            RUN_TIMING_FILE,
+            PROVENANCE_FILE,
+        ],
+        RunRecord::Diverged(_) => &[
+            METRICS_FILE,
+            METRICS_JSONL_FILE,
+            SUMMARY_FILE,
+            PROVENANCE_FILE,
+        ],
+    };
+    // A run that diverged before its first evaluation has no metrics.
+    let present: Vec<&str> = record_files
+        .iter()
+        .copied()
+        .filter(|name| matches!(record, RunRecord::Completed(_)) || run.file(name).is_file())
+        .collect();
+    run.finish(config, &present)?;
+    run.remove_checkpoints()?;
+    Ok(record)
 }
 
 /// A run directory opened for training: already finished, or locked and ready.
@@ -215,14 +275,43 @@ pub(crate) fn open_run(config: &ExperimentConfig, out: &Path) -> Result<Opened, 
     Ok(Opened::Ready(run))
 }
 
-/// Records that the run in `run` diverged at `epoch` (`summary.json` with `"status":
-/// "diverged"`, the manifest, no checkpoints) and returns the divergence as the error to report.
+/// Trains a validated configuration into the locked `run`: the summary of a completed run, or
+/// the record of one that diverged; the caller writes the manifest.
+fn train_into(
+    config: &ExperimentConfig,
+    run: &RunDir,
+    splits: sdc_data::Splits,
+    device: burn::tensor::Device,
+    model: sdc_model::AttentionModel,
+    observer: &mut dyn TrainObserver,
+) -> Result<RunRecord, TrainError> {
+    let n_parameters = model.num_params();
+    let outcome = match fit(
+        config,
+        model,
+        &splits.train,
+        Some(&splits.test),
+        &device,
+        Some(run),
+        observer,
+    ) {
+        Ok(outcome) => outcome,
+        Err(TrainError::Diverged { epoch, reason }) => {
+            return record_divergence(run, config, epoch, reason);
+        }
+        Err(e) => return Err(e),
+    };
+    complete_run(run, config, &outcome, &splits.train, &device, n_parameters)
+}
+
+/// Records that the run in `run` diverged at `epoch`: `summary.json` with `"status":
+/// "diverged"`; the caller ends the run ([`end_run`]).
 pub(crate) fn record_divergence(
     run: &RunDir,
     config: &ExperimentConfig,
     epoch: usize,
     reason: String,
-) -> Result<TrainError, TrainError> {
+) -> Result<RunRecord, TrainError> {
     let record = RunRecord::Diverged(DivergedRun {
         name: config.name.clone(),
         sdc_version: env!("CARGO_PKG_VERSION").into(),
@@ -232,18 +321,13 @@ pub(crate) fn record_divergence(
         reason: reason.clone(),
     });
     run.write_json(SUMMARY_FILE, &record)?;
-    let mut files = vec![SUMMARY_FILE];
-    if run.file(METRICS_FILE).is_file() {
-        files.push(METRICS_FILE);
-    }
-    run.finish(config, &files)?;
-    run.remove_checkpoints()?;
     tracing::warn!(epoch, %reason, "run diverged");
-    Ok(TrainError::Diverged { epoch, reason })
+    Ok(record)
 }
 
-/// Writes the final model, `summary.json`, `timing.json` and the manifest (last) of a run that
-/// trained to `outcome`; `device` is the training (autodiff) device.
+/// Writes the final model, `summary.json` and `timing.json` of a run that trained to
+/// `outcome`; `device` is the training (autodiff) device. The caller ends the run
+/// ([`end_run`]).
 pub(crate) fn complete_run(
     run: &RunDir,
     config: &ExperimentConfig,
@@ -251,7 +335,7 @@ pub(crate) fn complete_run(
     train_split: &SdcDataset,
     device: &burn::tensor::Device,
     n_parameters: usize,
-) -> Result<RunSummary, TrainError> {
+) -> Result<RunRecord, TrainError> {
     outcome.model.save(&run.file(MODEL_FILE))?;
     let final_train = predict(
         &outcome.model.valid(),
@@ -296,31 +380,18 @@ pub(crate) fn complete_run(
         alpha_at_true,
     };
     run.write_json(RUN_TIMING_FILE, &timing)?;
-    run.write_json(
-        SUMMARY_FILE,
-        &RunRecord::Completed(Box::new(summary.clone())),
-    )?;
-    // The manifest goes last: only now is the run finished.
-    run.finish(
-        config,
-        &[
-            METRICS_FILE,
-            TIMING_FILE,
-            MODEL_FILE,
-            SUMMARY_FILE,
-            RUN_TIMING_FILE,
-        ],
-    )?;
-    // The final model supersedes the resumable state.
-    run.remove_checkpoints()?;
-    info!(
-        epochs = summary.epochs,
-        accuracy = summary.train.summary.accuracy,
-        ftpt = summary.train.summary.rates.ftpt,
-        ffpt = summary.train.summary.rates.ffpt,
-        "run finished"
-    );
-    Ok(summary)
+    let record = RunRecord::Completed(Box::new(summary));
+    run.write_json(SUMMARY_FILE, &record)?;
+    if let RunRecord::Completed(summary) = &record {
+        info!(
+            epochs = summary.epochs,
+            accuracy = summary.train.summary.accuracy,
+            ftpt = summary.train.summary.rates.ftpt,
+            ffpt = summary.train.summary.rates.ffpt,
+            "run finished"
+        );
+    }
+    Ok(record)
 }
 
 /// Rebuilds the final model of the finished run in `run_dir`, trained with `config`, on

@@ -5,6 +5,8 @@
 //! - `config.toml`: the resolved experiment configuration;
 //! - `metrics.csv`: one row per evaluated epoch, deterministic columns only (the same config
 //!   gives the same bytes);
+//! - `metrics.jsonl`: the same epochs as JSON lines, with every metric of both splits
+//!   (deterministic too);
 //! - `timing.csv`: wall-clock seconds per evaluated epoch (not deterministic, kept apart);
 //! - `summary.json`: the final metrics (or the record of a diverged run); `timing.json`: the
 //!   run's wall-clock numbers;
@@ -32,6 +34,8 @@ use crate::error::TrainError;
 pub const CONFIG_FILE: &str = "config.toml";
 /// Per-epoch metrics (deterministic columns).
 pub const METRICS_FILE: &str = "metrics.csv";
+/// Per-epoch metrics as JSON lines (every metric of both splits; deterministic).
+pub const METRICS_JSONL_FILE: &str = "metrics.jsonl";
 /// Per-epoch wall-clock seconds.
 pub const TIMING_FILE: &str = "timing.csv";
 /// Final summary.

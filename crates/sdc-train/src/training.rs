@@ -22,8 +22,13 @@ use tracing::{debug, info, info_span};
 use crate::config::{ExperimentConfig, Network, OptimizerConfig, TrainConfig};
 use crate::error::TrainError;
 use crate::evaluate::{SplitMetrics, evaluate};
-use crate::metrics::{EpochRecord, MetricsRow, TimingRow, append_row, truncate_rows};
-use crate::run_dir::{CheckpointState, METRICS_FILE, PRETRAIN_FILE, RunDir, TIMING_FILE};
+use crate::metrics::{
+    EpochRecord, MetricsLine, MetricsRow, TimingRow, append_line, append_row, truncate_lines,
+    truncate_rows,
+};
+use crate::run_dir::{
+    CheckpointState, METRICS_FILE, METRICS_JSONL_FILE, PRETRAIN_FILE, RunDir, TIMING_FILE,
+};
 
 pub use pretrain::PretrainReport;
 
@@ -36,6 +41,9 @@ fn updates(t: &TrainConfig, network: Network, epoch: usize) -> bool {
 pub trait TrainObserver {
     /// Training starts (or resumes) at `first_epoch` of `max_epochs`.
     fn on_start(&mut self, _first_epoch: usize, _max_epochs: usize) {}
+    /// `done` of the `total` mini-batches of `epoch` have stepped (called after each one, so
+    /// a long epoch shows progress).
+    fn on_batch(&mut self, _epoch: usize, _done: usize, _total: usize) {}
     /// An epoch finished.
     fn on_epoch(&mut self, _record: &EpochRecord) {}
     /// Asked after every epoch: `true` saves a checkpoint and ends the run with
@@ -142,6 +150,7 @@ fn resume_or_init(
         for file in [METRICS_FILE, TIMING_FILE] {
             truncate_rows(&run.file(file), state.epoch)?;
         }
+        truncate_lines(&run.file(METRICS_JSONL_FILE), state.epoch)?;
         info!(epoch = state.epoch, "resuming from checkpoint");
         return Ok(Start {
             model,
@@ -156,6 +165,7 @@ fn resume_or_init(
         for file in [METRICS_FILE, TIMING_FILE] {
             truncate_rows(&run.file(file), 0)?;
         }
+        truncate_lines(&run.file(METRICS_JSONL_FILE), 0)?;
     }
     let model = init_from::init_from_runs(&t.init_from, model, train, device)?;
     let (model, reports) = pretrain::pretrain(t, model, train, device)?;
@@ -191,6 +201,7 @@ fn train_epoch(
     train: &SdcDataset,
     epoch: usize,
     device: &Device,
+    observer: &mut dyn TrainObserver,
 ) -> Result<EpochSteps, TrainError> {
     let lr = t.optimizer.lr();
     let order = epoch_order(t.seed, epoch, train.len());
@@ -199,6 +210,7 @@ fn train_epoch(
     debug!(step_focus, step_classifier, "networks updated this epoch");
     let (mut loss_sum, mut first_loss) = (0.0, f64::NAN);
     let (mut n_batches, mut steps, mut samples) = (0usize, 0usize, 0usize);
+    let total = order.len().div_ceil(t.batch_size.max(1));
     for chunk in order.chunks(t.batch_size) {
         let batch = SdcBatcher.batch_indices(train, chunk, device);
         let pass = t.objective.forward(&model, batch.inputs);
@@ -233,6 +245,7 @@ fn train_epoch(
             steps += 1;
             samples += chunk.len();
         }
+        observer.on_batch(epoch, n_batches, total);
     }
     Ok(EpochSteps {
         model,
@@ -242,6 +255,10 @@ fn train_epoch(
         samples,
     })
 }
+
+/// Wall-clock seconds after which an epoch's end is checkpointed even when
+/// `train.checkpoint_every` does not ask for it.
+pub const CHECKPOINT_SECONDS: f64 = 60.0;
 
 /// A training loss this many times its start, at chance accuracy, counts as divergence.
 pub const DIVERGED_LOSS_RATIO: f64 = 10.0;
@@ -317,6 +334,7 @@ pub fn fit(
 
     observer.on_start(first_epoch, max_epochs);
     let started = Instant::now();
+    let mut last_checkpoint = started;
     let (mut steps, mut samples) = (0usize, 0usize);
     let mut last: Option<EpochRecord> = None;
     let mut stop_reason = StopReason::MaxEpochs;
@@ -325,7 +343,7 @@ pub fn fit(
     while epoch < max_epochs {
         epoch += 1;
         let _span = info_span!("epoch", epoch).entered();
-        let done = train_epoch(t, model, &mut optimizers, train, epoch, device)?;
+        let done = train_epoch(t, model, &mut optimizers, train, epoch, device, observer)?;
         model = done.model;
         steps += done.steps;
         samples += done.samples;
@@ -359,6 +377,7 @@ pub fn fit(
                 log_epoch(&record);
                 if let Some(run) = run {
                     append_row(&run.file(METRICS_FILE), &MetricsRow::from(&record))?;
+                    append_line(&run.file(METRICS_JSONL_FILE), &MetricsLine::from(&record))?;
                     let timing = TimingRow {
                         epoch,
                         elapsed_s: record.elapsed_s,
@@ -376,9 +395,13 @@ pub fn fit(
             break;
         }
         let interrupted = observer.should_stop();
+        let scheduled_checkpoint = t.checkpoint_every > 0 && epoch % t.checkpoint_every == 0;
+        // Long epochs are checkpointed by the clock too, so a crash loses minutes, not hours.
+        // Resuming is exact either way, so when checkpoints happen never changes the results.
+        let overdue = last_checkpoint.elapsed().as_secs_f64() >= CHECKPOINT_SECONDS;
         if let Some(run) = run
             && epoch < max_epochs
-            && (interrupted || (t.checkpoint_every > 0 && epoch % t.checkpoint_every == 0))
+            && (interrupted || scheduled_checkpoint || overdue)
         {
             let state = CheckpointState {
                 epoch,
@@ -386,6 +409,7 @@ pub fn fit(
                 start_loss: start,
             };
             checkpoint::save(run, config, &model, &optimizers, &state)?;
+            last_checkpoint = Instant::now();
         }
         if interrupted && epoch < max_epochs {
             return Err(TrainError::Interrupted { epoch });

@@ -71,7 +71,7 @@ fn assert_replicas_match_single_runs(config: &ExperimentConfig, seeds: &[u64]) {
             (Err(TrainError::Diverged { .. }), Err(TrainError::Diverged { .. })) => {}
             (a, b) => panic!("seed {seed}: single {a:?}, replica {b:?}"),
         }
-        for file in ["metrics.csv", "summary.json", "config.toml"] {
+        for file in ["metrics.csv", "metrics.jsonl", "summary.json", "config.toml"] {
             if singles[i].join(file).is_file() || batched[i].join(file).is_file() {
                 assert_eq!(
                     read(&singles[i], file),
@@ -81,6 +81,19 @@ fn assert_replicas_match_single_runs(config: &ExperimentConfig, seeds: &[u64]) {
             }
         }
         assert!(batched[i].join("manifest.json").is_file(), "finished");
+        // The manifest lists the same files as the single run's, provenance.json included.
+        let listed = |dir: &Path| {
+            let manifest: serde_json::Value =
+                serde_json::from_str(&read(dir, "manifest.json")).expect("manifest json");
+            let mut names: Vec<String> = manifest["files"]
+                .as_object()
+                .map(|files| files.keys().cloned().collect())
+                .unwrap_or_default();
+            names.sort();
+            names
+        };
+        assert_eq!(listed(&singles[i]), listed(&batched[i]), "seed {seed}: manifest");
+        assert!(listed(&batched[i]).iter().any(|f| f == "provenance.json"));
         assert!(
             !batched[i].join("checkpoint").exists(),
             "no checkpoints left"
@@ -177,7 +190,7 @@ fn an_interrupted_group_resumes_to_the_uninterrupted_result() {
     let resumed = run_replicas(&configs, &cut);
     for (i, r) in resumed.iter().enumerate() {
         r.as_ref().expect("resumes and finishes");
-        for file in ["metrics.csv", "summary.json"] {
+        for file in ["metrics.csv", "metrics.jsonl", "summary.json"] {
             assert_eq!(read(&whole[i], file), read(&cut[i], file), "{file}");
         }
     }

@@ -45,7 +45,7 @@ fn f64_replicas_equal_single_runs() {
         for (i, c) in configs.iter().enumerate() {
             let single = root.path().join(format!("single-{i}"));
             run_experiment(c, &single, &mut Silent).expect("trains");
-            for file in ["metrics.csv", "summary.json"] {
+            for file in ["metrics.csv", "metrics.jsonl", "summary.json"] {
                 let read = |d: &std::path::Path| std::fs::read(d.join(file)).expect(file);
                 assert_eq!(read(&single), read(&batched[i]), "{optimizer}: {file}");
             }

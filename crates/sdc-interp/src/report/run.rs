@@ -23,6 +23,11 @@ pub struct RunReport {
     pub alpha_at_true: Option<Histogram>,
     /// Training curves over epochs (e.g. train FTPT and accuracy), if any.
     pub curves: Vec<Series>,
+    /// Further figures after the histogram and the curves (e.g. an attention gallery).
+    pub extra: Vec<Figure>,
+    /// Markdown paragraphs after the figures (e.g. how a gallery's samples were chosen, and
+    /// its numbers as a table).
+    pub notes: Vec<String>,
 }
 
 /// The files a run report was written to.
@@ -57,9 +62,10 @@ pub fn render_run(report: &RunReport, out_dir: &Path) -> Result<RenderedRun, Rep
             series: report.curves.clone(),
         });
     }
+    plots.extend(report.extra.iter().cloned());
     let mut drawn = Vec::new();
     for figure in &plots {
-        let rel = format!("figures/{}.svg", figure.name());
+        let rel = format!("figures/{}.{}", figure.name(), figure.extension());
         let svg = figures::draw(figure, &out_dir.join(&rel))?;
         drawn.push((rel, figure.title().to_string(), svg));
     }
@@ -124,6 +130,9 @@ fn to_markdown(report: &RunReport, drawn: &[(String, String, figures::Drawn)]) -
     for (rel, title, _) in drawn {
         let _ = write!(s, "\n![{title}]({rel})\n");
     }
+    for note in &report.notes {
+        let _ = write!(s, "\n{note}\n");
+    }
     s
 }
 
@@ -156,6 +165,9 @@ fn to_html(report: &RunReport, drawn: &[(String, String, figures::Drawn)]) -> St
             t = html_escape(title)
         );
     }
+    for note in &report.notes {
+        let _ = writeln!(s, "<pre>{}</pre>", html_escape(note));
+    }
     s.push_str("</body></html>\n");
     s
 }
@@ -181,6 +193,8 @@ mod tests {
                 label: "train FTPT".into(),
                 points: vec![(1.0, 20.0), (2.0, 60.0)],
             }],
+            extra: Vec::new(),
+            notes: vec!["Chosen <by hand>.".into()],
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let out = render_run(&report, dir.path()).expect("renders");
