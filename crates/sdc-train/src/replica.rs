@@ -23,10 +23,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, activation};
 use sdc_data::{SdcBatcher, SdcDataset};
 use sdc_interp::FocusCriterion;
-use sdc_model::{AttentionModel, ReplicaModel, select_replicas};
+use sdc_model::{AttentionMap, AttentionModel, ReplicaModel, ReplicaOutput, select_replicas};
 use tracing::{info, warn};
 
 use crate::config::{ExperimentConfig, OptimizerConfig};
@@ -37,8 +37,8 @@ use crate::metrics::{
     EpochRecord, MetricsLine, MetricsRow, TimingRow, append_line, append_row, truncate_lines,
     truncate_rows,
 };
+use crate::objective::Objective;
 use crate::provenance::Provenance;
-use crate::objective::{Objective, ObjectivePass, PassOutputs};
 use crate::run::{
     Opened, RunRecord, RunSummary, complete_run, end_run, open_run, record_divergence,
     start_provenance,
@@ -465,22 +465,9 @@ fn train_group(
                 .collect();
             let live = model.clone().with_tensors(params.clone());
             let out = live.forward(inputs);
-            let losses: Vec<Tensor<1>> = (0..r)
-                .map(|i| {
-                    let pass = replica_pass(&out, i);
-                    t.objective.loss(
-                        &model.attention,
-                        t.entropy,
-                        &pass,
-                        batch.labels.clone().narrow(0, i * b, b),
-                    )
-                })
-                .collect();
-            let values: Vec<f64> = Tensor::cat(losses.clone(), 0)
-                .try_into_vec_as::<f64>()
-                .map_err(|e| TrainError::Device(format!("reading losses: {e}")))?;
-            let mut total: Option<Tensor<1>> = None;
-            for (i, (&value, loss)) in values.iter().zip(losses).enumerate() {
+            let losses = training_losses(&out, batch.labels, &model.attention, t.entropy);
+            let values: Vec<f64> = read(losses.clone(), "losses")?;
+            for (i, &value) in values.iter().enumerate() {
                 if !value.is_finite() {
                     diverged[i].get_or_insert_with(|| format!("the mini-batch loss is {value}"));
                 }
@@ -491,14 +478,15 @@ fn train_group(
                     first_losses[i] = value;
                 }
                 loss_sums[i] += value;
-                total = Some(match total {
-                    None => loss,
-                    Some(sum) => sum + loss,
-                });
             }
             n_batches += 1;
-            let Some(total) = total else { break };
-            let grads = total.backward();
+            if diverged.iter().all(Option::is_some) {
+                break;
+            }
+            // One backward pass for every replica: replica i's parameters only reach loss i,
+            // so the gradient of the sum is each replica's own (a diverged replica's may be NaN;
+            // it never leaves its rows, and the replica is dropped at the end of the epoch).
+            let grads = losses.sum().backward();
             let grads: Vec<Tensor<3>> = params
                 .iter()
                 .map(|p| {
@@ -521,7 +509,6 @@ fn train_group(
         let evaluated = if scheduled || t.stop.is_some() {
             Some(evaluate_replicas(
                 &model,
-                &t.objective,
                 train,
                 config0.eval_batch_size(),
                 config0.eval.focus,
@@ -578,7 +565,6 @@ fn train_group(
                         tests = Some(
                             evaluate_replicas(
                                 &model,
-                                &t.objective,
                                 test,
                                 config0.eval_batch_size(),
                                 config0.eval.focus,
@@ -701,26 +687,56 @@ fn train_group(
         .collect())
 }
 
-/// The objective's view of replica `i` of a batched forward pass.
-fn replica_pass(out: &sdc_model::ReplicaOutput, i: usize) -> ObjectivePass {
-    let slice = |t: &Tensor<3>| {
-        let [_, b, w] = t.dims();
-        t.clone().narrow(0, i, 1).reshape([b, w])
-    };
-    ObjectivePass {
-        scores: slice(&out.scores),
-        alpha: slice(&out.alpha),
-        outputs: PassOutputs::Soft {
-            averaged_logits: slice(&out.logits),
-        },
-    }
+/// The soft objective's data loss of every replica, `[R, 1]`: the mean cross-entropy of each
+/// replica's logits `[R, batch, classes]` against its labels (`[R * batch]`, replica-major), in
+/// one graph for all replicas.
+///
+/// Each replica's value and gradient are bit for bit those of the single model's
+/// `cross_entropy` (`log_softmax(logits).gather(labels).mean().neg()` on `[batch, classes]`):
+/// log-softmax and gather are row-wise; the batch mean is `mean_dim` over a contiguous
+/// `[R, batch]` array, which sums each replica's `batch` values as one contiguous lane (ndarray's
+/// `sum_axis`), the same summation the single model's `mean` runs over its `[batch, 1]` values,
+/// then divides by `batch`; and its backward multiplies by `1 / batch` as `mean`'s does.
+pub(crate) fn data_losses(logits: Tensor<3>, labels: Tensor<1, Int>) -> Tensor<2> {
+    let [r, b, _] = logits.dims();
+    activation::log_softmax(logits, 2)
+        .gather(2, labels.reshape([r, b, 1]))
+        .reshape([r, b])
+        .mean_dim(1)
+        .neg()
 }
 
-/// [`crate::evaluate`] for every replica at once: the same batches, each replica's loss by the
-/// objective's code on its own slice, the same prediction rule.
+/// The soft objective's training loss of every replica, `[R, 1]`: `(1 - k) data + k mean
+/// H(alpha)` as `Objective::loss` computes it for one model, the entropy's batch mean taken
+/// per replica as in [`data_losses`].
+fn training_losses(
+    out: &ReplicaOutput,
+    labels: Tensor<1, Int>,
+    map: &AttentionMap,
+    entropy_weight: f64,
+) -> Tensor<2> {
+    let data = data_losses(out.logits.clone(), labels);
+    if entropy_weight == 0.0 {
+        return data;
+    }
+    let [r, b, m] = out.alpha.dims();
+    let (scores, alpha) = (
+        out.scores.clone().reshape([r * b, m]),
+        out.alpha.clone().reshape([r * b, m]),
+    );
+    let log_alpha = map.log_weights(scores, alpha.clone());
+    let entropy = (alpha * log_alpha)
+        .sum_dim(1)
+        .reshape([r, b])
+        .mean_dim(1)
+        .neg();
+    data.mul_scalar(1.0 - entropy_weight) + entropy.mul_scalar(entropy_weight)
+}
+
+/// [`crate::evaluate`] for every replica at once: the same batches, the soft objective's loss of
+/// every replica in one graph ([`data_losses`]), the same prediction rule.
 fn evaluate_replicas(
     model: &ReplicaModel,
-    objective: &Objective,
     dataset: &SdcDataset,
     batch_size: usize,
     criterion: FocusCriterion,
@@ -745,11 +761,12 @@ fn evaluate_replicas(
         let b = chunk.len();
         let inputs = batch.inputs.unsqueeze_dim::<4>(0).repeat_dim(0, r);
         let out = model.forward(inputs);
-        let labels: Tensor<1, Int> = batch.labels;
-        let losses: Vec<Tensor<1>> = (0..r)
-            .map(|i| objective.data_loss(&replica_pass(&out, i), labels.clone()))
-            .collect();
-        let losses: Vec<f64> = read(Tensor::cat(losses, 0), "loss")?;
+        let labels: Tensor<1, Int> = batch
+            .labels
+            .unsqueeze_dim::<2>(0)
+            .repeat_dim(0, r)
+            .reshape([r * b]);
+        let losses: Vec<f64> = read(data_losses(out.logits.clone(), labels), "loss")?;
         let predicted: Vec<i64> = out
             .logits
             .argmax(2)

@@ -71,7 +71,12 @@ fn assert_replicas_match_single_runs(config: &ExperimentConfig, seeds: &[u64]) {
             (Err(TrainError::Diverged { .. }), Err(TrainError::Diverged { .. })) => {}
             (a, b) => panic!("seed {seed}: single {a:?}, replica {b:?}"),
         }
-        for file in ["metrics.csv", "metrics.jsonl", "summary.json", "config.toml"] {
+        for file in [
+            "metrics.csv",
+            "metrics.jsonl",
+            "summary.json",
+            "config.toml",
+        ] {
             if singles[i].join(file).is_file() || batched[i].join(file).is_file() {
                 assert_eq!(
                     read(&singles[i], file),
@@ -92,7 +97,11 @@ fn assert_replicas_match_single_runs(config: &ExperimentConfig, seeds: &[u64]) {
             names.sort();
             names
         };
-        assert_eq!(listed(&singles[i]), listed(&batched[i]), "seed {seed}: manifest");
+        assert_eq!(
+            listed(&singles[i]),
+            listed(&batched[i]),
+            "seed {seed}: manifest"
+        );
         assert!(listed(&batched[i]).iter().any(|f| f == "provenance.json"));
         assert!(
             !batched[i].join("checkpoint").exists(),
