@@ -19,19 +19,18 @@ use tracing::{info, warn};
 use crate::experiment::PlannedRun;
 use crate::sweep::{ERROR_FILE, RunStatus, SweepObserver, record_failure, run_one};
 
-/// The most seeds one batch holds when the planner chooses.
-pub const DEFAULT_MAX_REPLICAS: usize = 20;
-
-/// The planner's group size for `runs` on `jobs` workers: every worker gets a group where the
-/// plan allows it, and no group holds more than [`DEFAULT_MAX_REPLICAS`] seeds.
-pub fn default_replicas(runs: &[PlannedRun], jobs: usize) -> usize {
-    let batchable = runs
-        .iter()
-        .filter(|r| unsupported(&r.config).is_none())
-        .count();
-    batchable
-        .div_ceil(jobs.max(1))
-        .clamp(1, DEFAULT_MAX_REPLICAS)
+/// The planner's group size for `runs` on `jobs` workers: 1, every run alone.
+///
+/// Replica batching does not pay on the CPU backend: burn-ndarray's batched matrix product
+/// runs one `sgemm` per replica with the single model's shapes, and at these layer sizes
+/// (inner dimensions 2 to 12) the cost per sample is that product's packing, edge kernels and
+/// zeroed outputs, which batching does not share. Measured: 20 replicas of Dataset 2,
+/// Architecture 2, layer 0 train at 0.93x a single model's mosaics per CPU second
+/// (`replica_throughput` example), and the full avg-layer-d2 sweep took as long grouped as
+/// alone (its wall time is its slowest seed, which runs to `max_epochs` alone either way).
+/// `--replicas N` still batches, for backends or models where it pays.
+pub fn default_replicas(_runs: &[PlannedRun], _jobs: usize) -> usize {
+    1
 }
 
 /// What one worker takes: a single run, or a replica group (indices into the plan).

@@ -16,6 +16,7 @@ use sdc_train::{
 use crate::experiment::{ExperimentSpec, PlannedRun, Profile, display_value};
 use crate::replicas::{default_replicas, run_sweep_replicas};
 use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
+use sdc_train::replica::holds_replica_checkpoint;
 
 /// A run counts as a silent failure when it is this accurate (%)...
 pub(crate) const SILENT_ACCURACY: f64 = 95.0;
@@ -121,7 +122,11 @@ pub fn reproduce(
         let replicas = options
             .replicas
             .unwrap_or_else(|| default_replicas(&mine, options.jobs));
-        let results = if replicas > 1 {
+        // A run holding a replica group's checkpoint resumes only in a group.
+        let resumes_a_group = mine
+            .iter()
+            .any(|run| holds_replica_checkpoint(&runs_root.join(&run.rel_dir)));
+        let results = if replicas > 1 || resumes_a_group {
             run_sweep_replicas(&mine, &runs_root, options.jobs, replicas, observer)
         } else {
             run_sweep(&mine, &runs_root, options.jobs, observer)

@@ -505,7 +505,7 @@ fn train_group(
         let elapsed = |a: &Active| a.seconds_before + started.elapsed().as_secs_f64();
 
         // Evaluation, stop rule and divergence, replica by replica.
-        let scheduled = epoch % t.eval_every == 0 || epoch == max_epochs;
+        let scheduled = epoch.is_multiple_of(t.eval_every) || epoch == max_epochs;
         let evaluated = if scheduled || t.stop.is_some() {
             Some(evaluate_replicas(
                 &model,
@@ -597,7 +597,7 @@ fn train_group(
             } else if epoch == max_epochs {
                 finished.push((i, Some(StopReason::MaxEpochs)));
             } else if stop_after == Some(epoch)
-                || (t.checkpoint_every > 0 && epoch % t.checkpoint_every == 0)
+                || (t.checkpoint_every > 0 && epoch.is_multiple_of(t.checkpoint_every))
                 || overdue
             {
                 let state = CheckpointState {
