@@ -1,6 +1,6 @@
 //! Replica-batched training writes, for every seed, exactly what a single run of that seed
 //! writes: the same `metrics.csv` (every epoch's losses, accuracy and rates) and the same
-//! `summary.json`, byte for byte, on the ndarray backend.
+//! `summary.json`, byte for byte, on the default backend (flex) and on ndarray.
 
 use std::path::Path;
 
@@ -116,6 +116,12 @@ fn replicas_equal_single_runs_at_every_averaging_layer() {
         let config = small(&[&format!("model.averaging_layer={k}")]);
         assert_replicas_match_single_runs(&config, &[0, 1, 2]);
     }
+}
+
+#[test]
+fn replicas_equal_single_runs_on_ndarray() {
+    let config = small(&["train.backend=\"ndarray\"", "model.averaging_layer=1"]);
+    assert_replicas_match_single_runs(&config, &[0, 1]);
 }
 
 #[test]
