@@ -56,6 +56,10 @@ pub struct ReproduceArgs {
     /// in the full profile (5 for the headline claims), 1 in the quick one.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub datasets: Option<u32>,
+    /// Seeds of a grid point trained as one replica-batched model (default: chosen by the
+    /// planner; 1 trains every run alone).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub replicas: Option<u32>,
 }
 
 /// Where a reproduction runs from, which sets its defaults.
@@ -160,6 +164,7 @@ pub fn run(args: ReproduceArgs, home: &Home, quiet: bool) -> Result<()> {
         backend: args.backend,
         train: !args.report_only,
         datasets,
+        replicas: args.replicas.map(|n| n as usize),
     };
     if args.plan {
         print!("{}", sdc_reproduce::reproduce::plan_report(&options)?);

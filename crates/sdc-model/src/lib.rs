@@ -16,6 +16,7 @@ mod init;
 mod model;
 mod nets;
 mod readout;
+mod replica;
 
 pub use attention::AttentionMap;
 pub use conv::{BatchStatNorm, ConvBlock, ConvLayerConfig, ImageShape};
@@ -23,3 +24,4 @@ pub use error::{InvalidValue, ModelError};
 pub use init::{ClassifierInit, FocusInit, InitSeeding};
 pub use model::{AttentionModel, AttentionOutput, ModelConfig};
 pub use nets::{ClassifierConfig, ClassifierNet, FocusConfig, FocusNet};
+pub use replica::{ReplicaDense, ReplicaModel, ReplicaOutput, select_replicas};

@@ -14,9 +14,11 @@ use sdc_train::{
 };
 
 use crate::experiment::{ExperimentSpec, PlannedRun, Profile, display_value};
+use crate::replicas::{default_replicas, run_sweep_replicas};
 use crate::robustness::{draw_verdicts, draws};
 use crate::specs::SpecSource;
 use crate::sweep::{RunStatus, Shard, SweepObserver, recorded_failure, run_sweep};
+use sdc_train::replica::holds_replica_checkpoint;
 
 /// A run counts as a silent failure when it is this accurate (%)...
 pub(crate) const SILENT_ACCURACY: f64 = 95.0;
@@ -52,6 +54,9 @@ pub struct ReproduceOptions {
     /// Dataset draws of every experiment (`--datasets`); `None`: each spec's own (its
     /// `datasets` in the full profile, 1 in the quick one). See [`crate::robustness`].
     pub datasets: Option<usize>,
+    /// Seeds trained as one replica batch (`crate::replicas`); `None`: the planner chooses,
+    /// `Some(1)`: every run alone.
+    pub replicas: Option<usize>,
 }
 
 /// What a reproduction did.
@@ -139,7 +144,18 @@ pub fn reproduce(
             Some(shard) => shard.select(all),
             None => all,
         };
-        let results = run_sweep(&mine, &runs_root, options.jobs, observer);
+        let replicas = options
+            .replicas
+            .unwrap_or_else(|| default_replicas(&mine, options.jobs));
+        // A run holding a replica group's checkpoint resumes only in a group.
+        let resumes_a_group = mine
+            .iter()
+            .any(|run| holds_replica_checkpoint(&runs_root.join(&run.rel_dir)));
+        let results = if replicas > 1 || resumes_a_group {
+            run_sweep_replicas(&mine, &runs_root, options.jobs, replicas, observer)
+        } else {
+            run_sweep(&mine, &runs_root, options.jobs, observer)
+        };
         statuses = mine.into_iter().zip(results).collect();
     }
     let report = build_report(&specs, options, &runs_root)?;

@@ -106,6 +106,7 @@ direction = { axis = "k", order = "increasing" }
             backend: None,
             train: false,
             datasets,
+            replicas: None,
         }
     }
 

@@ -186,7 +186,7 @@ pub fn run_sweep(
         .collect()
 }
 
-fn run_one(run: &PlannedRun, root: &Path, observer: &dyn SweepObserver) -> RunStatus {
+pub(crate) fn run_one(run: &PlannedRun, root: &Path, observer: &dyn SweepObserver) -> RunStatus {
     let dir = root.join(&run.rel_dir);
     match finished_run(&dir, Some(&run.config)) {
         Ok(Some(RunRecord::Completed(summary))) => return RunStatus::Skipped(*summary),
@@ -231,7 +231,7 @@ fn run_one(run: &PlannedRun, root: &Path, observer: &dyn SweepObserver) -> RunSt
     }
 }
 
-fn record_failure(path: &Path, message: &str) {
+pub(crate) fn record_failure(path: &Path, message: &str) {
     if let Err(e) = sdc_io::write_atomic(path, message.as_bytes()) {
         warn!(path = %path.display(), error = %e, "cannot record the failure");
     }

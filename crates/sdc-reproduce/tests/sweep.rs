@@ -44,6 +44,16 @@ fn setup() -> tempfile::TempDir {
 }
 
 fn options(root: &Path, out: &str, shard: Option<Shard>, train: bool) -> ReproduceOptions {
+    with_replicas(root, out, shard, train, None)
+}
+
+fn with_replicas(
+    root: &Path,
+    out: &str,
+    shard: Option<Shard>,
+    train: bool,
+    replicas: Option<usize>,
+) -> ReproduceOptions {
     ReproduceOptions {
         specs: SpecSource::Dir {
             experiments: root.join("experiments"),
@@ -57,6 +67,7 @@ fn options(root: &Path, out: &str, shard: Option<Shard>, train: bool) -> Reprodu
         backend: None,
         train,
         datasets: None,
+        replicas,
     }
 }
 
@@ -261,4 +272,52 @@ fn two_shards_run_disjoint_halves_whose_merge_equals_the_whole() {
     copy_tree(&root.path().join("b/runs"), &root.path().join("a/runs"));
     reproduce(&options(root.path(), "a", None, false), &Silent).expect("report only");
     assert_eq!(report(root.path(), "a"), report(root.path(), "whole"));
+}
+
+#[test]
+fn replica_groups_write_what_single_runs_write() {
+    let root = setup();
+    let single = with_replicas(root.path(), "single", None, true, Some(1));
+    let grouped = with_replicas(root.path(), "grouped", None, true, Some(2));
+    assert_eq!(
+        count(&reproduce(&single, &Silent).expect("single").statuses),
+        (4, 0, 0)
+    );
+    assert_eq!(
+        count(&reproduce(&grouped, &Silent).expect("grouped").statuses),
+        (4, 0, 0)
+    );
+    let mut compared = 0;
+    for file in walk(&root.path().join("single/runs")) {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if ![
+            "summary.json",
+            "metrics.csv",
+            "metrics.jsonl",
+            "config.toml",
+        ]
+        .contains(&name)
+        {
+            continue;
+        }
+        let rel = file
+            .strip_prefix(root.path().join("single"))
+            .expect("under single");
+        let twin = root.path().join("grouped").join(rel);
+        assert_eq!(
+            std::fs::read(&file).expect("single file"),
+            std::fs::read(&twin).unwrap_or_else(|e| panic!("{}: {e}", twin.display())),
+            "{}",
+            rel.display()
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, 16, "four files of four runs");
+    assert_eq!(
+        report(root.path(), "single"),
+        report(root.path(), "grouped")
+    );
 }

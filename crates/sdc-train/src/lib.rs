@@ -19,6 +19,7 @@ pub mod export;
 mod metrics;
 pub mod objective;
 mod provenance;
+pub mod replica;
 mod run;
 mod run_dir;
 mod run_metric;

@@ -17,7 +17,7 @@ use crate::run_dir::{
     MANIFEST_FILE, METRICS_FILE, METRICS_JSONL_FILE, MODEL_FILE, RUN_TIMING_FILE, RunDir,
     SUMMARY_FILE, TIMING_FILE, parse_json, write_atomic,
 };
-use crate::training::{StopReason, TrainObserver, fit};
+use crate::training::{StopReason, TrainObserver, TrainOutcome, fit};
 
 /// What `summary.json` of a completed run holds. Every field is deterministic (the same config
 /// gives the same bytes on the default CPU backend); wall-clock numbers live in `timing.json`
@@ -173,42 +173,52 @@ pub fn run_experiment(
         &device,
     )?;
 
-    let run = RunDir::lock(out)?;
-    if let Some(record) = finished_record(&run, Some(config))? {
-        return record.into_summary();
-    }
-    if let Some(existing) = run.read_config()?
-        && existing != *config
-    {
-        return Err(TrainError::RunDir {
-            path: out.to_path_buf(),
-            message: "holds a run of a different configuration; choose another output directory"
-                .into(),
-        });
-    }
-    run.write_config(config)?;
+    let run = match open_run(config, out)? {
+        Opened::Finished(record) => return record.into_summary(),
+        Opened::Ready(run) => run,
+    };
     let first_epoch = run
         .latest_checkpoint(config)?
         .map_or(1, |checkpoint| checkpoint.state.epoch + 1);
-    let mut provenance = Provenance::start(
-        &run,
+    let mut provenance = start_provenance(&run, config, first_epoch)?;
+    let _span = tracing::info_span!("run", name = %config.name, seed = config.train.seed).entered();
+    let result = train_into(config, &run, splits, device, model, observer);
+    end_run(&run, config, &mut provenance, result)?.into_summary()
+}
+
+/// Starts this process's session in the run's `provenance.json`, training from `first_epoch`.
+pub(crate) fn start_provenance(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    first_epoch: usize,
+) -> Result<Provenance, TrainError> {
+    Provenance::start(
+        run,
         config.train.backend,
         config.train.precision,
         first_epoch,
-    )?;
-    let _span = tracing::info_span!("run", name = %config.name, seed = config.train.seed).entered();
-    let result = train_into(config, &run, splits, device, model, observer);
+    )
+}
+
+/// Ends a run's session: records in `provenance` how `result` ended and, for a completed or
+/// diverged run, writes the manifest (last: only then is the run finished) and removes the
+/// checkpoints, which the final model (or the record of divergence) supersedes.
+pub(crate) fn end_run(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    provenance: &mut Provenance,
+    result: Result<RunRecord, TrainError>,
+) -> Result<RunRecord, TrainError> {
     let outcome = match &result {
-        Ok(_) => "completed".to_string(),
-        Err(TrainError::Diverged { .. }) => "diverged".to_string(),
+        Ok(RunRecord::Completed(_)) => "completed".to_string(),
+        Ok(RunRecord::Diverged(_)) | Err(TrainError::Diverged { .. }) => "diverged".to_string(),
         Err(TrainError::Interrupted { epoch }) => format!("interrupted after epoch {epoch}"),
         Err(e) => format!("failed: {e}"),
     };
-    let ended = provenance.end(&run, &outcome);
-    let summary = result?;
+    let ended = provenance.end(run, &outcome);
+    let record = result?;
     ended?;
-    // The manifest goes last: only now is the run finished.
-    let record_files: &[&str] = match &summary {
+    let record_files: &[&str] = match &record {
         RunRecord::Completed(_) => &[
             METRICS_FILE,
             METRICS_JSONL_FILE,
@@ -229,12 +239,40 @@ pub fn run_experiment(
     let present: Vec<&str> = record_files
         .iter()
         .copied()
-        .filter(|name| matches!(summary, RunRecord::Completed(_)) || run.file(name).is_file())
+        .filter(|name| matches!(record, RunRecord::Completed(_)) || run.file(name).is_file())
         .collect();
     run.finish(config, &present)?;
-    // The final model (or the record of divergence) supersedes the resumable state.
     run.remove_checkpoints()?;
-    summary.into_summary()
+    Ok(record)
+}
+
+/// A run directory opened for training: already finished, or locked and ready.
+pub(crate) enum Opened {
+    /// A finished run of this configuration (verified against its manifest).
+    Finished(RunRecord),
+    /// Locked, holding this configuration, not finished.
+    Ready(RunDir),
+}
+
+/// Locks `out` for training `config`: a finished run of it is returned as such, one of another
+/// configuration refused; otherwise the configuration is written and the directory returned.
+pub(crate) fn open_run(config: &ExperimentConfig, out: &Path) -> Result<Opened, TrainError> {
+    let run = RunDir::lock(out)?;
+    if let Some(record) = finished_record(&run, Some(config))? {
+        info!(dir = %out.display(), "run already finished; not training again");
+        return Ok(Opened::Finished(record));
+    }
+    if let Some(existing) = run.read_config()?
+        && existing != *config
+    {
+        return Err(TrainError::RunDir {
+            path: out.to_path_buf(),
+            message: "holds a run of a different configuration; choose another output directory"
+                .into(),
+        });
+    }
+    run.write_config(config)?;
+    Ok(Opened::Ready(run))
 }
 
 /// Trains a validated configuration into the locked `run`: the summary of a completed run, or
@@ -259,31 +297,56 @@ fn train_into(
     ) {
         Ok(outcome) => outcome,
         Err(TrainError::Diverged { epoch, reason }) => {
-            let record = RunRecord::Diverged(DivergedRun {
-                name: config.name.clone(),
-                sdc_version: env!("CARGO_PKG_VERSION").into(),
-                seed: config.train.seed,
-                data_seed: config.data.seed(),
-                epoch,
-                reason: reason.clone(),
-            });
-            run.write_json(SUMMARY_FILE, &record)?;
-            tracing::warn!(epoch, %reason, "run diverged");
-            return Ok(record);
+            return record_divergence(run, config, epoch, reason);
         }
         Err(e) => return Err(e),
     };
+    complete_run(run, config, &outcome, &splits.train, &device, n_parameters)
+}
+
+/// Records that the run in `run` diverged at `epoch`: `summary.json` with `"status":
+/// "diverged"`; the caller ends the run ([`end_run`]).
+pub(crate) fn record_divergence(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    epoch: usize,
+    reason: String,
+) -> Result<RunRecord, TrainError> {
+    let record = RunRecord::Diverged(DivergedRun {
+        name: config.name.clone(),
+        sdc_version: env!("CARGO_PKG_VERSION").into(),
+        seed: config.train.seed,
+        data_seed: config.data.seed(),
+        epoch,
+        reason: reason.clone(),
+    });
+    run.write_json(SUMMARY_FILE, &record)?;
+    tracing::warn!(epoch, %reason, "run diverged");
+    Ok(record)
+}
+
+/// Writes the final model, `summary.json` and `timing.json` of a run that trained to
+/// `outcome`; `device` is the training (autodiff) device. The caller ends the run
+/// ([`end_run`]).
+pub(crate) fn complete_run(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    outcome: &TrainOutcome,
+    train_split: &SdcDataset,
+    device: &burn::tensor::Device,
+    n_parameters: usize,
+) -> Result<RunRecord, TrainError> {
     outcome.model.save(&run.file(MODEL_FILE))?;
     let final_train = predict(
         &outcome.model.valid(),
         &config.train.objective,
-        &splits.train,
+        train_split,
         config.eval_batch_size(),
         &device.clone().without_autodiff(),
     )?;
     let alpha_at_true = alpha_at_true_histogram(
         AlphaRows::new(&final_train.alpha, final_train.n_segments)?,
-        splits.train.fg_index(),
+        train_split.fg_index(),
         ALPHA_BINS,
     )?;
 

@@ -105,7 +105,7 @@ fn optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
 
 /// The shuffle of epoch `epoch`: a function of (seed, epoch) only, so a resumed run sees the
 /// same order as an uninterrupted one.
-fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
+pub(crate) fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(epoch as u64);
     let mut order: Vec<usize> = (0..n).collect();
@@ -285,7 +285,11 @@ pub const DIVERGED_ACCURACY_MARGIN: f64 = 10.0;
 
 /// A non-finite evaluation, or a loss far above `start_loss` at chance accuracy, as the
 /// reason training diverged.
-fn divergence(metrics: &SplitMetrics, start_loss: f64, n_classes: usize) -> Option<String> {
+pub(crate) fn divergence(
+    metrics: &SplitMetrics,
+    start_loss: f64,
+    n_classes: usize,
+) -> Option<String> {
     let summary = &metrics.summary;
     if !metrics.loss.is_finite() || !summary.accuracy.is_finite() {
         return Some(format!("the training-set loss is {}", metrics.loss));

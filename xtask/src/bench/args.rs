@@ -81,6 +81,9 @@ pub(crate) struct ChildArgs {
     /// Directory with train.sdc (and test.sdc).
     #[arg(long)]
     pub(crate) data: PathBuf,
+    /// Seeds 0..R trained as one replica-batched model (`sdc_train::replica`); 1: one model.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) replicas: usize,
 }
 
 /// A framework to compare against.

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail, ensure};
+use sdc_train::replica::run_replicas_until;
 use sdc_train::{BackendKind, EpochRecord, TrainObserver};
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +64,9 @@ pub(crate) fn child(args: &ChildArgs) -> Result<()> {
     ensure!(timed >= 1, "--epochs must be >= 1");
     let mut config = args.model.config(args.batch_size, warmup, timed)?;
     config.train.backend = args.backend;
+    if args.replicas > 1 {
+        return replica_child(args, &config);
+    }
     let (splits, _) = sdc_data::load_splits(&args.data)
         .with_context(|| format!("reading the bench data in {}", args.data.display()))?;
     let train = &splits.train;
@@ -125,6 +129,87 @@ pub(crate) fn child(args: &ChildArgs) -> Result<()> {
     Ok(())
 }
 
+/// One sdc measurement of `args.replicas` seeds trained as one replica-batched model
+/// (`sdc_train::replica`, as `reproduce` groups the seeds of a grid point); prints its
+/// [`Measurement`], samples summed over the replicas.
+///
+/// The replica API trains into run directories, so the window is cut with its own interrupt:
+/// train to the end of the warm-up epochs (a checkpoint), then time the resumed run to the end
+/// of the timed epochs (another checkpoint). The timed call includes the data load, reading and
+/// writing the small checkpoints and the group's setup, none of which the single-model row
+/// pays: the replica rate is, if anything, understated. The last epoch then runs untimed and
+/// evaluates, and its training loss (mean over the replicas) is `final_mean_loss`.
+fn replica_child(args: &ChildArgs, config: &sdc_train::ExperimentConfig) -> Result<()> {
+    let (warmup, timed, replicas) = (args.warmup_epochs, args.epochs, args.replicas);
+    let configs: Vec<_> = (0..replicas as u64)
+        .map(|seed| {
+            let mut c = config.clone();
+            c.train.seed = seed;
+            // A checkpoint only at the interrupts below.
+            c.train.checkpoint_every = 0;
+            c
+        })
+        .collect();
+    let root = tempfile::tempdir().context("a temporary directory for the replica runs")?;
+    let dirs: Vec<_> = (0..replicas)
+        .map(|r| root.path().join(format!("replica-{r}")))
+        .collect();
+    let interrupted = |results: Vec<Result<sdc_train::RunSummary, sdc_train::TrainError>>,
+                       epoch: usize|
+     -> Result<()> {
+        for result in results {
+            match result {
+                Err(sdc_train::TrainError::Interrupted { epoch: e }) if e == epoch => {}
+                other => bail!("a replica did not stop at epoch {epoch}: {other:?}"),
+            }
+        }
+        Ok(())
+    };
+    if warmup > 0 {
+        interrupted(run_replicas_until(&configs, &dirs, Some(warmup)), warmup)?;
+    }
+    let started = std::time::Instant::now();
+    let results = run_replicas_until(&configs, &dirs, Some(warmup + timed));
+    let seconds = started.elapsed().as_secs_f64();
+    interrupted(results, warmup + timed)?;
+    let mut loss = 0.0;
+    for result in run_replicas_until(&configs, &dirs, None) {
+        let summary = result.context("the last (evaluated) epoch of a replica")?;
+        loss += summary.train.loss / replicas as f64;
+    }
+    let (splits, _) = sdc_data::load_splits(&args.data)
+        .with_context(|| format!("reading the bench data in {}", args.data.display()))?;
+    let train = &splits.train;
+    let samples = train.len() * timed * replicas;
+    let status = ProcStatus::read()?;
+    let measurement = Measurement {
+        framework: "sdc".into(),
+        backend: Some(args.backend.name().into()),
+        model: args.model.name().into(),
+        batch_size: args.batch_size,
+        threads: args.threads,
+        epochs: timed,
+        warmup_epochs: warmup,
+        steps: train.len().div_ceil(args.batch_size) * timed,
+        samples,
+        seconds,
+        samples_per_second: samples as f64 / seconds,
+        peak_rss_kib: status.peak_rss_kib,
+        threads_seen: status.threads,
+        final_mean_loss: loss,
+        replicas: Some(replicas),
+        flops_per_sample: super::flops::training_flops_per_mosaic(
+            &config.model,
+            train.segment_shape(),
+            train.n_segments(),
+            train.n_classes(),
+        ),
+        versions: BTreeMap::from([("sdc".to_string(), env!("CARGO_PKG_VERSION").to_string())]),
+    };
+    println!("{}", serde_json::to_string(&measurement)?);
+    Ok(())
+}
+
 /// The fields of `/proc/self/status` the bench reports.
 struct ProcStatus {
     peak_rss_kib: u64,
@@ -158,10 +243,12 @@ pub(crate) fn sdc_command(
     backend: BackendKind,
     warmup_epochs: usize,
     data: &Path,
+    replicas: usize,
 ) -> Command {
     let mut command = Command::new(exe);
     command
         .args(["bench", "child", "--model", case.model.name()])
+        .args(["--replicas", &replicas.to_string()])
         .args(["--backend", backend.name()])
         .args(["--batch-size", &case.batch_size.to_string()])
         .args(["--threads", &case.threads.to_string()])

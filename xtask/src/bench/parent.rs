@@ -21,20 +21,24 @@ use super::tables::{csv_table, markdown_table, replica_table, summarise};
 /// Who trains one measurement.
 #[derive(Clone, Copy)]
 enum Contender<'a> {
-    /// sdc on this backend.
-    Sdc(BackendKind),
+    /// sdc on this backend, training this many seeds at once (replica-batched).
+    Sdc(BackendKind, usize),
     /// A baseline with this python, training this many models at once.
     Baseline(Baseline, &'a PathBuf, usize),
 }
 
 /// Who trains at `case`: sdc on each backend, each baseline that implements the model (one
-/// model), and JAX's vmap of [`JAX_REPLICAS`] models where the case has that row.
+/// model), and where the case has the replica rows, sdc's replica batch and JAX's vmap of
+/// [`JAX_REPLICAS`] models.
 fn contenders<'a>(
     case: &Case,
     backends: &[BackendKind],
     baselines: &'a [(Baseline, PathBuf)],
 ) -> Vec<Contender<'a>> {
-    let mut order: Vec<Contender> = backends.iter().map(|&b| Contender::Sdc(b)).collect();
+    let mut order: Vec<Contender> = backends.iter().map(|&b| Contender::Sdc(b, 1)).collect();
+    if case.has_jax_replicas() {
+        order.extend(backends.iter().map(|&b| Contender::Sdc(b, JAX_REPLICAS)));
+    }
     for (baseline, python) in baselines {
         if baseline.supports(case.model) {
             order.push(Contender::Baseline(*baseline, python, 1));
@@ -119,7 +123,7 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
             order.rotate_left(shift);
             for contender in order {
                 let (name, replicas) = match contender {
-                    Contender::Sdc(_) => ("sdc", 1),
+                    Contender::Sdc(_, replicas) => ("sdc", replicas),
                     Contender::Baseline(b, _, replicas) => (b.name(), replicas),
                 };
                 bar.set_message(format!(
@@ -128,14 +132,15 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
                     case.batch_size,
                     case.threads,
                     match contender {
-                        Contender::Sdc(backend) => format!("sdc {backend}"),
+                        Contender::Sdc(backend, 1) => format!("sdc {backend}"),
+                        Contender::Sdc(backend, r) => format!("sdc {backend} x{r}"),
                         Contender::Baseline(b, _, 1) => b.name().into(),
                         Contender::Baseline(b, _, r) => format!("{} x{r}", b.name()),
                     }
                 ));
                 let command = match contender {
-                    Contender::Sdc(backend) => {
-                        sdc_command(&exe, case, backend, args.warmup_epochs, data)
+                    Contender::Sdc(backend, replicas) => {
+                        sdc_command(&exe, case, backend, args.warmup_epochs, data, replicas)
                     }
                     Contender::Baseline(b, python, replicas) => baseline_command(
                         b,
@@ -164,10 +169,13 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
     let replicas = replica_table(&rows);
     if !replicas.is_empty() {
         table = format!(
-            "{table}\nJAX training {JAX_REPLICAS} independently initialised models at once \
-             (`jax.vmap` of the jitted step over seeds 0..{JAX_REPLICAS}, the same mini-batches), \
-             samples/s summed over them, next to one model in each trainer; *vs sdc*: the ratio \
-             to sdc's one model on the first backend.\n\n{replicas}"
+            "{table}\nTraining {JAX_REPLICAS} independently initialised models at once, as a \
+             sweep over seeds does: sdc's replica batch (`sdc_train::replica`, seeds \
+             0..{JAX_REPLICAS}, each with its own initialisation, shuffle order and optimiser \
+             state; what `reproduce` trains by default on flex) and JAX's `jax.vmap` of the \
+             jitted step (seeds 0..{JAX_REPLICAS}, the same mini-batches); samples/s summed over \
+             the models, next to one model in each trainer; *vs sdc*: the ratio to sdc's one \
+             model on the first backend.\n\n{replicas}"
         );
     }
     println!("{table}");

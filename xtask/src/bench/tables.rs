@@ -53,6 +53,8 @@ pub(crate) struct Row {
     baselines: Vec<(Baseline, Option<Stats>)>,
     /// JAX training [`JAX_REPLICAS`] models at once, summed over them.
     jax_replicas: Option<Stats>,
+    /// sdc on this backend training [`JAX_REPLICAS`] seeds as one replica batch, summed.
+    sdc_replicas: Option<Stats>,
 }
 
 impl Row {
@@ -98,6 +100,7 @@ pub(crate) fn summarise(
                     .map(|&b| (b, of(b.name(), None, 1)))
                     .collect(),
                 jax_replicas: of(Baseline::Jax.name(), None, JAX_REPLICAS),
+                sdc_replicas: of("sdc", Some(backend), JAX_REPLICAS),
             })
         })
         .collect()
@@ -192,11 +195,12 @@ fn rss(s: &Option<Stats>) -> String {
 pub(crate) fn replica_table(rows: &[Row]) -> String {
     let mut out = String::new();
     for (i, r) in rows.iter().enumerate() {
-        let Some(replicas) = r.jax_replicas else {
+        let has_rows = |r: &Row| r.jax_replicas.is_some() || r.sdc_replicas.is_some();
+        if !has_rows(r) {
             continue;
-        };
-        // The first backend's row of this case carries the JAX rows.
-        if i > 0 && rows[i - 1].jax_replicas.is_some() && same_case(&rows[i - 1].case, &r.case) {
+        }
+        // The first backend's row of this case carries the rows of every backend.
+        if i > 0 && has_rows(&rows[i - 1]) && same_case(&rows[i - 1].case, &r.case) {
             continue;
         }
         if out.is_empty() {
@@ -204,17 +208,29 @@ pub(crate) fn replica_table(rows: &[Row]) -> String {
             out.push_str("|---|---:|---:|---|---:|---:|---:|---:|\n");
         }
         let c = &r.case;
-        let mut lines: Vec<(String, Option<Stats>, usize)> = rows[i..]
+        let same: Vec<&Row> = rows[i..]
             .iter()
             .take_while(|o| same_case(&o.case, c))
+            .collect();
+        let mut lines: Vec<(String, Option<Stats>, usize)> = same
+            .iter()
             .map(|o| (format!("sdc {}, one model", o.backend.name()), o.sdc, 1))
             .collect();
-        lines.push(("JAX, one model".into(), r.baseline(Baseline::Jax), 1));
-        lines.push((
-            format!("JAX vmap x{JAX_REPLICAS}, summed"),
-            Some(replicas),
-            JAX_REPLICAS,
-        ));
+        lines.extend(same.iter().filter(|o| o.sdc_replicas.is_some()).map(|o| {
+            (
+                format!("sdc {} x{JAX_REPLICAS} replicas, summed", o.backend.name()),
+                o.sdc_replicas,
+                JAX_REPLICAS,
+            )
+        }));
+        if r.baseline(Baseline::Jax).is_some() || r.jax_replicas.is_some() {
+            lines.push(("JAX, one model".into(), r.baseline(Baseline::Jax), 1));
+            lines.push((
+                format!("JAX vmap x{JAX_REPLICAS}, summed"),
+                r.jax_replicas,
+                JAX_REPLICAS,
+            ));
+        }
         for (trainer, s, models) in lines {
             let per_model = s.map_or("–".into(), |s| format!("{:.0}", s.median / models as f64));
             let _ = writeln!(
@@ -241,16 +257,17 @@ fn same_case(a: &Case, b: &Case) -> bool {
 /// is sdc / PyTorch), then JAX's (one model, then [`JAX_REPLICAS`] at once, summed).
 pub(crate) fn csv_table(rows: &[Row], peak_gflops: f64) -> String {
     let mut out = String::from(
-        "model,batch_size,threads,backend,sdc_median,sdc_min,sdc_max,pytorch_median,pytorch_min,pytorch_max,ratio,flops_per_sample,sdc_gflops,pytorch_gflops,peak_gflops,sdc_peak_rss_mib,pytorch_peak_rss_mib,jax_median,jax_min,jax_max,jax_ratio,jax_gflops,jax_peak_rss_mib,jax_vmap20_median,jax_vmap20_min,jax_vmap20_max,jax_vmap20_peak_rss_mib\n",
+        "model,batch_size,threads,backend,sdc_median,sdc_min,sdc_max,pytorch_median,pytorch_min,pytorch_max,ratio,flops_per_sample,sdc_gflops,pytorch_gflops,peak_gflops,sdc_peak_rss_mib,pytorch_peak_rss_mib,jax_median,jax_min,jax_max,jax_ratio,jax_gflops,jax_peak_rss_mib,jax_vmap20_median,jax_vmap20_min,jax_vmap20_max,jax_vmap20_peak_rss_mib,sdc_replicas20_median,sdc_replicas20_min,sdc_replicas20_max,sdc_replicas20_peak_rss_mib\n",
     );
     let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.1}"));
     let gflops = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
     for r in rows {
-        let (s, p, j, v) = (
+        let (s, p, j, v, sr) = (
             r.sdc,
             r.baseline(Baseline::Pytorch),
             r.baseline(Baseline::Jax),
             r.jax_replicas,
+            r.sdc_replicas,
         );
         let ratio = |b: Option<Stats>| {
             s.zip(b).map_or(String::new(), |(s, b)| {
@@ -260,7 +277,7 @@ pub(crate) fn csv_table(rows: &[Row], peak_gflops: f64) -> String {
         let flops = s.and_then(|s| s.flops_per_sample);
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.case.model.name(),
             r.case.batch_size,
             r.case.threads,
@@ -288,6 +305,10 @@ pub(crate) fn csv_table(rows: &[Row], peak_gflops: f64) -> String {
             num(v.map(|s| s.min)),
             num(v.map(|s| s.max)),
             num(v.map(|s| s.peak_rss_mib)),
+            num(sr.map(|s| s.median)),
+            num(sr.map(|s| s.min)),
+            num(sr.map(|s| s.max)),
+            num(sr.map(|s| s.peak_rss_mib)),
         );
     }
     out
@@ -390,12 +411,15 @@ mod tests {
         }
         let mut single = m("jax", 400.0, 1024);
         single.replicas = Some(1);
+        let mut sdc_batch = m("sdc", 1400.0, 2048);
+        sdc_batch.replicas = Some(JAX_REPLICAS);
         let mut ms = [
             m("sdc", 200.0, 1024),
             m("pytorch", 100.0, 4096),
             single,
             vmap[0].clone(),
             vmap[1].clone(),
+            sdc_batch,
         ];
         for m in &mut ms {
             (m.batch_size, m.threads) = (250, 1);
@@ -427,10 +451,14 @@ mod tests {
             "{replicas}"
         );
         assert!(replicas.contains("| synthetic-layer0 | 250 | 1 | JAX vmap x20, summed | 1000 (900–1100) | 50 | 5.00× | 3 |"), "{replicas}");
+        // sdc's replica batch: its own row, not mixed into the single model's median.
+        assert!(replicas.contains("| synthetic-layer0 | 250 | 1 | sdc flex x20 replicas, summed | 1400 (1400–1400) | 70 | 7.00× | 2 |"), "{replicas}");
         let csv = csv_table(&rows, 1.0);
         let line = csv.lines().nth(1).expect("one row");
         assert!(
-            line.ends_with(",400.0,400.0,400.0,0.500,0.003,1.0,1000.0,900.0,1100.0,3.0"),
+            line.ends_with(
+                ",400.0,400.0,400.0,0.500,0.003,1.0,1000.0,900.0,1100.0,3.0,1400.0,1400.0,1400.0,2.0"
+            ),
             "{csv}"
         );
         assert_eq!(

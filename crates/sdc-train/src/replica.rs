@@ -1,0 +1,839 @@
+//! Replica-batched training: the seeds of one configuration trained as one batched model
+//! ([`sdc_model::ReplicaModel`]), each replica writing exactly the run directory a single run of
+//! its seed writes.
+//!
+//! Every replica keeps what a single run has of its own: its initialisation (built by the same
+//! `ModelConfig::init_for` call, then stacked), its shuffle order (`epoch_order(seed, epoch)`),
+//! its optimiser state (rows of the stacked state tensors), its losses (each replica's loss is
+//! computed on its own slice of the outputs by the objective's own code), its stop rule and
+//! divergence check, its metrics rows and checkpoints. A replica that stops or diverges is
+//! finished there and removed from the batch (its parameters and optimiser state rows are
+//! dropped), so it never steps again.
+//!
+//! The optimiser steps repeat the arithmetic of Burn's `Adam` and `Sgd` (burn-optim 0.22,
+//! `AdaptiveMomentum::transform`, `Momentum::transform`) operation by operation, on stacked
+//! tensors: the updates are element-wise, so each replica's parameters follow the single run's
+//! bit for bit (tested in `tests/replicas.rs`).
+//!
+//! Supported: MLP networks (any averaging layer, any attention map), the soft objective (with
+//! or without the entropy regulariser), the joint schedule, nothing frozen, no `init_from`, no
+//! pretraining, Adam or SGD. [`unsupported`] names what else falls back to single runs.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor, activation};
+use sdc_data::{SdcBatcher, SdcDataset};
+use sdc_interp::FocusCriterion;
+use sdc_model::{AttentionMap, AttentionModel, ReplicaModel, ReplicaOutput, select_replicas};
+use tracing::{info, warn};
+
+use crate::config::{ExperimentConfig, OptimizerConfig};
+use crate::device::device;
+use crate::error::TrainError;
+use crate::evaluate::{Predictions, SplitMetrics};
+use crate::metrics::{
+    EpochRecord, MetricsLine, MetricsRow, TimingRow, append_line, append_row, truncate_lines,
+    truncate_rows,
+};
+use crate::objective::Objective;
+use crate::provenance::Provenance;
+use crate::run::{
+    Opened, RunRecord, RunSummary, complete_run, end_run, open_run, record_divergence,
+    start_provenance,
+};
+use crate::run_dir::{
+    CHECKPOINT_DIR, Checkpoint, CheckpointState, METRICS_FILE, METRICS_JSONL_FILE, MODEL_FILE,
+    RunDir, TIMING_FILE,
+};
+use crate::training::{CHECKPOINT_SECONDS, StopReason, TrainOutcome, divergence, epoch_order};
+
+/// Checkpoint file that marks a replica group's checkpoint and holds the optimiser's step count.
+pub const REPLICA_STATE: &str = "replica-state.json";
+/// Checkpoint file of a replica's first optimiser moment (Adam's `m`, SGD's velocity), stored
+/// as a model of the run's shapes.
+pub const REPLICA_MOMENT_1: &str = "replica-moment-1.bpk";
+/// Checkpoint file of a replica's second optimiser moment (Adam's `v`).
+pub const REPLICA_MOMENT_2: &str = "replica-moment-2.bpk";
+
+/// Why `config` cannot be trained as a replica of a batch, or `None` when it can.
+pub fn unsupported(config: &ExperimentConfig) -> Option<String> {
+    let t = &config.train;
+    if let Some(why) = ReplicaModel::unsupported(&config.model) {
+        return Some(why);
+    }
+    if t.objective != Objective::Soft {
+        return Some(format!(
+            "the {} objective is not replica-batched",
+            t.objective.name()
+        ));
+    }
+    if t.schedule != crate::config::Schedule::Joint || !t.freeze.is_empty() {
+        return Some("alternating or frozen networks are not replica-batched".into());
+    }
+    if !t.init_from.is_empty() || !t.pretrain.is_empty() {
+        return Some("init_from and pretraining are not replica-batched".into());
+    }
+    None
+}
+
+/// The key of a configuration's replica group: configurations that differ only in
+/// `train.seed` have the same key.
+pub fn group_key(config: &ExperimentConfig) -> String {
+    let mut c = config.clone();
+    c.train.seed = 0;
+    c.to_toml()
+}
+
+/// Whether the run directory `dir` holds a checkpoint written by a replica group (which only a
+/// replica group resumes).
+pub fn holds_replica_checkpoint(dir: &Path) -> bool {
+    std::fs::read_dir(dir.join(CHECKPOINT_DIR))
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().join(REPLICA_STATE).is_file())
+        })
+        .unwrap_or(false)
+}
+
+/// Trains `configs` (one configuration, different seeds; see [`group_key`]) into the run
+/// directories `outs`, as one replica batch where it can: runs already finished are returned,
+/// runs resuming from single-run checkpoints train alone ([`crate::run_experiment`]), and the
+/// rest train together, grouped by the epoch they resume at. Results come back in input order,
+/// each what [`crate::run_experiment`] returns for that run.
+pub fn run_replicas(
+    configs: &[ExperimentConfig],
+    outs: &[PathBuf],
+) -> Vec<Result<RunSummary, TrainError>> {
+    run_replicas_until(configs, outs, None)
+}
+
+/// [`run_replicas`], stopping every replica still training after epoch `stop_after` with a
+/// checkpoint and [`TrainError::Interrupted`], as an interrupted single run stops; running it
+/// again resumes.
+pub fn run_replicas_until(
+    configs: &[ExperimentConfig],
+    outs: &[PathBuf],
+    stop_after: Option<usize>,
+) -> Vec<Result<RunSummary, TrainError>> {
+    assert_eq!(configs.len(), outs.len(), "one directory per configuration");
+    let mut results: Vec<Option<Result<RunSummary, TrainError>>> =
+        (0..configs.len()).map(|_| None).collect();
+    let key = configs.first().map(group_key);
+    // Members to train: (index, run, checkpoint), grouped by resume epoch below.
+    let mut members: Vec<Member> = Vec::new();
+    for (i, (config, out)) in configs.iter().zip(outs).enumerate() {
+        if let Some(why) = unsupported(config).or_else(|| {
+            (Some(group_key(config)) != key).then(|| "a different configuration".into())
+        }) {
+            info!(dir = %out.display(), %why, "training alone");
+            results[i] = Some(crate::run_experiment(config, out, &mut crate::Silent));
+            continue;
+        }
+        let opened = open_run(config, out).and_then(|opened| match opened {
+            Opened::Finished(record) => Ok(Err(record)),
+            Opened::Ready(run) => {
+                let checkpoint = run.latest_checkpoint(config)?;
+                Ok(Ok((run, checkpoint)))
+            }
+        });
+        match opened {
+            Err(e) => results[i] = Some(Err(e)),
+            Ok(Err(record)) => results[i] = Some(record.into_summary()),
+            Ok(Ok((run, Some(checkpoint)))) if !checkpoint.dir().join(REPLICA_STATE).is_file() => {
+                // A single run's checkpoint: that run resumes alone.
+                drop(run);
+                results[i] = Some(crate::run_experiment(config, out, &mut crate::Silent));
+            }
+            Ok(Ok((run, checkpoint))) => members.push(Member {
+                index: i,
+                config: config.clone(),
+                run,
+                checkpoint,
+            }),
+        }
+    }
+    // Members resuming at the same epoch train together.
+    members.sort_by_key(|m| (m.checkpoint.as_ref().map_or(0, |c| c.state.epoch), m.index));
+    let mut groups: Vec<Vec<Member>> = Vec::new();
+    for member in members {
+        let epoch = member.checkpoint.as_ref().map_or(0, |c| c.state.epoch);
+        match groups.last_mut() {
+            Some(group) if group[0].checkpoint.as_ref().map_or(0, |c| c.state.epoch) == epoch => {
+                group.push(member)
+            }
+            _ => groups.push(vec![member]),
+        }
+    }
+    for group in groups {
+        let indices: Vec<usize> = group.iter().map(|m| m.index).collect();
+        match train_group(group, stop_after) {
+            Ok(done) => {
+                for (i, result) in indices.into_iter().zip(done) {
+                    results[i] = Some(result);
+                }
+            }
+            Err(e) => {
+                // A failure of the group's shared work (data, device) is every member's.
+                let message = e.to_string();
+                for i in indices {
+                    results[i] = Some(Err(TrainError::Device(message.clone())));
+                }
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every run has a result"))
+        .collect()
+}
+
+fn needs_moments(optimizer: &OptimizerConfig) -> bool {
+    !matches!(optimizer, OptimizerConfig::Sgd { momentum, .. } if *momentum <= 0.0)
+}
+
+/// One run of a replica group.
+struct Member {
+    index: usize,
+    config: ExperimentConfig,
+    run: RunDir,
+    checkpoint: Option<Checkpoint>,
+}
+
+/// A member while it trains: its run, its template model and its running state.
+struct Active {
+    config: ExperimentConfig,
+    run: RunDir,
+    /// This process's session in the run's `provenance.json`.
+    provenance: Provenance,
+    /// The single model of this seed (for its parameter identities and shapes).
+    template: AttentionModel,
+    start_loss: Option<f64>,
+    seconds_before: f64,
+    last: Option<EpochRecord>,
+    /// Position in the caller's result list.
+    slot: usize,
+}
+
+/// The optimiser of a replica batch: Burn's Adam or SGD arithmetic on stacked tensors.
+struct ReplicaOptimizer {
+    config: OptimizerConfig,
+    time: usize,
+    moment_1: Vec<Tensor<3>>,
+    moment_2: Vec<Tensor<3>>,
+}
+
+// burn-optim 0.22 `AdamConfig` defaults (PyTorch's betas).
+const BETA_1: f32 = 0.9;
+const BETA_2: f32 = 0.999;
+
+impl ReplicaOptimizer {
+    /// One step of every parameter: `params` (no autodiff) and their `grads`, same order.
+    fn step(&mut self, params: Vec<Tensor<3>>, grads: Vec<Tensor<3>>) -> Vec<Tensor<3>> {
+        let lr = self.config.lr();
+        match self.config {
+            OptimizerConfig::Adam { eps, .. } => {
+                let epsilon = eps as f32;
+                let first = self.time == 0;
+                let mut m1 = std::mem::take(&mut self.moment_1);
+                let mut m2 = std::mem::take(&mut self.moment_2);
+                if first {
+                    m1 = grads
+                        .iter()
+                        .map(|g| g.clone().mul_scalar(1.0 - BETA_1))
+                        .collect();
+                    m2 = grads
+                        .iter()
+                        .map(|g| g.clone().square().mul_scalar(1.0 - BETA_2))
+                        .collect();
+                    self.time = 1;
+                } else {
+                    m1 = m1
+                        .into_iter()
+                        .zip(&grads)
+                        .map(|(m, g)| m.mul_scalar(BETA_1).add(g.clone().mul_scalar(1.0 - BETA_1)))
+                        .collect();
+                    m2 = m2
+                        .into_iter()
+                        .zip(&grads)
+                        .map(|(v, g)| {
+                            v.mul_scalar(BETA_2)
+                                .add(g.clone().square().mul_scalar(1.0 - BETA_2))
+                        })
+                        .collect();
+                    self.time += 1;
+                }
+                let time = self.time as i32;
+                let bias_correction2_sqrt = (1.0 - BETA_2.powi(time)).sqrt();
+                let combined_factor = bias_correction2_sqrt / (1.0 - BETA_1.powi(time));
+                let out = params
+                    .into_iter()
+                    .zip(m1.iter().zip(&m2))
+                    .map(|(p, (m, v))| {
+                        let update = m
+                            .clone()
+                            .mul_scalar(combined_factor)
+                            .div(v.clone().sqrt().add_scalar(epsilon * bias_correction2_sqrt));
+                        p - update.mul_scalar(lr)
+                    })
+                    .collect();
+                self.moment_1 = m1;
+                self.moment_2 = m2;
+                out
+            }
+            OptimizerConfig::Sgd { momentum, .. } => {
+                let grads = if momentum > 0.0 {
+                    // burn's Momentum keeps the factor as f32; dampening is 0 (PyTorch's).
+                    let factor = momentum as f32;
+                    let velocity: Vec<Tensor<3>> = if self.time == 0 {
+                        grads
+                    } else {
+                        grads
+                            .into_iter()
+                            .zip(std::mem::take(&mut self.moment_1))
+                            .map(|(g, v)| g.mul_scalar(1.0 - 0.0_f64).add(v.mul_scalar(factor)))
+                            .collect()
+                    };
+                    self.moment_1 = velocity.clone();
+                    velocity
+                } else {
+                    grads
+                };
+                self.time += 1;
+                params
+                    .into_iter()
+                    .zip(grads)
+                    .map(|(p, g)| p - g.mul_scalar(lr))
+                    .collect()
+            }
+        }
+    }
+
+    /// Keeps the state rows of replicas `keep`.
+    fn select(&mut self, keep: &[usize]) {
+        self.moment_1 = select_replicas(std::mem::take(&mut self.moment_1), keep);
+        self.moment_2 = select_replicas(std::mem::take(&mut self.moment_2), keep);
+    }
+}
+
+/// `replica-state.json` of a replica checkpoint.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplicaState {
+    /// Optimiser steps taken so far (Adam's bias correction counts them).
+    optimizer_steps: usize,
+}
+
+/// Trains one group of members that start at the same epoch. The error is a failure of the
+/// shared work (data, device, a checkpoint that cannot be read); per-run failures are results.
+fn train_group(
+    members: Vec<Member>,
+    stop_after: Option<usize>,
+) -> Result<Vec<Result<RunSummary, TrainError>>, TrainError> {
+    let n = members.len();
+    let mut results: Vec<Option<Result<RunSummary, TrainError>>> = (0..n).map(|_| None).collect();
+    let config0 = members[0].config.clone();
+    let t = &config0.train;
+    let splits = config0.data.load()?;
+    let (train, test) = (&splits.train, &splits.test);
+    let autodiff = device(t.backend, t.precision)?.autodiff();
+    let plain = autodiff.clone().without_autodiff();
+    let first_epoch = members[0]
+        .checkpoint
+        .as_ref()
+        .map_or(1, |c| c.state.epoch + 1);
+    let _span = tracing::info_span!("replicas", name = %config0.name, n).entered();
+
+    // The single models, each from its own seed (and checkpoint), on the plain device.
+    let mut models = Vec::with_capacity(n);
+    let mut moments: (Vec<AttentionModel>, Vec<AttentionModel>) = (Vec::new(), Vec::new());
+    let mut optimizer_steps = 0;
+    let mut active = Vec::with_capacity(n);
+    for (slot, member) in members.into_iter().enumerate() {
+        let init = || {
+            member.config.model.init_for(
+                train.segment_shape(),
+                train.n_classes(),
+                member.config.train.seed,
+                &plain,
+            )
+        };
+        let template = init()?;
+        let (model, seconds_before, start_loss) = match &member.checkpoint {
+            Some(c) => {
+                let load = |name: &str| -> Result<AttentionModel, TrainError> {
+                    Ok(init()?.load_bytes(c.read(name)?, &c.dir().join(name))?)
+                };
+                let state: ReplicaState = crate::run_dir::parse_json(
+                    &c.dir().join(REPLICA_STATE),
+                    &c.read(REPLICA_STATE)?,
+                )?;
+                optimizer_steps = state.optimizer_steps;
+                if needs_moments(&t.optimizer) {
+                    moments.0.push(load(REPLICA_MOMENT_1)?);
+                    if matches!(t.optimizer, OptimizerConfig::Adam { .. }) {
+                        moments.1.push(load(REPLICA_MOMENT_2)?);
+                    }
+                }
+                for file in [METRICS_FILE, TIMING_FILE] {
+                    truncate_rows(&member.run.file(file), c.state.epoch)?;
+                }
+                truncate_lines(&member.run.file(METRICS_JSONL_FILE), c.state.epoch)?;
+                (
+                    load(MODEL_FILE)?,
+                    c.state.train_seconds,
+                    Some(c.state.start_loss),
+                )
+            }
+            None => {
+                for file in [METRICS_FILE, TIMING_FILE] {
+                    truncate_rows(&member.run.file(file), 0)?;
+                }
+                truncate_lines(&member.run.file(METRICS_JSONL_FILE), 0)?;
+                (init()?, 0.0, None)
+            }
+        };
+        models.push(model);
+        let provenance = start_provenance(&member.run, &member.config, first_epoch)?;
+        active.push(Active {
+            config: member.config,
+            run: member.run,
+            provenance,
+            template,
+            start_loss,
+            seconds_before,
+            last: None,
+            slot,
+        });
+    }
+    let n_parameters = active[0].template.num_params();
+    let stacked_tensors = |models: &[AttentionModel]| -> Result<Vec<Tensor<3>>, TrainError> {
+        Ok(ReplicaModel::stack(models)?.tensors())
+    };
+    let mut model = ReplicaModel::stack(&models)?;
+    let mut optimizer = ReplicaOptimizer {
+        config: t.optimizer.clone(),
+        time: optimizer_steps,
+        moment_1: if moments.0.is_empty() {
+            Vec::new()
+        } else {
+            stacked_tensors(&moments.0)?
+        },
+        moment_2: if moments.1.is_empty() {
+            Vec::new()
+        } else {
+            stacked_tensors(&moments.1)?
+        },
+    };
+    drop(models);
+
+    let max_epochs = t.max_epochs;
+    let started = Instant::now();
+    let mut last_checkpoint = started;
+    // Steps and samples of one replica in this process (every active replica takes each step).
+    let (mut steps, mut samples) = (0usize, 0usize);
+    let mut epoch = first_epoch - 1;
+    while epoch < max_epochs && !active.is_empty() {
+        epoch += 1;
+        // One epoch of steps, every replica in its own order.
+        let orders: Vec<Vec<usize>> = active
+            .iter()
+            .map(|a| epoch_order(a.config.train.seed, epoch, train.len()))
+            .collect();
+        let r = active.len();
+        let mut loss_sums = vec![0.0; r];
+        let mut first_losses = vec![f64::NAN; r];
+        let mut diverged: Vec<Option<String>> = vec![None; r];
+        let mut n_batches = 0usize;
+        let batch_size = t.batch_size.max(1);
+        for start in (0..train.len()).step_by(batch_size) {
+            let end = (start + batch_size).min(train.len());
+            let b = end - start;
+            let indices: Vec<usize> = orders
+                .iter()
+                .flat_map(|o| o[start..end].iter().copied())
+                .collect();
+            let batch = SdcBatcher.batch_indices(train, &indices, &plain);
+            let [_, m, d] = batch.inputs.dims();
+            let inputs = batch.inputs.reshape([r, b, m, d]);
+            let params: Vec<Tensor<3>> = model
+                .tensors()
+                .into_iter()
+                .map(|p| p.autodiff().require_grad())
+                .collect();
+            let live = model.clone().with_tensors(params.clone());
+            let out = live.forward(inputs);
+            let losses = training_losses(&out, batch.labels, &model.attention, t.entropy);
+            let values: Vec<f64> = read(losses.clone(), "losses")?;
+            for (i, &value) in values.iter().enumerate() {
+                if !value.is_finite() {
+                    diverged[i].get_or_insert_with(|| format!("the mini-batch loss is {value}"));
+                }
+                if diverged[i].is_some() {
+                    continue;
+                }
+                if n_batches == 0 {
+                    first_losses[i] = value;
+                }
+                loss_sums[i] += value;
+            }
+            n_batches += 1;
+            if diverged.iter().all(Option::is_some) {
+                break;
+            }
+            // One backward pass for every replica: replica i's parameters only reach loss i,
+            // so the gradient of the sum is each replica's own (a diverged replica's may be NaN;
+            // it never leaves its rows, and the replica is dropped at the end of the epoch).
+            let grads = losses.sum().backward();
+            let grads: Vec<Tensor<3>> = params
+                .iter()
+                .map(|p| {
+                    p.grad(&grads)
+                        .ok_or_else(|| TrainError::Device("a parameter has no gradient".into()))
+                })
+                .collect::<Result<_, _>>()?;
+            let next = optimizer.step(
+                params.into_iter().map(|p| p.without_autodiff()).collect(),
+                grads,
+            );
+            model = model.with_tensors(next);
+            steps += 1;
+            samples += b;
+        }
+        let elapsed = |a: &Active| a.seconds_before + started.elapsed().as_secs_f64();
+
+        // Evaluation, stop rule and divergence, replica by replica.
+        let scheduled = epoch.is_multiple_of(t.eval_every) || epoch == max_epochs;
+        let evaluated = if scheduled || t.stop.is_some() {
+            Some(evaluate_replicas(
+                &model,
+                train,
+                config0.eval_batch_size(),
+                config0.eval.focus,
+                &plain,
+            )?)
+        } else {
+            None
+        };
+        let mut tests: Option<Vec<SplitMetrics>> = None;
+        // Checkpointed by the clock too, as a single run is; it never changes the results.
+        let overdue = last_checkpoint.elapsed().as_secs_f64() >= CHECKPOINT_SECONDS;
+        if overdue && epoch < max_epochs {
+            last_checkpoint = Instant::now();
+        }
+        let mut finished: Vec<(usize, Option<StopReason>)> = Vec::new(); // (replica, stop) or diverged
+        for i in 0..r {
+            let a = &mut active[i];
+            if let Some(reason) = diverged[i].take() {
+                let record = record_divergence(&a.run, &a.config, epoch, reason);
+                results[a.slot] = Some(
+                    end_run(&a.run, &a.config, &mut a.provenance, record)
+                        .and_then(RunRecord::into_summary),
+                );
+                finished.push((i, None));
+                continue;
+            }
+            let start = *a.start_loss.get_or_insert(first_losses[i]);
+            let mut record = EpochRecord {
+                epoch,
+                running_loss: loss_sums[i] / n_batches.max(1) as f64,
+                train: None,
+                test: None,
+                elapsed_s: 0.0,
+            };
+            let mut stop_now = false;
+            if let Some(evaluated) = &evaluated {
+                let (train_pred, train_metrics) = &evaluated[i];
+                if let Some(reason) = divergence(train_metrics, start, train.n_classes())
+                    && (!train_metrics.loss.is_finite() || epoch == max_epochs)
+                {
+                    let record = record_divergence(&a.run, &a.config, epoch, reason);
+                    results[a.slot] = Some(
+                        end_run(&a.run, &a.config, &mut a.provenance, record)
+                            .and_then(RunRecord::into_summary),
+                    );
+                    finished.push((i, None));
+                    continue;
+                }
+                if let Some(stop) = &t.stop {
+                    stop_now = train_pred.stop_rule_loss(stop.paper_quirk) <= stop.loss;
+                }
+                if scheduled || stop_now {
+                    if tests.is_none() && !test.is_empty() {
+                        tests = Some(
+                            evaluate_replicas(
+                                &model,
+                                test,
+                                config0.eval_batch_size(),
+                                config0.eval.focus,
+                                &plain,
+                            )?
+                            .into_iter()
+                            .map(|(_, m)| m)
+                            .collect(),
+                        );
+                    }
+                    record.train = Some(train_metrics.clone());
+                    record.test = tests.as_ref().map(|t| t[i].clone());
+                    record.elapsed_s = elapsed(a);
+                    append_row(&a.run.file(METRICS_FILE), &MetricsRow::from(&record))?;
+                    append_line(&a.run.file(METRICS_JSONL_FILE), &MetricsLine::from(&record))?;
+                    append_row(
+                        &a.run.file(TIMING_FILE),
+                        &TimingRow {
+                            epoch,
+                            elapsed_s: record.elapsed_s,
+                        },
+                    )?;
+                }
+            }
+            if record.train.is_some() {
+                a.last = Some(record);
+            }
+            if stop_now {
+                finished.push((i, Some(StopReason::LossThreshold)));
+            } else if epoch == max_epochs {
+                finished.push((i, Some(StopReason::MaxEpochs)));
+            } else if stop_after == Some(epoch)
+                || (t.checkpoint_every > 0 && epoch.is_multiple_of(t.checkpoint_every))
+                || overdue
+            {
+                let state = CheckpointState {
+                    epoch,
+                    train_seconds: elapsed(a),
+                    start_loss: start,
+                };
+                save_checkpoint(a, &model, &optimizer, i, &state)?;
+            }
+        }
+        if stop_after == Some(epoch) {
+            for (i, a) in active.iter_mut().enumerate() {
+                if !finished.iter().any(|&(f, _)| f == i) {
+                    let interrupted = Err(TrainError::Interrupted { epoch });
+                    results[a.slot] = Some(
+                        end_run(&a.run, &a.config, &mut a.provenance, interrupted)
+                            .and_then(RunRecord::into_summary),
+                    );
+                }
+            }
+        }
+        if finished.is_empty() && stop_after != Some(epoch) {
+            continue;
+        }
+        // Finish the replicas that ended, then drop them from the batch.
+        for &(i, stop) in &finished {
+            let Some(stop_reason) = stop else { continue };
+            let a = &mut active[i];
+            let last = a
+                .last
+                .clone()
+                .expect("a finishing replica was evaluated this epoch");
+            let outcome = TrainOutcome {
+                model: model.replica_into(i, a.template.clone()),
+                epochs: epoch,
+                stop_reason,
+                last,
+                train_seconds: elapsed(a),
+                steps_here: steps,
+                samples_here: samples,
+            };
+            let record = complete_run(&a.run, &a.config, &outcome, train, &autodiff, n_parameters);
+            let result = end_run(&a.run, &a.config, &mut a.provenance, record)
+                .and_then(RunRecord::into_summary);
+            if let Err(e) = &result {
+                warn!(dir = %a.run.path().display(), error = %e, "replica failed to finish");
+            }
+            results[a.slot] = Some(result);
+        }
+        if stop_after == Some(epoch) {
+            return Ok(results
+                .into_iter()
+                .map(|r| r.expect("every member ends"))
+                .collect());
+        }
+        let gone: Vec<usize> = finished.iter().map(|&(i, _)| i).collect();
+        let keep: Vec<usize> = (0..r).filter(|i| !gone.contains(i)).collect();
+        let mut index = 0;
+        active.retain(|_| {
+            index += 1;
+            !gone.contains(&(index - 1))
+        });
+        if !keep.is_empty() {
+            model = model
+                .clone()
+                .with_tensors(select_replicas(model.tensors(), &keep));
+            optimizer.select(&keep);
+        }
+    }
+    // Resumed at max_epochs with nothing left to run: these finish as single runs would.
+    for Active {
+        config,
+        run,
+        mut provenance,
+        slot,
+        ..
+    } in active
+    {
+        provenance.end(&run, "handed to a single run")?;
+        let path = run.path().to_path_buf();
+        drop(run);
+        results[slot] = Some(crate::run_experiment(&config, &path, &mut crate::Silent));
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every member ends"))
+        .collect())
+}
+
+/// The soft objective's data loss of every replica, `[R, 1]`: the mean cross-entropy of each
+/// replica's logits `[R, batch, classes]` against its labels (`[R * batch]`, replica-major), in
+/// one graph for all replicas.
+///
+/// Each replica's value and gradient are bit for bit those of the single model's
+/// `cross_entropy` (`log_softmax(logits).gather(labels).mean().neg()` on `[batch, classes]`):
+/// log-softmax and gather are row-wise; the batch mean is `mean_dim` over a contiguous
+/// `[R, batch]` array, which sums each replica's `batch` values as one contiguous lane (ndarray's
+/// `sum_axis`), the same summation the single model's `mean` runs over its `[batch, 1]` values,
+/// then divides by `batch`; and its backward multiplies by `1 / batch` as `mean`'s does.
+pub(crate) fn data_losses(logits: Tensor<3>, labels: Tensor<1, Int>) -> Tensor<2> {
+    let [r, b, _] = logits.dims();
+    activation::log_softmax(logits, 2)
+        .gather(2, labels.reshape([r, b, 1]))
+        .reshape([r, b])
+        .mean_dim(1)
+        .neg()
+}
+
+/// The soft objective's training loss of every replica, `[R, 1]`: `(1 - k) data + k mean
+/// H(alpha)` as `Objective::loss` computes it for one model, the entropy's batch mean taken
+/// per replica as in [`data_losses`].
+fn training_losses(
+    out: &ReplicaOutput,
+    labels: Tensor<1, Int>,
+    map: &AttentionMap,
+    entropy_weight: f64,
+) -> Tensor<2> {
+    let data = data_losses(out.logits.clone(), labels);
+    if entropy_weight == 0.0 {
+        return data;
+    }
+    let [r, b, m] = out.alpha.dims();
+    let (scores, alpha) = (
+        out.scores.clone().reshape([r * b, m]),
+        out.alpha.clone().reshape([r * b, m]),
+    );
+    let log_alpha = map.log_weights(scores, alpha.clone());
+    let entropy = (alpha * log_alpha)
+        .sum_dim(1)
+        .reshape([r, b])
+        .mean_dim(1)
+        .neg();
+    data.mul_scalar(1.0 - entropy_weight) + entropy.mul_scalar(entropy_weight)
+}
+
+/// [`crate::evaluate`] for every replica at once: the same batches, the soft objective's loss of
+/// every replica in one graph ([`data_losses`]), the same prediction rule.
+fn evaluate_replicas(
+    model: &ReplicaModel,
+    dataset: &SdcDataset,
+    batch_size: usize,
+    criterion: FocusCriterion,
+    device: &Device,
+) -> Result<Vec<(Predictions, SplitMetrics)>, TrainError> {
+    let r = model.replicas();
+    let n = dataset.len();
+    let m = dataset.n_segments();
+    let mut predictions: Vec<Predictions> = (0..r)
+        .map(|_| Predictions {
+            predictions: Vec::with_capacity(n),
+            alpha: Vec::with_capacity(n * m),
+            n_segments: m,
+            batch_losses: Vec::new(),
+            loss: 0.0,
+        })
+        .collect();
+    let mut loss_sums = vec![0.0; r];
+    let indices: Vec<usize> = (0..n).collect();
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let batch = SdcBatcher.batch_indices(dataset, chunk, device);
+        let b = chunk.len();
+        let inputs = batch.inputs.unsqueeze_dim::<4>(0).repeat_dim(0, r);
+        let out = model.forward(inputs);
+        let labels: Tensor<1, Int> = batch
+            .labels
+            .unsqueeze_dim::<2>(0)
+            .repeat_dim(0, r)
+            .reshape([r * b]);
+        let losses: Vec<f64> = read(data_losses(out.logits.clone(), labels), "loss")?;
+        let predicted: Vec<i64> = out
+            .logits
+            .argmax(2)
+            .try_into_vec_as::<i64>()
+            .map_err(|e| TrainError::Device(format!("reading predictions: {e}")))?;
+        let alpha: Vec<f32> = read(out.alpha, "alpha")?;
+        for (i, p) in predictions.iter_mut().enumerate() {
+            p.batch_losses.push(losses[i]);
+            loss_sums[i] += losses[i] * b as f64;
+            p.predictions
+                .extend(predicted[i * b..(i + 1) * b].iter().map(|&c| c as u32));
+            p.alpha
+                .extend_from_slice(&alpha[i * b * m..(i + 1) * b * m]);
+        }
+    }
+    predictions
+        .into_iter()
+        .zip(loss_sums)
+        .map(|(mut p, sum)| {
+            p.loss = if n == 0 { 0.0 } else { sum / n as f64 };
+            let metrics = p.metrics(dataset, criterion)?;
+            Ok((p, metrics))
+        })
+        .collect()
+}
+
+fn read<const D: usize, E: burn::tensor::Element>(
+    tensor: Tensor<D>,
+    what: &str,
+) -> Result<Vec<E>, TrainError> {
+    tensor
+        .try_into_vec_as::<E>()
+        .map_err(|e| TrainError::Device(format!("reading {what}: {e}")))
+}
+
+/// Saves replica `i`'s checkpoint into its run: its model and its optimiser moments, each as a
+/// model of the run's shapes.
+fn save_checkpoint(
+    a: &Active,
+    model: &ReplicaModel,
+    optimizer: &ReplicaOptimizer,
+    i: usize,
+    state: &CheckpointState,
+) -> Result<(), TrainError> {
+    let as_model = |tensors: &[Tensor<3>]| {
+        model
+            .clone()
+            .with_tensors(tensors.to_vec())
+            .replica_into(i, a.template.clone())
+            .to_bytes()
+    };
+    let steps = serde_json::to_vec(&ReplicaState {
+        optimizer_steps: optimizer.time,
+    })
+    .expect("the replica state serialises");
+    let mut files = vec![
+        (
+            MODEL_FILE,
+            model.replica_into(i, a.template.clone()).to_bytes()?,
+        ),
+        (REPLICA_STATE, steps),
+    ];
+    if !optimizer.moment_1.is_empty() {
+        files.push((REPLICA_MOMENT_1, as_model(&optimizer.moment_1)?));
+    }
+    if !optimizer.moment_2.is_empty() {
+        files.push((REPLICA_MOMENT_2, as_model(&optimizer.moment_2)?));
+    }
+    a.run.save_checkpoint(&a.config, &files, state)
+}
