@@ -5,7 +5,9 @@
 //! ("recorded": their mean training time per run, stop rule included), or from a short
 //! calibration: the experiment's first and last grid points trained for [`CALIBRATION_EPOCHS`]
 //! epochs ("measured"). A measured estimate charges every run `max_epochs` epochs, so it is an
-//! upper bound: a run that meets its stop rule's loss earlier costs less.
+//! upper bound: a run that meets its stop rule's loss earlier costs less. A recorded estimate from
+//! replica-grouped runs is an upper bound too: every member of a group records the group's wall
+//! time (`docs/run-directories.md`, Replica groups), which it shared with the other seeds.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -197,7 +199,8 @@ pub fn plan_text(costs: &[ExperimentCost], jobs: usize) -> String {
     let _ = writeln!(
         s,
         "total: {runs} runs, about {} of CPU time; with --jobs {jobs}, about {} of wall time \
-         (measured experiments are charged max_epochs per run: an upper bound)",
+         (measured experiments are charged max_epochs per run, and replica-grouped runs record \
+         their group's time: upper bounds)",
         duration_text(cpu),
         duration_text(cpu / jobs as f64)
     );
