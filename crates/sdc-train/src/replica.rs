@@ -18,21 +18,24 @@
 //! Supported: MLP networks (any averaging layer, any attention map), the soft objective (with
 //! or without the entropy regulariser), the joint schedule, nothing frozen, no `init_from`, no
 //! pretraining, Adam or SGD. [`unsupported`] names what else falls back to single runs.
+//!
+//! By concern: this file groups members and runs the training loop; `replica/optimizer.rs` holds
+//! the batched Adam and SGD steps, `replica/losses.rs` the losses and the evaluation of every
+//! replica at once, `replica/checkpoint.rs` a replica's checkpoint.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor, activation};
-use sdc_data::{SdcBatcher, SdcDataset};
-use sdc_interp::FocusCriterion;
-use sdc_model::{AttentionMap, AttentionModel, ReplicaModel, ReplicaOutput, select_replicas};
+use burn::tensor::Tensor;
+use sdc_data::SdcBatcher;
+use sdc_model::{AttentionModel, ReplicaModel, select_replicas};
 use tracing::{info, warn};
 
 use crate::config::{ExperimentConfig, OptimizerConfig};
 use crate::device::device;
 use crate::error::TrainError;
-use crate::evaluate::{Predictions, SplitMetrics};
+use crate::evaluate::SplitMetrics;
 use crate::metrics::{
     EpochRecord, MetricsLine, MetricsRow, TimingRow, append_line, append_row, truncate_lines,
     truncate_rows,
@@ -48,6 +51,14 @@ use crate::run_dir::{
     RunDir, TIMING_FILE,
 };
 use crate::training::{CHECKPOINT_SECONDS, StopReason, TrainOutcome, divergence, epoch_order};
+
+mod checkpoint;
+mod losses;
+mod optimizer;
+
+use checkpoint::save_checkpoint;
+use losses::{evaluate_replicas, read, training_losses};
+use optimizer::{ReplicaOptimizer, ReplicaState, needs_moments};
 
 /// Checkpoint file that marks a replica group's checkpoint and holds the optimiser's step count.
 pub const REPLICA_STATE: &str = "replica-state.json";
@@ -190,10 +201,6 @@ pub fn run_replicas_until(
         .collect()
 }
 
-fn needs_moments(optimizer: &OptimizerConfig) -> bool {
-    !matches!(optimizer, OptimizerConfig::Sgd { momentum, .. } if *momentum <= 0.0)
-}
-
 /// One run of a replica group.
 struct Member {
     index: usize,
@@ -215,115 +222,6 @@ struct Active {
     last: Option<EpochRecord>,
     /// Position in the caller's result list.
     slot: usize,
-}
-
-/// The optimiser of a replica batch: Burn's Adam or SGD arithmetic on stacked tensors.
-struct ReplicaOptimizer {
-    config: OptimizerConfig,
-    time: usize,
-    moment_1: Vec<Tensor<3>>,
-    moment_2: Vec<Tensor<3>>,
-}
-
-// burn-optim 0.22 `AdamConfig` defaults (PyTorch's betas).
-const BETA_1: f32 = 0.9;
-const BETA_2: f32 = 0.999;
-
-impl ReplicaOptimizer {
-    /// One step of every parameter: `params` (no autodiff) and their `grads`, same order.
-    fn step(&mut self, params: Vec<Tensor<3>>, grads: Vec<Tensor<3>>) -> Vec<Tensor<3>> {
-        let lr = self.config.lr();
-        match self.config {
-            OptimizerConfig::Adam { eps, .. } => {
-                let epsilon = eps as f32;
-                let first = self.time == 0;
-                let mut m1 = std::mem::take(&mut self.moment_1);
-                let mut m2 = std::mem::take(&mut self.moment_2);
-                if first {
-                    m1 = grads
-                        .iter()
-                        .map(|g| g.clone().mul_scalar(1.0 - BETA_1))
-                        .collect();
-                    m2 = grads
-                        .iter()
-                        .map(|g| g.clone().square().mul_scalar(1.0 - BETA_2))
-                        .collect();
-                    self.time = 1;
-                } else {
-                    m1 = m1
-                        .into_iter()
-                        .zip(&grads)
-                        .map(|(m, g)| m.mul_scalar(BETA_1).add(g.clone().mul_scalar(1.0 - BETA_1)))
-                        .collect();
-                    m2 = m2
-                        .into_iter()
-                        .zip(&grads)
-                        .map(|(v, g)| {
-                            v.mul_scalar(BETA_2)
-                                .add(g.clone().square().mul_scalar(1.0 - BETA_2))
-                        })
-                        .collect();
-                    self.time += 1;
-                }
-                let time = self.time as i32;
-                let bias_correction2_sqrt = (1.0 - BETA_2.powi(time)).sqrt();
-                let combined_factor = bias_correction2_sqrt / (1.0 - BETA_1.powi(time));
-                let out = params
-                    .into_iter()
-                    .zip(m1.iter().zip(&m2))
-                    .map(|(p, (m, v))| {
-                        let update = m
-                            .clone()
-                            .mul_scalar(combined_factor)
-                            .div(v.clone().sqrt().add_scalar(epsilon * bias_correction2_sqrt));
-                        p - update.mul_scalar(lr)
-                    })
-                    .collect();
-                self.moment_1 = m1;
-                self.moment_2 = m2;
-                out
-            }
-            OptimizerConfig::Sgd { momentum, .. } => {
-                let grads = if momentum > 0.0 {
-                    // burn's Momentum keeps the factor as f32; dampening is 0 (PyTorch's).
-                    let factor = momentum as f32;
-                    let velocity: Vec<Tensor<3>> = if self.time == 0 {
-                        grads
-                    } else {
-                        grads
-                            .into_iter()
-                            .zip(std::mem::take(&mut self.moment_1))
-                            .map(|(g, v)| g.mul_scalar(1.0 - 0.0_f64).add(v.mul_scalar(factor)))
-                            .collect()
-                    };
-                    self.moment_1 = velocity.clone();
-                    velocity
-                } else {
-                    grads
-                };
-                self.time += 1;
-                params
-                    .into_iter()
-                    .zip(grads)
-                    .map(|(p, g)| p - g.mul_scalar(lr))
-                    .collect()
-            }
-        }
-    }
-
-    /// Keeps the state rows of replicas `keep`.
-    fn select(&mut self, keep: &[usize]) {
-        self.moment_1 = select_replicas(std::mem::take(&mut self.moment_1), keep);
-        self.moment_2 = select_replicas(std::mem::take(&mut self.moment_2), keep);
-    }
-}
-
-/// `replica-state.json` of a replica checkpoint.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReplicaState {
-    /// Optimiser steps taken so far (Adam's bias correction counts them).
-    optimizer_steps: usize,
 }
 
 /// Trains one group of members that start at the same epoch. The error is a failure of the
@@ -685,155 +583,4 @@ fn train_group(
         .into_iter()
         .map(|r| r.expect("every member ends"))
         .collect())
-}
-
-/// The soft objective's data loss of every replica, `[R, 1]`: the mean cross-entropy of each
-/// replica's logits `[R, batch, classes]` against its labels (`[R * batch]`, replica-major), in
-/// one graph for all replicas.
-///
-/// Each replica's value and gradient are bit for bit those of the single model's
-/// `cross_entropy` (`log_softmax(logits).gather(labels).mean().neg()` on `[batch, classes]`):
-/// log-softmax and gather are row-wise; the batch mean is `mean_dim` over a contiguous
-/// `[R, batch]` array, which sums each replica's `batch` values as one contiguous lane (ndarray's
-/// `sum_axis`), the same summation the single model's `mean` runs over its `[batch, 1]` values,
-/// then divides by `batch`; and its backward multiplies by `1 / batch` as `mean`'s does.
-pub(crate) fn data_losses(logits: Tensor<3>, labels: Tensor<1, Int>) -> Tensor<2> {
-    let [r, b, _] = logits.dims();
-    activation::log_softmax(logits, 2)
-        .gather(2, labels.reshape([r, b, 1]))
-        .reshape([r, b])
-        .mean_dim(1)
-        .neg()
-}
-
-/// The soft objective's training loss of every replica, `[R, 1]`: `(1 - k) data + k mean
-/// H(alpha)` as `Objective::loss` computes it for one model, the entropy's batch mean taken
-/// per replica as in [`data_losses`].
-fn training_losses(
-    out: &ReplicaOutput,
-    labels: Tensor<1, Int>,
-    map: &AttentionMap,
-    entropy_weight: f64,
-) -> Tensor<2> {
-    let data = data_losses(out.logits.clone(), labels);
-    if entropy_weight == 0.0 {
-        return data;
-    }
-    let [r, b, m] = out.alpha.dims();
-    let (scores, alpha) = (
-        out.scores.clone().reshape([r * b, m]),
-        out.alpha.clone().reshape([r * b, m]),
-    );
-    let log_alpha = map.log_weights(scores, alpha.clone());
-    let entropy = (alpha * log_alpha)
-        .sum_dim(1)
-        .reshape([r, b])
-        .mean_dim(1)
-        .neg();
-    data.mul_scalar(1.0 - entropy_weight) + entropy.mul_scalar(entropy_weight)
-}
-
-/// [`crate::evaluate`] for every replica at once: the same batches, the soft objective's loss of
-/// every replica in one graph ([`data_losses`]), the same prediction rule.
-fn evaluate_replicas(
-    model: &ReplicaModel,
-    dataset: &SdcDataset,
-    batch_size: usize,
-    criterion: FocusCriterion,
-    device: &Device,
-) -> Result<Vec<(Predictions, SplitMetrics)>, TrainError> {
-    let r = model.replicas();
-    let n = dataset.len();
-    let m = dataset.n_segments();
-    let mut predictions: Vec<Predictions> = (0..r)
-        .map(|_| Predictions {
-            predictions: Vec::with_capacity(n),
-            alpha: Vec::with_capacity(n * m),
-            n_segments: m,
-            batch_losses: Vec::new(),
-            loss: 0.0,
-        })
-        .collect();
-    let mut loss_sums = vec![0.0; r];
-    let indices: Vec<usize> = (0..n).collect();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let batch = SdcBatcher.batch_indices(dataset, chunk, device);
-        let b = chunk.len();
-        let inputs = batch.inputs.unsqueeze_dim::<4>(0).repeat_dim(0, r);
-        let out = model.forward(inputs);
-        let labels: Tensor<1, Int> = batch
-            .labels
-            .unsqueeze_dim::<2>(0)
-            .repeat_dim(0, r)
-            .reshape([r * b]);
-        let losses: Vec<f64> = read(data_losses(out.logits.clone(), labels), "loss")?;
-        let predicted: Vec<i64> = out
-            .logits
-            .argmax(2)
-            .try_into_vec_as::<i64>()
-            .map_err(|e| TrainError::Device(format!("reading predictions: {e}")))?;
-        let alpha: Vec<f32> = read(out.alpha, "alpha")?;
-        for (i, p) in predictions.iter_mut().enumerate() {
-            p.batch_losses.push(losses[i]);
-            loss_sums[i] += losses[i] * b as f64;
-            p.predictions
-                .extend(predicted[i * b..(i + 1) * b].iter().map(|&c| c as u32));
-            p.alpha
-                .extend_from_slice(&alpha[i * b * m..(i + 1) * b * m]);
-        }
-    }
-    predictions
-        .into_iter()
-        .zip(loss_sums)
-        .map(|(mut p, sum)| {
-            p.loss = if n == 0 { 0.0 } else { sum / n as f64 };
-            let metrics = p.metrics(dataset, criterion)?;
-            Ok((p, metrics))
-        })
-        .collect()
-}
-
-fn read<const D: usize, E: burn::tensor::Element>(
-    tensor: Tensor<D>,
-    what: &str,
-) -> Result<Vec<E>, TrainError> {
-    tensor
-        .try_into_vec_as::<E>()
-        .map_err(|e| TrainError::Device(format!("reading {what}: {e}")))
-}
-
-/// Saves replica `i`'s checkpoint into its run: its model and its optimiser moments, each as a
-/// model of the run's shapes.
-fn save_checkpoint(
-    a: &Active,
-    model: &ReplicaModel,
-    optimizer: &ReplicaOptimizer,
-    i: usize,
-    state: &CheckpointState,
-) -> Result<(), TrainError> {
-    let as_model = |tensors: &[Tensor<3>]| {
-        model
-            .clone()
-            .with_tensors(tensors.to_vec())
-            .replica_into(i, a.template.clone())
-            .to_bytes()
-    };
-    let steps = serde_json::to_vec(&ReplicaState {
-        optimizer_steps: optimizer.time,
-    })
-    .expect("the replica state serialises");
-    let mut files = vec![
-        (
-            MODEL_FILE,
-            model.replica_into(i, a.template.clone()).to_bytes()?,
-        ),
-        (REPLICA_STATE, steps),
-    ];
-    if !optimizer.moment_1.is_empty() {
-        files.push((REPLICA_MOMENT_1, as_model(&optimizer.moment_1)?));
-    }
-    if !optimizer.moment_2.is_empty() {
-        files.push((REPLICA_MOMENT_2, as_model(&optimizer.moment_2)?));
-    }
-    a.run.save_checkpoint(&a.config, &files, state)
 }
