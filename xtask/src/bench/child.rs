@@ -46,6 +46,42 @@ pub(crate) struct Measurement {
     pub(crate) versions: BTreeMap<String, String>,
 }
 
+impl Measurement {
+    /// An sdc child's measurement of `args`: `train_len` mosaics per epoch per model, `args.epochs`
+    /// timed epochs in `seconds`, `replicas` models at once (none: one), this process's peak RSS
+    /// and threads.
+    fn of_sdc(
+        args: &ChildArgs,
+        train_len: usize,
+        seconds: f64,
+        final_mean_loss: f64,
+        replicas: Option<usize>,
+        flops_per_sample: Option<f64>,
+    ) -> Result<Self> {
+        let samples = train_len * args.epochs * replicas.unwrap_or(1);
+        let status = ProcStatus::read()?;
+        Ok(Self {
+            framework: "sdc".into(),
+            backend: Some(args.backend.name().into()),
+            model: args.model.name().into(),
+            batch_size: args.batch_size,
+            threads: args.threads,
+            epochs: args.epochs,
+            warmup_epochs: args.warmup_epochs,
+            steps: train_len.div_ceil(args.batch_size) * args.epochs,
+            samples,
+            seconds,
+            samples_per_second: samples as f64 / seconds,
+            peak_rss_kib: status.peak_rss_kib,
+            threads_seen: status.threads,
+            final_mean_loss,
+            replicas,
+            flops_per_sample,
+            versions: BTreeMap::from([("sdc".to_string(), env!("CARGO_PKG_VERSION").to_string())]),
+        })
+    }
+}
+
 /// Records when each epoch's optimiser steps ended (before any evaluation of that epoch).
 #[derive(Default)]
 struct EpochClock {
@@ -104,27 +140,14 @@ pub(crate) fn child(args: &ChildArgs) -> Result<()> {
         .map_or(0.0, |i| clock.records[i].elapsed_s);
     let end = window.last().expect("timed >= 1").elapsed_s;
     let seconds = end - start;
-    let samples = train.len() * timed;
-    let status = ProcStatus::read()?;
-    let measurement = Measurement {
-        framework: "sdc".into(),
-        backend: Some(args.backend.name().into()),
-        model: args.model.name().into(),
-        batch_size: args.batch_size,
-        threads: args.threads,
-        epochs: timed,
-        warmup_epochs: warmup,
-        steps: train.len().div_ceil(args.batch_size) * timed,
-        samples,
+    let measurement = Measurement::of_sdc(
+        args,
+        train.len(),
         seconds,
-        samples_per_second: samples as f64 / seconds,
-        peak_rss_kib: status.peak_rss_kib,
-        threads_seen: status.threads,
-        final_mean_loss: window.last().expect("timed >= 1").running_loss,
-        replicas: None,
+        window.last().expect("timed >= 1").running_loss,
+        None,
         flops_per_sample,
-        versions: BTreeMap::from([("sdc".to_string(), env!("CARGO_PKG_VERSION").to_string())]),
-    };
+    )?;
     println!("{}", serde_json::to_string(&measurement)?);
     Ok(())
 }
@@ -189,32 +212,13 @@ fn replica_child(args: &ChildArgs, config: &sdc_train::ExperimentConfig) -> Resu
     let (splits, _) = sdc_data::load_splits(&args.data)
         .with_context(|| format!("reading the bench data in {}", args.data.display()))?;
     let train = &splits.train;
-    let samples = train.len() * timed * replicas;
-    let status = ProcStatus::read()?;
-    let measurement = Measurement {
-        framework: "sdc".into(),
-        backend: Some(args.backend.name().into()),
-        model: args.model.name().into(),
-        batch_size: args.batch_size,
-        threads: args.threads,
-        epochs: timed,
-        warmup_epochs: warmup,
-        steps: train.len().div_ceil(args.batch_size) * timed,
-        samples,
-        seconds,
-        samples_per_second: samples as f64 / seconds,
-        peak_rss_kib: status.peak_rss_kib,
-        threads_seen: status.threads,
-        final_mean_loss: loss,
-        replicas: Some(replicas),
-        flops_per_sample: super::flops::training_flops_per_mosaic(
-            &config.model,
-            train.segment_shape(),
-            train.n_segments(),
-            train.n_classes(),
-        ),
-        versions: BTreeMap::from([("sdc".to_string(), env!("CARGO_PKG_VERSION").to_string())]),
-    };
+    let flops = super::flops::training_flops_per_mosaic(
+        &config.model,
+        train.segment_shape(),
+        train.n_segments(),
+        train.n_classes(),
+    );
+    let measurement = Measurement::of_sdc(args, train.len(), seconds, loss, Some(replicas), flops)?;
     println!("{}", serde_json::to_string(&measurement)?);
     Ok(())
 }
