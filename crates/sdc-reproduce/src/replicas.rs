@@ -9,15 +9,13 @@
 //! group resumes from its members' checkpoints.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sdc_train::replica::{group_key, holds_replica_checkpoint, run_replicas, unsupported};
 use sdc_train::{BackendKind, RunRecord, TrainError, finished_run};
 use tracing::{info, warn};
 
 use crate::experiment::PlannedRun;
-use crate::sweep::{ERROR_FILE, RunStatus, SweepObserver, record_failure, run_one};
+use crate::sweep::{ERROR_FILE, RunStatus, SweepObserver, record_failure, run_one, run_units};
 
 /// The most seeds the planner puts in one group.
 pub const MAX_DEFAULT_REPLICAS: usize = 10;
@@ -106,34 +104,12 @@ pub fn run_sweep_replicas(
         Unit::Single(_) => std::cmp::Reverse(1),
         Unit::Group(g) => std::cmp::Reverse(g.len()),
     });
-    let next = AtomicUsize::new(0);
-    let statuses: Mutex<Vec<Option<RunStatus>>> = Mutex::new(vec![None; runs.len()]);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, units.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let u = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = order.get(u) else { break };
-                    let unit = &units[i];
-                    let done: Vec<(usize, RunStatus)> = match unit {
-                        Unit::Single(k) => vec![(*k, run_one(&runs[*k], root, observer))],
-                        Unit::Group(members) => run_group(runs, members, root, observer),
-                    };
-                    for (k, status) in done {
-                        observer.run_finished(&runs[k], &status);
-                        statuses.lock().expect("a worker panicked while recording")[k] =
-                            Some(status);
-                    }
-                }
-            });
+    run_units(runs, order.len(), jobs, observer, |u| {
+        match &units[order[u]] {
+            Unit::Single(k) => vec![(*k, run_one(&runs[*k], root, observer))],
+            Unit::Group(members) => run_group(runs, members, root, observer),
         }
-    });
-    statuses
-        .into_inner()
-        .expect("no worker holds the lock after the scope")
-        .into_iter()
-        .map(|s| s.expect("every run was taken by a worker"))
-        .collect()
+    })
 }
 
 /// Trains one group: finished and diverged runs are reported as a single sweep reports them,

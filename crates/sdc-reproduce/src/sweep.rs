@@ -163,17 +163,37 @@ pub fn run_sweep(
     jobs: usize,
     observer: &dyn SweepObserver,
 ) -> Vec<RunStatus> {
+    run_units(runs, runs.len(), jobs, observer, |k| {
+        vec![(k, run_one(&runs[k], root, observer))]
+    })
+}
+
+/// The worker pool of a sweep: `count` units of work on at most `jobs` threads, each worker
+/// taking the next unit when it finishes one. `work(u)` trains unit `u` and returns the plan
+/// indices it settled with their statuses, each reported to `observer` as it comes. Statuses
+/// come back in plan order; every run of `runs` must be settled by exactly one unit.
+pub(crate) fn run_units(
+    runs: &[PlannedRun],
+    count: usize,
+    jobs: usize,
+    observer: &dyn SweepObserver,
+    work: impl Fn(usize) -> Vec<(usize, RunStatus)> + Sync,
+) -> Vec<RunStatus> {
     let next = AtomicUsize::new(0);
     let statuses: Mutex<Vec<Option<RunStatus>>> = Mutex::new(vec![None; runs.len()]);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, runs.len().max(1)) {
+        for _ in 0..jobs.clamp(1, count.max(1)) {
             scope.spawn(|| {
                 loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(run) = runs.get(k) else { break };
-                    let status = run_one(run, root, observer);
-                    observer.run_finished(run, &status);
-                    statuses.lock().expect("a worker panicked while recording")[k] = Some(status);
+                    let u = next.fetch_add(1, Ordering::Relaxed);
+                    if u >= count {
+                        break;
+                    }
+                    for (k, status) in work(u) {
+                        observer.run_finished(&runs[k], &status);
+                        statuses.lock().expect("a worker panicked while recording")[k] =
+                            Some(status);
+                    }
                 }
             });
         }
