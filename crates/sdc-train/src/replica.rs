@@ -224,6 +224,12 @@ struct Active {
     slot: usize,
 }
 
+/// Ends member `a`'s run as diverged at `epoch`, as a single run records a divergence.
+fn end_diverged(a: &mut Active, epoch: usize, reason: String) -> Result<RunSummary, TrainError> {
+    let record = record_divergence(&a.run, &a.config, epoch, reason);
+    end_run(&a.run, &a.config, &mut a.provenance, record).and_then(RunRecord::into_summary)
+}
+
 /// Trains one group of members that start at the same epoch. The error is a failure of the
 /// shared work (data, device, a checkpoint that cannot be read); per-run failures are results.
 fn train_group(
@@ -425,11 +431,7 @@ fn train_group(
         for i in 0..r {
             let a = &mut active[i];
             if let Some(reason) = diverged[i].take() {
-                let record = record_divergence(&a.run, &a.config, epoch, reason);
-                results[a.slot] = Some(
-                    end_run(&a.run, &a.config, &mut a.provenance, record)
-                        .and_then(RunRecord::into_summary),
-                );
+                results[a.slot] = Some(end_diverged(a, epoch, reason));
                 finished.push((i, None));
                 continue;
             }
@@ -447,11 +449,7 @@ fn train_group(
                 if let Some(reason) = divergence(train_metrics, start, train.n_classes())
                     && (!train_metrics.loss.is_finite() || epoch == max_epochs)
                 {
-                    let record = record_divergence(&a.run, &a.config, epoch, reason);
-                    results[a.slot] = Some(
-                        end_run(&a.run, &a.config, &mut a.provenance, record)
-                            .and_then(RunRecord::into_summary),
-                    );
+                    results[a.slot] = Some(end_diverged(a, epoch, reason));
                     finished.push((i, None));
                     continue;
                 }
