@@ -24,6 +24,14 @@ use sha2::{Digest, Sha256};
 pub use budget::{Budget, TooLarge, human_bytes};
 pub use lock::{DirLock, LockError};
 
+/// The current UTC time, RFC 3339 (`2026-11-30T11:18:45.123Z`): provenance records and lock
+/// holders.
+pub fn now_utc() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| format!("{} s after the Unix epoch", now.unix_timestamp()))
+}
+
 /// The mode of every file sdc writes: readable by all, writable by the owner (before umask).
 pub const FILE_MODE: u32 = 0o644;
 

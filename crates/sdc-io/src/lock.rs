@@ -68,12 +68,9 @@ impl DirLock {
             Err(TryLockError::Error(e)) => return Err(io("lock", e).into()),
         }
         let holder = format!(
-            "pid {}, {purpose}, since {} s after the Unix epoch",
+            "pid {}, {purpose}, since {}",
             std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
+            crate::now_utc()
         );
         file.set_len(0).map_err(|e| io("write", e))?;
         file.rewind().map_err(|e| io("write", e))?;
@@ -109,7 +106,9 @@ mod tests {
         let err = DirLock::acquire(dir.path(), "sdc train").expect_err("held");
         let text = err.to_string();
         assert!(
-            text.contains(&format!("pid {}", std::process::id())) && text.contains("sdc train"),
+            text.contains(&format!("pid {}", std::process::id()))
+                && text.contains("sdc train")
+                && text.contains(&format!("since {}", &crate::now_utc()[..4])),
             "{text}"
         );
         drop(first);

@@ -52,11 +52,7 @@ pub fn git_commit() -> Option<&'static str> {
 }
 
 /// The current UTC time, RFC 3339.
-pub fn now_utc() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
-}
+pub use sdc_io::now_utc;
 
 impl Provenance {
     /// Reads the run's provenance (if any) and appends a session for this process, starting at
