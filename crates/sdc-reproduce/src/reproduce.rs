@@ -257,8 +257,12 @@ fn chance(run: &PlannedRun) -> Option<f64> {
 }
 
 /// Whether a run is a dead start: its training accuracy never rose more than [`DEAD_MARGIN`]
-/// above chance (its best logged accuracy, or its final one when nothing was logged).
+/// above chance (its best logged accuracy, or its final one when nothing was logged). A run
+/// that trains neither network never starts, so it is never a dead start, whatever its accuracy.
 fn dead_start(run: &PlannedRun, summary: &RunSummary, root: &Path) -> bool {
+    if run.config.train.trains_nothing() {
+        return false;
+    }
     let Some(chance) = chance(run) else {
         return false;
     };
@@ -396,10 +400,22 @@ fn section(
         })
         .count();
     let dead: usize = table.rows.iter().map(|r| r.n_dead).sum();
+    let untrained = points
+        .iter()
+        .flat_map(|p| &p.summaries)
+        .filter(|(run, _)| run.config.train.trains_nothing())
+        .count();
     if !all.is_empty() {
+        let untrained = match untrained {
+            0 => String::new(),
+            n => format!(
+                " ({n} runs freeze both networks, so they evaluate a model that is never trained: \
+                 they are not counted)"
+            ),
+        };
         notes.push(format!(
             "Dead starts: {dead} of {} runs never rose more than {DEAD_MARGIN} points above \
-             chance training accuracy; the verdict is over {}.",
+             chance training accuracy{untrained}; the verdict is over {}.",
             all.len(),
             spec.verdict.runs.as_str()
         ));
@@ -435,4 +451,45 @@ fn section(
         notes,
         draws: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sdc_train::ExperimentConfig;
+
+    /// The `summary.json` of a cheating-grid run with both networks frozen: a random model at
+    /// 35.1% training accuracy on 3 classes, within [`DEAD_MARGIN`] of chance.
+    const UNTRAINED: &str = include_str!("../tests/fixtures/untrained-summary.json");
+
+    fn run(freeze: &str) -> PlannedRun {
+        PlannedRun {
+            experiment: "e".into(),
+            draw: 0,
+            point: 0,
+            seed: 1,
+            rel_dir: PathBuf::from("e/seed-01"),
+            config: ExperimentConfig::default_with(&[format!("train.freeze={freeze}")])
+                .expect("config"),
+        }
+    }
+
+    #[test]
+    fn a_run_that_trains_nothing_is_never_a_dead_start() {
+        let summary: RunSummary = serde_json::from_str(UNTRAINED).expect("a run summary");
+        // No metrics file under this root: the final accuracy decides.
+        let root = tempfile::tempdir().expect("tempdir");
+        assert!(
+            dead_start(&run("[]"), &summary, root.path()),
+            "trained to chance accuracy: a dead start"
+        );
+        assert!(
+            dead_start(&run(r#"["focus"]"#), &summary, root.path()),
+            "the classifier trained, to chance: a dead start"
+        );
+        assert!(
+            !dead_start(&run(r#"["focus", "classifier"]"#), &summary, root.path()),
+            "never trained: not a start at all"
+        );
+    }
 }

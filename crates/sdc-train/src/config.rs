@@ -146,6 +146,14 @@ pub struct TrainConfig {
     pub pretrain: Pretrain,
 }
 
+impl TrainConfig {
+    /// Whether the attention training updates neither network (both frozen): the run evaluates
+    /// its initial, loaded or pretrained model once.
+    pub fn trains_nothing(&self) -> bool {
+        self.freeze.contains(&Network::Focus) && self.freeze.contains(&Network::Classifier)
+    }
+}
+
 fn default_batch() -> usize {
     250
 }

@@ -343,12 +343,11 @@ pub fn fit(
         mut start_loss,
     } = resume_or_init(config, model, train, device, run)?;
     // With both networks frozen every epoch is the same evaluation: run one.
-    let max_epochs =
-        if t.freeze.contains(&Network::Focus) && t.freeze.contains(&Network::Classifier) {
-            t.max_epochs.min(1)
-        } else {
-            t.max_epochs
-        };
+    let max_epochs = if t.trains_nothing() {
+        t.max_epochs.min(1)
+    } else {
+        t.max_epochs
+    };
 
     observer.on_start(first_epoch, max_epochs);
     let started = Instant::now();
