@@ -16,7 +16,8 @@ use xtask::{bench, parity};
 
 /// mimalloc keeps freed memory for reuse: glibc's malloc returns every block over 32 MiB to the
 /// kernel, and a training step that allocates such activations faults them in again, zeroed,
-/// every time (docs/design.md, "Speed").
+/// every time (docs/design.md, "Speed"); `main` tells it never to hand memory back
+/// ([`sdc_cli::allocator`]).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -42,6 +43,7 @@ enum Task {
 }
 
 fn main() -> Result<()> {
+    sdc_cli::allocator::keep_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()

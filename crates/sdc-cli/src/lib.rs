@@ -1,8 +1,10 @@
-//! The commands of `sdc` that `cargo xtask` shares: `reproduce` (the paper's experiments and
-//! their report) and `fetch-data` (the image datasets). Each is an argument struct and a `run`
-//! function over the library crates, so both binaries parse the same options and behave alike;
-//! only their defaults differ ([`reproduce::Home`]).
+//! What `sdc` and `cargo xtask` share: the allocator setting they start with ([`allocator`]), and
+//! the commands `reproduce` (the paper's experiments and their report) and `fetch-data` (the
+//! image datasets). Each command is an argument struct and a `run` function over the library
+//! crates, so both binaries parse the same options and behave alike; only their defaults differ
+//! ([`reproduce::Home`]).
 
+pub mod allocator;
 pub mod fetch;
 pub mod reproduce;
 

@@ -16,7 +16,8 @@ use progress::{Interrupt, TrainProgress};
 
 /// mimalloc keeps freed memory for reuse: glibc's malloc returns every block over 32 MiB to the
 /// kernel, and a training step that allocates such activations faults them in again, zeroed,
-/// every time (docs/design.md, "Speed").
+/// every time (docs/design.md, "Speed"); `main` tells it never to hand memory back
+/// ([`sdc_cli::allocator`]).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -138,6 +139,7 @@ struct EvalArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    sdc_cli::allocator::keep_freed_memory();
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -163,6 +165,7 @@ fn run() -> Result<()> {
         _ => "debug",
     };
     progress::init_logging(level);
+    log_allocator_setting();
     match cli.command {
         Command::Data(DataCommand::Gen { config, out }) => data_gen(&config.load()?, &out),
         Command::Data(DataCommand::Info { file }) => data_info(&file),
@@ -182,6 +185,14 @@ fn run() -> Result<()> {
         }
         Command::FetchData(args) => sdc_cli::fetch::run(&args),
     }
+}
+
+/// The allocator option [`sdc_cli::allocator::keep_freed_memory`] set (or the user chose), at
+/// debug level (`-vv`).
+fn log_allocator_setting() {
+    let var = sdc_cli::allocator::PURGE_DELAY_VAR;
+    let value = std::env::var_os(var);
+    tracing::debug!("{var}={}", value.unwrap_or_default().to_string_lossy());
 }
 
 fn data_gen(config: &ExperimentConfig, out: &Path) -> Result<()> {

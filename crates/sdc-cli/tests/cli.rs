@@ -310,3 +310,26 @@ fn eval_figures_draw_curves_a_histogram_and_an_honest_gallery() {
         &["gallery index 100", "100 samples"],
     );
 }
+
+#[test]
+fn sdc_runs_itself_again_so_that_mimalloc_keeps_freed_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let var = "MIMALLOC_PURGE_DELAY";
+    let run = |value: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sdc"));
+        command
+            .args(["-vv", "data", "info", "no-such-file.sdc"])
+            .current_dir(dir.path());
+        match value {
+            Some(v) => command.env(var, v),
+            None => command.env_remove(var),
+        };
+        command.output().expect("sdc runs")
+    };
+    // Unset: the second start has the option, and the same arguments (the error names the file).
+    let out = run(None);
+    assert_clean_failure(&out, &["MIMALLOC_PURGE_DELAY=-1", "no-such-file.sdc"]);
+    // The user's own value is kept.
+    let out = run(Some("10"));
+    assert_clean_failure(&out, &["MIMALLOC_PURGE_DELAY=10", "no-such-file.sdc"]);
+}
