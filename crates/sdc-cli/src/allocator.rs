@@ -19,10 +19,10 @@ pub const NEVER_PURGE: &str = "-1";
 /// Runs this binary again with [`PURGE_DELAY_VAR`] set to [`NEVER_PURGE`], unless the
 /// environment already sets it. Call first thing in `main`, before any thread starts.
 ///
-/// On success this never returns (the process image is replaced; the process id, open files and
-/// signal dispositions stay). When the binary cannot be run again (its file was replaced or
-/// removed while it ran, or the platform has no `exec`) the process goes on with mimalloc's
-/// default, which changes its speed and nothing else.
+/// On success this never returns (the process image is replaced; the process id, argv[0], open
+/// files and signal dispositions stay). When the binary cannot be run again (its file was
+/// replaced or removed while it ran, or the platform has no `exec`) the process goes on with
+/// mimalloc's default, which changes its speed and nothing else.
 pub fn keep_freed_memory() {
     if std::env::var_os(PURGE_DELAY_VAR).is_some() {
         return;
@@ -33,10 +33,13 @@ pub fn keep_freed_memory() {
         let Ok(exe) = std::env::current_exe() else {
             return;
         };
+        let mut args = std::env::args_os();
+        let mut command = std::process::Command::new(exe);
+        // Keep the name the user typed as argv[0]: run directories record the command line.
+        if let Some(arg0) = args.next() {
+            command.arg0(arg0);
+        }
         // `exec` returns only when it failed; then go on as we are.
-        let _failed = std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env(PURGE_DELAY_VAR, NEVER_PURGE)
-            .exec();
+        let _failed = command.args(args).env(PURGE_DELAY_VAR, NEVER_PURGE).exec();
     }
 }
