@@ -258,7 +258,8 @@ fn chance(run: &PlannedRun) -> Option<f64> {
 
 /// Whether a run is a dead start: its training accuracy never rose more than [`DEAD_MARGIN`]
 /// above chance (its best logged accuracy, or its final one when nothing was logged). A run
-/// that trains neither network never starts, so it is never a dead start, whatever its accuracy.
+/// whose attention training updates neither network (both frozen; it evaluates its initial or
+/// pretrained model) never starts, so it is never a dead start, whatever its accuracy.
 fn dead_start(run: &PlannedRun, summary: &RunSummary, root: &Path) -> bool {
     if run.config.train.trains_nothing() {
         return false;
@@ -409,7 +410,7 @@ fn section(
         let untrained = match untrained {
             0 => String::new(),
             n => format!(
-                " ({n} runs freeze both networks, so they evaluate a model that is never trained: \
+                " ({n} runs freeze both networks, so their attention training updates nothing: \
                  they are not counted)"
             ),
         };
@@ -489,7 +490,7 @@ mod tests {
         );
         assert!(
             !dead_start(&run(r#"["focus", "classifier"]"#), &summary, root.path()),
-            "never trained: not a start at all"
+            "nothing trained: not a start at all"
         );
     }
 }
