@@ -38,12 +38,20 @@ pub struct BenchArgs {
     /// tiles, two CNNs)].
     #[arg(long)]
     pub(crate) epochs: Option<usize>,
+    /// Training mosaics of the image models [default per model: 512 for mnist-mosaic, 5,000 for
+    /// cifar10-mosaic; 30,000 is the paper's epoch]. The synthetic models keep their 3,000.
+    #[arg(long)]
+    pub(crate) train_mosaics: Option<usize>,
     /// Untimed epochs before them.
     #[arg(long, default_value_t = 1)]
     pub(crate) warmup_epochs: usize,
     /// Python with torch for the PyTorch baseline (default: bench/.venv, created when missing).
     #[arg(long, value_parser = crate::absolute_path)]
     pub(crate) python: Option<PathBuf>,
+    /// Where the PyTorch baseline trains: `cpu`, or `cuda` to set it beside sdc's `wgpu`
+    /// backend on the same GPU.
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
+    pub(crate) torch_device: TorchDevice,
     /// Python with jax for the JAX baseline (default: bench/.venv-jax, created when missing).
     #[arg(long, value_parser = crate::absolute_path)]
     pub(crate) jax_python: Option<PathBuf>,
@@ -86,6 +94,22 @@ pub(crate) struct ChildArgs {
     pub(crate) replicas: usize,
 }
 
+/// Where the PyTorch baseline runs (bench/pytorch/bench.py's `--device`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TorchDevice {
+    Cpu,
+    Cuda,
+}
+
+impl TorchDevice {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+        }
+    }
+}
+
 /// A framework to compare against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub(crate) enum Baseline {
@@ -122,7 +146,10 @@ impl Baseline {
     pub(crate) fn supports(self, model: BenchModel) -> bool {
         match self {
             Self::Pytorch => true,
-            Self::Jax => model != BenchModel::MnistMosaic,
+            Self::Jax => matches!(
+                model,
+                BenchModel::SyntheticLayer0 | BenchModel::SyntheticLayer1
+            ),
         }
     }
 }

@@ -11,7 +11,7 @@ use sdc_train::replica::run_replicas_until;
 use sdc_train::{BackendKind, EpochRecord, TrainObserver};
 use serde::{Deserialize, Serialize};
 
-use super::args::{Baseline, ChildArgs};
+use super::args::{Baseline, ChildArgs, TorchDevice};
 use super::grid::Case;
 
 /// What every child prints as one JSON line (bench.py writes the same fields).
@@ -278,7 +278,8 @@ pub(crate) fn sdc_command(
 }
 
 /// A baseline's child: its `bench.py` with `python`, training `replicas` models at once
-/// (bench/jax/bench.py's `--replicas`; PyTorch trains one).
+/// (bench/jax/bench.py's `--replicas`; PyTorch trains one, on `torch_device`).
+#[allow(clippy::too_many_arguments)] // one per field of the child's command line
 pub(crate) fn baseline_command(
     baseline: Baseline,
     python: &Path,
@@ -287,6 +288,7 @@ pub(crate) fn baseline_command(
     warmup_epochs: usize,
     data: &Path,
     replicas: usize,
+    torch_device: TorchDevice,
 ) -> Command {
     let mut command = Command::new(python);
     command
@@ -302,9 +304,10 @@ pub(crate) fn baseline_command(
         // affinity) before importing jax; these bound the OpenMP / MKL pools as well.
         .env("OMP_NUM_THREADS", case.threads.to_string())
         .env("MKL_NUM_THREADS", case.threads.to_string());
-    if baseline == Baseline::Jax {
-        command.args(["--replicas", &replicas.to_string()]);
-    }
+    match baseline {
+        Baseline::Jax => command.args(["--replicas", &replicas.to_string()]),
+        Baseline::Pytorch => command.args(["--device", torch_device.name()]),
+    };
     command
 }
 

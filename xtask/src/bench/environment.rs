@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::args::BenchArgs;
+use sdc_train::BackendKind;
+
+use super::args::{BenchArgs, TorchDevice};
 use super::child::Measurement;
 use super::models::BenchModel;
 
@@ -18,6 +20,7 @@ pub(crate) fn preamble(
     measurements: &[Measurement],
     load: &str,
     peak_gflops: f64,
+    stand_ins: &[BenchModel],
 ) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -65,7 +68,30 @@ pub(crate) fn preamble(
     if let Some(epochs) = args.epochs {
         let _ = write!(flags, " --epochs {epochs}");
     }
+    if let Some(n) = args.train_mosaics {
+        let _ = write!(flags, " --train-mosaics {n}");
+    }
     let _ = write!(flags, " --warmup-epochs {}", args.warmup_epochs);
+    let on_gpu =
+        args.torch_device == TorchDevice::Cuda || args.backends().contains(&BackendKind::Wgpu);
+    if args.torch_device == TorchDevice::Cuda {
+        flags.push_str(" --torch-device cuda");
+    }
+    // The GPU, as the NVIDIA driver names it (wgpu reports its adapter only through its own
+    // logging); none where no GPU row was measured.
+    let gpu = if on_gpu {
+        let smi = command_output(Command::new("nvidia-smi").args([
+            "--query-gpu=name,driver_version,memory.total",
+            "--format=csv,noheader",
+        ]));
+        format!(
+            "- GPU: {} (sdc's wgpu backend through Vulkan; PyTorch on {})\n",
+            smi.unwrap_or_else(|| "not named (no nvidia-smi)".into()),
+            args.torch_device.name()
+        )
+    } else {
+        String::new()
+    };
     // One line per model: what it trains on, how many mosaics and timed epochs, which grid.
     let mut model_lines = String::new();
     let skipped: Vec<&str> = models
@@ -97,23 +123,35 @@ pub(crate) fn preamble(
             args.threads,
         );
     }
+    for &model in stand_ins {
+        let _ = writeln!(
+            model_lines,
+            "- **{}: stand-in images.** CIFAR-10 is in no package registry and its files were \
+             not in the data directory, so its mosaics tile random pixels written in CIFAR-10's \
+             format (`xtask/src/bench/data.rs`). The shapes, the model and its arithmetic are the \
+             real ones, and so are the rates; the losses mean nothing.",
+            model.name()
+        );
+    }
     format!(
         "# Training throughput: sdc{}\n\n\
          Written by `cargo xtask bench{vs} {flags}`.\n\n\
          - machine: {cpu}, {cores} logical CPUs; Linux; load average (1 min) {load}\n\
+         {gpu}\
          - date: {} UTC\n\
          - commit: {commit} (HEAD when xtask was built)\n\
          - versions: {} (sdc on burn's {} backend(s), f32)\n\
          - single-core peak: {peak_gflops:.1} GFLOP/s (f32 512x512 matrix products through \
          burn-flex's gemm, one thread, best of 20)\n\n\
          {model_lines}\n\
-         samples/s = training samples (mosaics) through forward + backward + both Adam steps per \
-         second, over the timed epochs after {} warm-up epoch(s), evaluation excluded; one \
+         samples/s = training samples (mosaics) through forward + backward + both optimiser steps \
+         per second, over the timed epochs after {} warm-up epoch(s), evaluation excluded; one \
          process per measurement, {} per cell (median, min–max). Peak RSS is the largest over \
          those processes. *limit*: the operations of forward + backward per mosaic (matrix \
          products and convolutions, a multiply-add as 2, backward as twice the forward) times the \
          median rate, and that as a share of the single-core peak: how close a row comes to what \
-         the hardware can do.\n",
+         the hardware can do (GPU rows, sdc on wgpu and PyTorch on CUDA, give GFLOP/s alone: the \
+         peak is a CPU core's).\n",
         if titles.is_empty() {
             String::new()
         } else {

@@ -107,4 +107,31 @@ mod tests {
         let flops = training_flops_per_mosaic(&config.model, &[1, 28, 28], 9, 3).expect("fits");
         assert_eq!(flops, 3.0 * (9.0 * focus + classifier));
     }
+
+    #[test]
+    fn the_papers_cifar_cnns_take_about_6_gflop_per_mosaic() {
+        let config = BenchModel::Cifar10Mosaic.base_config().expect("config");
+        // focus (no padding but the last conv): 3->32 30x30, 32->64 28x28 pool 14, 64->64 12x12,
+        // 64->128 10x10 pool 5, 128->256 3x3, 256->256 (padding 1) 3x3 pool 1; dense 256-64-32-10-1.
+        let conv = |c_in: f64, c_out: f64, side: f64| 2.0 * 9.0 * c_in * c_out * side * side;
+        let focus = conv(3.0, 32.0, 30.0)
+            + conv(32.0, 64.0, 28.0)
+            + conv(64.0, 64.0, 12.0)
+            + conv(64.0, 128.0, 10.0)
+            + conv(128.0, 256.0, 3.0)
+            + conv(256.0, 256.0, 3.0)
+            + 2.0 * (256.0 * 64.0 + 64.0 * 32.0 + 32.0 * 10.0 + 10.0);
+        // classifier (padding 1, pools with padding 1): 32x32, pool 17x17, pool 9x9; global
+        // average pool, dense 512-128-3.
+        let classifier = conv(3.0, 128.0, 32.0)
+            + conv(128.0, 128.0, 32.0)
+            + conv(128.0, 256.0, 17.0)
+            + conv(256.0, 256.0, 17.0)
+            + conv(256.0, 512.0, 9.0)
+            + conv(512.0, 512.0, 9.0)
+            + 2.0 * (512.0 * 128.0 + 128.0 * 3.0);
+        let flops = training_flops_per_mosaic(&config.model, &[3, 32, 32], 9, 3).expect("fits");
+        assert_eq!(flops, 3.0 * (9.0 * focus + classifier));
+        assert!((5.5e9..6.5e9).contains(&flops), "{flops:e}");
+    }
 }

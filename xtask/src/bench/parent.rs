@@ -8,9 +8,9 @@ use anyhow::{Context, Result, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
 use sdc_train::BackendKind;
 
-use super::args::{Baseline, BenchArgs, JAX_REPLICAS};
+use super::args::{Baseline, BenchArgs, JAX_REPLICAS, TorchDevice};
 use super::child::{Measurement, baseline_command, measure, sdc_command};
-use super::data::export_data;
+use super::data::{Provenance, export_data};
 use super::environment::{load_average, notes, preamble};
 use super::grid::Case;
 use super::models::BenchModel;
@@ -71,10 +71,14 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
     let load_before = load_average();
     let bench_dir = root.join("target").join("bench");
     let mut data_dirs = BTreeMap::new();
+    let mut stand_ins = Vec::new();
     for model in &models {
         if !data_dirs.contains_key(model.data_key()) {
             let dir = bench_dir.join("data").join(model.data_key());
-            export_data(*model, &dir)?;
+            let stand_in = bench_dir.join("stand-in");
+            if export_data(*model, &dir, &stand_in, args.train_mosaics)? == Provenance::StandIn {
+                stand_ins.push(*model);
+            }
             data_dirs.insert(model.data_key(), dir);
         }
     }
@@ -150,6 +154,7 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
                         args.warmup_epochs,
                         data,
                         replicas,
+                        args.torch_device,
                     ),
                 };
                 measurements.push(measure(command, case, name, replicas)?);
@@ -165,7 +170,8 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
         .collect::<Result<_, _>>()?;
     sdc_io::write_atomic(&bench_dir.join("measurements.jsonl"), raw.as_bytes())?;
     let rows = summarise(&cases, &backends, &baselines, &measurements);
-    let mut table = markdown_table(&rows, &baselines, peak.gflops);
+    let torch_on_gpu = args.torch_device == TorchDevice::Cuda;
+    let mut table = markdown_table(&rows, &baselines, peak.gflops, torch_on_gpu);
     let replicas = replica_table(&rows);
     if !replicas.is_empty() {
         table = format!(
@@ -183,7 +189,15 @@ pub(crate) fn parent(args: &BenchArgs, root: &Path) -> Result<()> {
     let load = format!("{load_before} at the start, {} at the end", load_average());
     let report = format!(
         "{}\n{table}\n{}",
-        preamble(args, root, &models, &measurements, &load, peak.gflops),
+        preamble(
+            args,
+            root,
+            &models,
+            &measurements,
+            &load,
+            peak.gflops,
+            &stand_ins
+        ),
         notes(&measurements, &load_before)
     );
     sdc_io::write_atomic(&out, report.as_bytes())?;

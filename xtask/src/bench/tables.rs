@@ -107,21 +107,29 @@ pub(crate) fn summarise(
 }
 
 /// `GFLOP/s (percent of peak)` of sdc, the operations per sample coming from sdc's children
-/// (the same model in both frameworks).
-fn limit(stats: Option<Stats>, flops_of: Option<Stats>, peak_gflops: f64) -> String {
+/// (the same model in both frameworks); GFLOP/s alone when `peak_gflops` is none (a GPU row:
+/// the peak is one CPU core's).
+fn limit(stats: Option<Stats>, flops_of: Option<Stats>, peak_gflops: Option<f64>) -> String {
     let per_sample = flops_of.and_then(|s| s.flops_per_sample);
-    match (stats, per_sample) {
-        (Some(s), Some(f)) => {
+    match (stats, per_sample, peak_gflops) {
+        (Some(s), Some(f), Some(peak)) => {
             let g = f * s.median / 1e9;
-            format!("{g:.2} ({:.1}%)", 100.0 * g / peak_gflops)
+            format!("{g:.2} ({:.1}%)", 100.0 * g / peak)
         }
+        (Some(s), Some(f), None) => format!("{:.0} (GPU)", f * s.median / 1e9),
         _ => "–".into(),
     }
 }
 
 /// The Markdown table of `rows`, with each baseline's columns and sdc's ratio to it; the limit
-/// columns compare each rate with `peak_gflops`, one core's matrix-product peak.
-pub(crate) fn markdown_table(rows: &[Row], baselines: &[Baseline], peak_gflops: f64) -> String {
+/// columns compare each CPU rate with `peak_gflops`, one core's matrix-product peak (sdc on
+/// wgpu, and PyTorch when `torch_on_gpu`, ran on the GPU).
+pub(crate) fn markdown_table(
+    rows: &[Row],
+    baselines: &[Baseline],
+    peak_gflops: f64,
+    torch_on_gpu: bool,
+) -> String {
     let mut out =
         String::from("| model | batch | threads | sdc backend | sdc samples/s median (min–max) |");
     for b in baselines {
@@ -155,9 +163,15 @@ pub(crate) fn markdown_table(rows: &[Row], baselines: &[Baseline], peak_gflops: 
             cells.push(cell(&s));
             cells.push(ratio(r.sdc, s));
         }
-        cells.push(limit(r.sdc, r.sdc, peak_gflops));
+        let sdc_peak = (r.backend != BackendKind::Wgpu).then_some(peak_gflops);
+        cells.push(limit(r.sdc, r.sdc, sdc_peak));
         for &b in baselines {
-            cells.push(limit(r.baseline(b), r.sdc, peak_gflops));
+            let on_gpu = torch_on_gpu && b == Baseline::Pytorch;
+            cells.push(limit(
+                r.baseline(b),
+                r.sdc,
+                (!on_gpu).then_some(peak_gflops),
+            ));
         }
         cells.push(rss(&r.sdc));
         for &b in baselines {
@@ -376,7 +390,7 @@ mod tests {
             &ms,
         );
         // 300 samples/s of 7000 operations: 2.1 MFLOP/s, 0.21% of a 1 GFLOP/s peak.
-        let table = markdown_table(&rows, &[Baseline::Pytorch], 0.001);
+        let table = markdown_table(&rows, &[Baseline::Pytorch], 0.001, false);
         assert!(
             table.contains(
                 "| synthetic-layer0 | 256 | 2 | flex | 300 (300–300) | 200 (200–200) | 1.50× | 0.00 (210.0%) | 0.00 (140.0%) | 2 | 4 |"
@@ -393,8 +407,38 @@ mod tests {
         assert!(csv.contains(",flex,300.0,"), "{csv}");
         assert!(csv.contains(",1.500,7000.0,0.002,0.001,0.001,"), "{csv}");
         assert!(replica_table(&rows).is_empty());
-        let none = markdown_table(&rows, &[], 0.001);
+        let none = markdown_table(&rows, &[], 0.001, false);
         assert!(none.starts_with("| model | batch | threads | sdc backend | sdc samples/s median (min–max) | limit: sdc GFLOP/s (% of peak) | sdc peak RSS MiB |\n|---|---:|---:|---|---:|---:|---:|\n"), "{none}");
+    }
+
+    #[test]
+    fn gpu_rows_give_gflops_without_a_share_of_the_cpu_peak() {
+        let case = Case {
+            model: BenchModel::SyntheticLayer0,
+            batch_size: 256,
+            threads: 2,
+            epochs: 1,
+        };
+        let mut wgpu = m("sdc", 3.0e6, 1024);
+        wgpu.backend = Some("wgpu".into());
+        let ms = [m("sdc", 300.0, 2048), m("pytorch", 6.0e6, 4096), wgpu];
+        let rows = summarise(
+            &[case],
+            &[BackendKind::Flex, BackendKind::Wgpu],
+            &[Baseline::Pytorch],
+            &ms,
+        );
+        // PyTorch on CUDA: 6e6 samples/s of 7000 operations is 42 GFLOP/s, on the GPU; sdc on
+        // wgpu 21; sdc on flex stays a share of the CPU core's peak.
+        let table = markdown_table(&rows, &[Baseline::Pytorch], 0.001, true);
+        assert!(
+            table.contains("| flex | 300 (300–300) | 6000000 (6000000–6000000) | 0.00× | 0.00 (210.0%) | 42 (GPU) |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| wgpu | 3000000 (3000000–3000000) | 6000000 (6000000–6000000) | 0.50× | 21 (GPU) | 42 (GPU) |"),
+            "{table}"
+        );
     }
 
     #[test]
@@ -426,7 +470,7 @@ mod tests {
         }
         let both = [Baseline::Pytorch, Baseline::Jax];
         let rows = summarise(&[case], &[BackendKind::Flex], &both, &ms);
-        let table = markdown_table(&rows, &both, 1.0);
+        let table = markdown_table(&rows, &both, 1.0, false);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 3, "{table}");
         assert!(lines[0].contains("| PyTorch samples/s median (min–max) | sdc / PyTorch | JAX samples/s median (min–max) | sdc / JAX | limit: sdc"), "{table}");
