@@ -199,6 +199,17 @@ pub fn conv2d_gemm(
     out.reshape([n, o, ho, wo])
 }
 
+/// Whether convolutions on `device` run as [`conv2d_gemm`]: on the CPU backends (flex, ndarray),
+/// where it is the fastest (docs/design.md, "Speed"). On a GPU backend Burn's own `conv2d` runs
+/// as an implicit matrix product, without the patch matrix, which for the paper's CIFAR-10
+/// classifier at batch 250 would be a 2.36 GB buffer, over what wgpu allocates
+/// (bench/results.md, "On a GPU").
+pub fn im2col_on(device: &Device) -> bool {
+    #[allow(deprecated)] // ndarray stays selectable: `train.backend = "ndarray"`
+    let ndarray = Device::ndarray();
+    *device == Device::flex() || *device == ndarray
+}
+
 /// One `conv -> [BatchNorm] -> ReLU -> [max-pool]` block.
 #[derive(Module, Debug)]
 pub struct ConvBlock {
@@ -265,12 +276,16 @@ impl ConvBlock {
             PaddingConfig2d::Valid => 0,
             PaddingConfig2d::Same => self.conv.kernel_size[0] / 2,
         };
-        let pre = conv2d_gemm(
-            x,
-            self.conv.weight.val(),
-            self.conv.bias.as_ref().map(|b| b.val()),
-            padding,
-        );
+        let pre = if im2col_on(&x.device()) {
+            conv2d_gemm(
+                x,
+                self.conv.weight.val(),
+                self.conv.bias.as_ref().map(|b| b.val()),
+                padding,
+            )
+        } else {
+            self.conv.forward(x)
+        };
         let normed = match &self.norm {
             Some(norm) => norm.forward(pre.clone()),
             None => pre.clone(),
@@ -304,6 +319,14 @@ mod tests {
             pool,
             pool_padding,
         }
+    }
+
+    #[test]
+    fn cpu_devices_convolve_by_im2col_with_or_without_autodiff() {
+        assert!(im2col_on(&Device::flex()));
+        assert!(im2col_on(&Device::flex().autodiff()));
+        assert!(im2col_on(&device()));
+        assert!(im2col_on(&device().autodiff()));
     }
 
     #[test]
