@@ -173,12 +173,52 @@ pub fn conv2d_gemm(
     bias: Option<Tensor<1>>,
     padding: usize,
 ) -> Tensor<4> {
-    let [o, c, k, _] = weight.dims();
+    conv2d_gemm_within(x, weight, bias, padding, PATCH_BYTES_MAX)
+}
+
+/// [`conv2d_gemm`] building patch matrices of at most `max_bytes` (one sample's at least).
+fn conv2d_gemm_within(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    padding: usize,
+    max_bytes: usize,
+) -> Tensor<4> {
     let x = if padding > 0 {
         x.pad((padding, padding, padding, padding), PadMode::Constant(0.0))
     } else {
         x
     };
+    let [o, c, k, _] = weight.dims();
+    let [n, _, h, w] = x.dims();
+    let patch_bytes = n * c * k * k * (h + 1 - k) * (w + 1 - k) * x.dtype().size();
+    let chunks = patch_bytes.div_ceil(max_bytes).clamp(1, n);
+    if chunks == 1 {
+        return im2col_product(x, weight, bias);
+    }
+    // Each sample's output is its own matrix product, so splitting the batch changes no value.
+    let per_chunk = n.div_ceil(chunks);
+    let outputs = (0..n)
+        .step_by(per_chunk)
+        .map(|start| {
+            let end = (start + per_chunk).min(n);
+            let part = x.clone().slice([start..end, 0..c, 0..h, 0..w]);
+            im2col_product(part, weight.clone(), bias.clone())
+        })
+        .collect();
+    Tensor::cat(outputs, 0)
+}
+
+/// The largest patch matrix [`conv2d_gemm`] builds at once (512 MiB); a larger batch is
+/// convolved in parts, which changes no output (the weight gradient sums the parts in another
+/// order). wgpu refused the 2.36 GB patch matrix of the paper's CIFAR-10 classifier at batch 250
+/// (bench/results.md, "On a GPU"). Every config in configs/ but CIFAR-10's stays under the
+/// limit at its batch size, so their results are unchanged.
+pub const PATCH_BYTES_MAX: usize = 512 << 20;
+
+/// [`conv2d_gemm`] of an already padded batch, one patch matrix.
+fn im2col_product(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    let [o, c, k, _] = weight.dims();
     let [n, _, h, w] = x.dims();
     let (ho, wo) = (h + 1 - k, w + 1 - k);
     let slices = (0..k * k)
@@ -197,17 +237,6 @@ pub fn conv2d_gemm(
         out = out + bias.reshape([1, o, 1]);
     }
     out.reshape([n, o, ho, wo])
-}
-
-/// Whether convolutions on `device` run as [`conv2d_gemm`]: on the CPU backends (flex, ndarray),
-/// where it is the fastest (docs/design.md, "Speed"). On a GPU backend Burn's own `conv2d` runs
-/// as an implicit matrix product, without the patch matrix, which for the paper's CIFAR-10
-/// classifier at batch 250 would be a 2.36 GB buffer, over what wgpu allocates
-/// (bench/results.md, "On a GPU").
-pub fn im2col_on(device: &Device) -> bool {
-    #[allow(deprecated)] // ndarray stays selectable: `train.backend = "ndarray"`
-    let ndarray = Device::ndarray();
-    *device == Device::flex() || *device == ndarray
 }
 
 /// One `conv -> [BatchNorm] -> ReLU -> [max-pool]` block.
@@ -276,16 +305,12 @@ impl ConvBlock {
             PaddingConfig2d::Valid => 0,
             PaddingConfig2d::Same => self.conv.kernel_size[0] / 2,
         };
-        let pre = if im2col_on(&x.device()) {
-            conv2d_gemm(
-                x,
-                self.conv.weight.val(),
-                self.conv.bias.as_ref().map(|b| b.val()),
-                padding,
-            )
-        } else {
-            self.conv.forward(x)
-        };
+        let pre = conv2d_gemm(
+            x,
+            self.conv.weight.val(),
+            self.conv.bias.as_ref().map(|b| b.val()),
+            padding,
+        );
         let normed = match &self.norm {
             Some(norm) => norm.forward(pre.clone()),
             None => pre.clone(),
@@ -319,14 +344,6 @@ mod tests {
             pool,
             pool_padding,
         }
-    }
-
-    #[test]
-    fn cpu_devices_convolve_by_im2col_with_or_without_autodiff() {
-        assert!(im2col_on(&Device::flex()));
-        assert!(im2col_on(&Device::flex().autodiff()));
-        assert!(im2col_on(&device()));
-        assert!(im2col_on(&device().autodiff()));
     }
 
     #[test]
@@ -402,6 +419,41 @@ mod tests {
         let (conv_shape, pooled) = config.shapes([3, 8, 8]).expect("fits");
         assert_eq!(pre.dims()[1..], conv_shape);
         assert_eq!(out.dims()[1..], pooled);
+    }
+
+    #[test]
+    fn a_batch_convolved_in_parts_gives_the_same_values_and_gradients() {
+        let device = Device::flex().autodiff();
+        let mut rng = network_rng(3, 1);
+        let config = layer(4, 1, 0, 0);
+        let block = ConvBlock::new(&config, 2, true, LayerInit::TorchDefault, &mut rng, &device);
+        let values: Vec<f32> = (0..5 * 2 * 7 * 6)
+            .map(|i| ((i * 29 % 31) as f32 - 15.0) / 9.0)
+            .collect();
+        let x =
+            Tensor::<4>::from_data(TensorData::new(values, [5, 2, 7, 6]), &device).require_grad();
+        let w = block.conv.weight.val();
+        let b = block.conv.bias.as_ref().map(|b| b.val());
+        // One sample's padded patch matrix: 2 * 9 * 7 * 6 floats = 3,024 bytes; at 7,000
+        // bytes the 5 samples go in 3 parts of 2, 2 and 1.
+        let whole = conv2d_gemm_within(x.clone(), w.clone(), b.clone(), 1, usize::MAX);
+        let parts = conv2d_gemm_within(x.clone(), w.clone(), b, 1, 7_000);
+        let bits = |t: Tensor<4>| t.try_into_vec_as::<f32>().expect("f32");
+        assert_eq!(bits(parts.clone()), bits(whole.clone()));
+        let g_whole = whole.sum().backward();
+        let g_parts = parts.sum().backward();
+        // Each sample's input gradient is its own; the weight gradient sums over the samples,
+        // part by part, so it may differ at float rounding.
+        let grads = |t: &Tensor<4>| {
+            let g = |grads| bits(t.grad(grads).expect("a gradient"));
+            (g(&g_parts), g(&g_whole))
+        };
+        let (parts, whole) = grads(&x);
+        assert_eq!(parts, whole);
+        let (parts, whole) = grads(&w);
+        for (a, b) in parts.iter().zip(&whole) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
     }
 
     #[test]
