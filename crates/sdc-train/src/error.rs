@@ -82,6 +82,18 @@ pub enum TrainError {
         /// The last completed epoch.
         epoch: usize,
     },
+    /// The backend could not compute or read back a training step (on a GPU: a buffer it could
+    /// not allocate, a lost device). The step is not applied; the last checkpoint stands.
+    #[error(
+        "epoch {epoch}: the backend failed to compute a training step (on a GPU, a smaller \
+         train.batch_size needs smaller buffers): {message}"
+    )]
+    Backend {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The backend's error.
+        message: String,
+    },
     /// Training diverged: a non-finite loss, or a loss far above its start at chance accuracy.
     /// The run directory records it (`summary.json` with `"status": "diverged"`).
     #[error("diverged at epoch {epoch}: {reason}; lower the learning rate or check the data")]

@@ -218,7 +218,13 @@ fn train_epoch(
         let loss = t
             .objective
             .loss(&tracked.attention, t.entropy, &pass, batch.labels);
-        let value: f64 = loss.clone().into_scalar::<f64>();
+        let value: f64 =
+            loss.clone()
+                .try_into_scalar::<f64>()
+                .map_err(|e| TrainError::Backend {
+                    epoch,
+                    message: e.to_string(),
+                })?;
         if !value.is_finite() {
             return Err(TrainError::Diverged {
                 epoch,

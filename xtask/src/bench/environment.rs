@@ -39,7 +39,7 @@ pub(crate) fn preamble(
     let rustc = command_output(
         Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())).arg("-V"),
     )
-    .unwrap_or_else(|| "unknown".into());
+    .unwrap_or_else(|| "rustc not on PATH".into());
     let mut versions: BTreeMap<String, String> = BTreeMap::new();
     for m in measurements {
         for (k, v) in &m.versions {

@@ -116,7 +116,14 @@ fn limit(stats: Option<Stats>, flops_of: Option<Stats>, peak_gflops: Option<f64>
             let g = f * s.median / 1e9;
             format!("{g:.2} ({:.1}%)", 100.0 * g / peak)
         }
-        (Some(s), Some(f), None) => format!("{:.0} (GPU)", f * s.median / 1e9),
+        (Some(s), Some(f), None) => {
+            let g = f * s.median / 1e9;
+            if g < 10.0 {
+                format!("{g:.2} (GPU)")
+            } else {
+                format!("{g:.0} (GPU)")
+            }
+        }
         _ => "–".into(),
     }
 }
