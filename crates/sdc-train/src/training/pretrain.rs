@@ -64,7 +64,12 @@ pub(super) fn pretrain(
                         classifier_step(&model, batch.inputs, batch.fg_index, batch.labels)
                     }
                 };
-                let value: f64 = loss.clone().into_scalar::<f64>();
+                let backend = |e: burn::tensor::TensorReadError| TrainError::Backend {
+                    epoch,
+                    message: e.to_string(),
+                };
+                let value: f64 = loss.clone().try_into_scalar::<f64>().map_err(backend)?;
+                let correct = correct.try_into_scalar::<i64>().map_err(backend)?.max(0) as usize;
                 if !value.is_finite() {
                     return Err(TrainError::Diverged {
                         epoch,
@@ -116,7 +121,7 @@ fn focus_step(
     model: &AttentionModel,
     inputs: Tensor<3>,
     fg_index: Tensor<1, Int>,
-) -> (Tensor<1>, usize) {
+) -> (Tensor<1>, Tensor<1, Int>) {
     let [batch, m, d] = inputs.dims();
     let scores = model.focus.forward(inputs.reshape([batch * m, d]));
     let logits = Tensor::cat(vec![scores.clone(), scores.clone().zeros_like()], 1);
@@ -139,7 +144,7 @@ fn classifier_step(
     inputs: Tensor<3>,
     fg_index: Tensor<1, Int>,
     labels: Tensor<1, Int>,
-) -> (Tensor<1>, usize) {
+) -> (Tensor<1>, Tensor<1, Int>) {
     let [_, m, _] = inputs.dims();
     // The focus network only supplies features here (at layer k >= 1) and is not trained: run
     // it untracked. Tracked, its scores would be graph nodes that no backward pass consumes,
@@ -154,6 +159,7 @@ fn classifier_step(
     (cross_entropy(logits, labels), correct)
 }
 
-fn count_equal(a: Tensor<1, Int>, b: Tensor<1, Int>) -> usize {
-    a.equal(b).int().sum().into_scalar::<i64>().max(0) as usize
+/// How many entries of `a` and `b` are equal, as a one-element tensor (read with the loss).
+fn count_equal(a: Tensor<1, Int>, b: Tensor<1, Int>) -> Tensor<1, Int> {
+    a.equal(b).int().sum()
 }
