@@ -8,14 +8,13 @@
 use burn::module::{Module, Param};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::{MaxPoolOptions, PadMode};
 use burn::tensor::{Device, Tensor, TensorData, activation};
 use rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::InvalidValue;
 use crate::init::{LayerInit, draw_conv};
+use crate::kernels;
 
 /// One convolutional block as written in a config file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,11 +161,11 @@ impl BatchStatNorm {
 /// product: `[n, c, h, w]` with weights `[o, c, k, k]` -> `[n, o, h', w']`.
 ///
 /// Burn's `conv2d` on ndarray runs direct loops, and its backward pass a transposed convolution
-/// of the same kind: 93% of a mosaic-CNN training step under callgrind. Here every `k x k`
-/// offset is a slice of the (padded) input, the slices are stacked into the patch matrix
-/// `[n h' w', c k k]`, and one product with the weights `[c k k, o]` gives the output; autodiff
-/// then differentiates slices, a stack and matrix products, all of them cheap. The bias is
-/// added as the product of a ones column and the bias row, as in the dense layers.
+/// of the same kind: 93% of a mosaic-CNN training step under callgrind. Here the patch matrix
+/// `[n, c k k, h' w']` is built once (`kernels::im2col`: on flex and ndarray one pass over the
+/// unpadded input, its backward pass one pass adding the patch gradient back) and one product
+/// with the weights `[o, c k k]` gives the output in its own layout. The bias is added
+/// broadcast over the pixels.
 pub fn conv2d_gemm(
     x: Tensor<4>,
     weight: Tensor<4>,
@@ -184,17 +183,13 @@ fn conv2d_gemm_within(
     padding: usize,
     max_bytes: usize,
 ) -> Tensor<4> {
-    let x = if padding > 0 {
-        x.pad((padding, padding, padding, padding), PadMode::Constant(0.0))
-    } else {
-        x
-    };
     let [_, c, k, _] = weight.dims();
     let [n, _, h, w] = x.dims();
-    let patch_bytes = n * c * k * k * (h + 1 - k) * (w + 1 - k) * x.dtype().size();
+    let (ho, wo) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
+    let patch_bytes = n * c * k * k * ho * wo * x.dtype().size();
     let chunks = patch_bytes.div_ceil(max_bytes).clamp(1, n);
     if chunks == 1 {
-        return im2col_product(x, weight, bias);
+        return im2col_product(x, weight, bias, padding);
     }
     // Each sample's output is its own matrix product, so splitting the batch changes no value.
     let per_chunk = n.div_ceil(chunks);
@@ -203,7 +198,7 @@ fn conv2d_gemm_within(
         .map(|start| {
             let end = (start + per_chunk).min(n);
             let part = x.clone().slice([start..end, 0..c, 0..h, 0..w]);
-            im2col_product(part, weight.clone(), bias.clone())
+            im2col_product(part, weight.clone(), bias.clone(), padding)
         })
         .collect();
     Tensor::cat(outputs, 0)
@@ -217,20 +212,17 @@ fn conv2d_gemm_within(
 /// limit at its batch size, so their results are unchanged.
 pub const PATCH_BYTES_MAX: usize = 512 << 20;
 
-/// [`conv2d_gemm`] of an already padded batch, one patch matrix.
-fn im2col_product(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+/// [`conv2d_gemm`] of one patch matrix.
+fn im2col_product(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    padding: usize,
+) -> Tensor<4> {
     let [o, c, k, _] = weight.dims();
     let [n, _, h, w] = x.dims();
-    let (ho, wo) = (h + 1 - k, w + 1 - k);
-    let slices = (0..k * k)
-        .map(|i| {
-            let (di, dj) = (i / k, i % k);
-            x.clone().slice([0..n, 0..c, di..di + ho, dj..dj + wo])
-        })
-        .collect();
-    // [n, c, k*k, h', w'] read as [n, c*k*k, h'*w'] (row c*k*k + di*k + dj matches the
-    // weights' [o, c, k, k] layout): the stack is already in that order, so no copy.
-    let cols = Tensor::stack::<5>(slices, 2).reshape([n, c * k * k, ho * wo]);
+    let (ho, wo) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
+    let cols = kernels::im2col(x, k, padding);
     // [1, o, c*k*k] x [n, c*k*k, h'*w'] -> [n, o, h'*w']: already the output's layout, so no
     // transposed copy on the way out, nor of the gradient on the way back.
     let mut out = weight.reshape([1, o, c * k * k]).matmul(cols);
@@ -318,9 +310,7 @@ impl ConvBlock {
         };
         let mut out = activation::relu(normed);
         if self.pool > 0 {
-            let options = MaxPoolOptions::new([self.pool, self.pool])
-                .with_padding([self.pool_padding, self.pool_padding]);
-            out = max_pool2d(out, options);
+            out = kernels::max_pool(out, self.pool, self.pool_padding);
         }
         (out, pre)
     }

@@ -1,0 +1,126 @@
+//! The backward passes of [`ImageOps`], recorded on Burn's autodiff graph.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::{Backend, TensorMetadata, tensor::FloatTensor};
+
+use super::ImageOps;
+
+/// `im2col`'s backward pass: the patch gradient added back onto the pixels (`col2im`).
+#[derive(Debug)]
+struct Im2col;
+
+/// `[c, h, w]` of the input, kernel, padding.
+type ConvState = ([usize; 3], usize, usize);
+
+impl<B: Backend + ImageOps> Backward<B, 1> for Im2col {
+    type State = ConvState;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = parent {
+            let ([c, h, w], kernel, padding) = ops.state;
+            grads.register::<B>(node.id, B::col2im(grad, c, h, w, kernel, padding));
+        }
+    }
+}
+
+/// `col2im`'s backward pass: its adjoint, `im2col`.
+#[derive(Debug)]
+struct Col2im;
+
+impl<B: Backend + ImageOps> Backward<B, 1> for Col2im {
+    type State = (usize, usize);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = parent {
+            let (kernel, padding) = ops.state;
+            grads.register::<B>(node.id, B::im2col(grad, kernel, padding));
+        }
+    }
+}
+
+/// `max_pool`'s backward pass: each output's gradient to the input it came from.
+#[derive(Debug)]
+struct MaxPool;
+
+impl<B: Backend + ImageOps> Backward<B, 1> for MaxPool {
+    /// The input (checkpointed), kernel, padding.
+    type State = (NodeId, usize, usize);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, kernel, padding) = ops.state;
+        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
+        if let Some(node) = parent {
+            grads.register::<B>(node.id, B::max_pool_backward(x, grad, kernel, padding));
+        }
+    }
+}
+
+impl<B: Backend + ImageOps, C: CheckpointStrategy> ImageOps for Autodiff<B, C> {
+    fn im2col(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
+        let shape = x.primitive().shape();
+        let chw = [shape[1], shape[2], shape[3]];
+        match Im2col.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(
+                (chw, kernel, padding),
+                B::im2col(x.into_primitive(), kernel, padding),
+            ),
+            OpsKind::UnTracked(prep) => prep.finish(B::im2col(x.into_primitive(), kernel, padding)),
+        }
+    }
+
+    fn col2im(
+        cols: FloatTensor<Self>,
+        channels: usize,
+        height: usize,
+        width: usize,
+        kernel: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let run = |cols| B::col2im(cols, channels, height, width, kernel, padding);
+        match Col2im
+            .prepare::<C>([cols.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((kernel, padding), run(cols.into_primitive())),
+            OpsKind::UnTracked(prep) => prep.finish(run(cols.into_primitive())),
+        }
+    }
+
+    fn max_pool(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
+        match MaxPool.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let out = B::max_pool(x.into_primitive(), kernel, padding);
+                prep.finish((x_state, kernel, padding), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::max_pool(x.into_primitive(), kernel, padding))
+            }
+        }
+    }
+
+    fn max_pool_backward(
+        _x: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _kernel: usize,
+        _padding: usize,
+    ) -> FloatTensor<Self> {
+        unreachable!("sdc never differentiates a max-pool's backward pass")
+    }
+}

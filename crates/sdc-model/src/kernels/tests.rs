@@ -1,0 +1,138 @@
+use burn::tensor::{Device, FloatDType, Tensor, TensorData};
+
+use super::*;
+
+#[allow(deprecated)] // ndarray is this crate's reference CPU backend
+fn cpu_devices() -> [Device; 2] {
+    [Device::ndarray().autodiff(), Device::flex().autodiff()]
+}
+
+/// A `[n, c, h, w]` input of distinct-looking values with repeats (ties for the max-pool),
+/// tracked for gradients on an autodiff device.
+fn input(shape: [usize; 4], device: &Device, dtype: FloatDType) -> Tensor<4> {
+    let len = shape.iter().product();
+    let values: Vec<f32> = (0..len)
+        .map(|i| ((i * 37 % 23) as f32 - 11.0) / 4.0)
+        .collect();
+    let x = Tensor::<4>::from_data(TensorData::new(values, shape), device).cast(dtype);
+    if device.is_autodiff() {
+        x.require_grad()
+    } else {
+        x
+    }
+}
+
+/// Fixed weights for a scalar loss `sum(out * r)`, so every output's gradient differs.
+fn weights<const D: usize>(like: &Tensor<D>) -> Tensor<D> {
+    let dims = like.dims();
+    let len = dims.iter().product();
+    let values: Vec<f32> = (0..len)
+        .map(|i| ((i * 13 % 7) as f32 - 3.0) / 2.0)
+        .collect();
+    Tensor::<D>::from_data(TensorData::new(values, dims), &like.device()).cast(like.dtype())
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    t.try_into_vec_as::<f64>().expect("a float tensor")
+}
+
+/// The output and the input gradient of `op` under the loss `sum(op(x) * r)`.
+fn forward_backward<const D: usize>(
+    x: &Tensor<4>,
+    op: impl Fn(Tensor<4>) -> Tensor<D>,
+) -> (Vec<f64>, Vec<f64>) {
+    let out = op(x.clone());
+    let grads = (out.clone() * weights(&out)).sum().backward();
+    let dx = x.grad(&grads).expect("x is tracked");
+    (values(out), values(dx))
+}
+
+/// Shapes and windows: the mosaic CNN's 2x2 pool and 3x3 convolutions, odd sides that floor,
+/// padding, a kernel as wide as the padded input.
+const CASES: [([usize; 4], usize, usize); 5] = [
+    ([2, 3, 6, 8], 2, 0),
+    ([2, 2, 7, 5], 2, 1),
+    ([1, 2, 7, 7], 3, 1),
+    ([3, 1, 5, 6], 3, 0),
+    ([1, 1, 1, 1], 1, 0),
+];
+
+#[test]
+fn im2col_and_its_gradient_match_burns_slices_and_stack() {
+    for device in cpu_devices() {
+        for (shape, kernel, padding) in CASES {
+            for dtype in [FloatDType::F32, FloatDType::F64] {
+                let x = input(shape, &device, dtype);
+                let ours = forward_backward(&x, |x| im2col(x, kernel, padding));
+                let burns = forward_backward(&x, |x| im2col_composed(x, kernel, padding));
+                // Patches are copies, so equal bit for bit; each pixel's gradient sums the
+                // same k*k terms in another order.
+                assert_eq!(ours.0, burns.0, "{device:?} {shape:?} k{kernel} p{padding}");
+                for (a, b) in ours.1.iter().zip(&burns.1) {
+                    assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn max_pool_and_its_gradient_match_burns_max_pool2d() {
+    for device in cpu_devices() {
+        for (shape, kernel, padding) in CASES {
+            if 2 * padding > kernel {
+                continue;
+            }
+            for dtype in [FloatDType::F32, FloatDType::F64] {
+                // After ReLU, as in the networks: ties at zero in many windows.
+                let x = input(shape, &device, dtype);
+                let relu = |x: Tensor<4>| burn::tensor::activation::relu(x);
+                let ours = forward_backward(&x, |x| max_pool(relu(x), kernel, padding));
+                let burns = forward_backward(&x, |x| max_pool_composed(relu(x), kernel, padding));
+                assert_eq!(
+                    ours, burns,
+                    "{device:?} {shape:?} k{kernel} p{padding} {dtype:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn ndarray_and_flex_give_the_same_bits() {
+    let [ndarray, flex] = cpu_devices();
+    for (shape, kernel, padding) in CASES {
+        let run = |device: &Device| {
+            let x = input(shape, device, FloatDType::F32);
+            (
+                forward_backward(&x, |x| im2col(x, kernel, padding)),
+                forward_backward(&x, |x| max_pool(x, kernel, kernel / 2)),
+            )
+        };
+        assert_eq!(run(&ndarray), run(&flex), "{shape:?} k{kernel} p{padding}");
+    }
+}
+
+#[test]
+fn strided_views_and_untracked_tensors_run_the_kernels() {
+    let device = Device::flex();
+    // A transposed view: not contiguous in memory.
+    let x = input([2, 3, 6, 4], &device, FloatDType::F32).swap_dims(2, 3);
+    let contiguous = Tensor::<4>::from_data(x.to_data(), &device);
+    assert_eq!(
+        values(im2col(x.clone(), 3, 1)),
+        values(im2col_composed(contiguous.clone(), 3, 1))
+    );
+    assert_eq!(
+        values(max_pool(x, 2, 0)),
+        values(max_pool_composed(contiguous, 2, 0))
+    );
+}
+
+#[test]
+fn only_flex_and_ndarray_in_f32_or_f64_take_the_kernels() {
+    let flex = Device::flex();
+    assert!(use_kernels(&flex, DType::F32));
+    assert!(use_kernels(&flex.clone().autodiff(), DType::F64));
+    assert!(!use_kernels(&flex, DType::F16));
+}
