@@ -146,46 +146,40 @@ fn argmax<E: Real>(plane: &[E], g: &Window, oi: usize, oj: usize) -> usize {
 /// Max-pooling with stride equal to the kernel; padding is ignored (PyTorch pads with -inf).
 pub(crate) fn max_pool<E: Real>(x: &[E], g: Window) -> Vec<E> {
     let (ho, wo) = g.pool_out();
-    let mut out = Vec::with_capacity(g.n * g.c * ho * wo);
-    for plane in x.chunks_exact(g.plane()) {
+    let mut out = vec![E::default(); g.n * g.c * ho * wo];
+    for (plane, out) in x.chunks_exact(g.plane()).zip(out.chunks_exact_mut(ho * wo)) {
         if g.kernel == 2 && g.padding == 0 {
-            // The mosaic CNNs' pooling: two rows at a time, same choice as `argmax`.
-            for oi in 0..ho {
-                let (top, bottom) = plane[2 * oi * g.w..][..2 * g.w].split_at(g.w);
-                for oj in 0..wo {
-                    let window = [
-                        top[2 * oj],
-                        top[2 * oj + 1],
-                        bottom[2 * oj],
-                        bottom[2 * oj + 1],
-                    ];
-                    out.push(max_of(window));
+            // The mosaic CNNs' pooling: two rows at a time, the same choice as `argmax`.
+            for (orow, rows) in out.chunks_exact_mut(wo).zip(plane.chunks_exact(2 * g.w)) {
+                let (top, bottom) = rows.split_at(g.w);
+                for ((o, t), b) in orow
+                    .iter_mut()
+                    .zip(top.chunks_exact(2))
+                    .zip(bottom.chunks_exact(2))
+                {
+                    *o = max_of([t[0], t[1], b[0], b[1]]).0;
                 }
             }
         } else {
-            for oi in 0..ho {
-                for oj in 0..wo {
-                    out.push(plane[argmax(plane, &g, oi, oj)]);
-                }
+            for (o, value) in out.iter_mut().enumerate() {
+                *value = plane[argmax(plane, &g, o / wo, o % wo)];
             }
         }
     }
     out
 }
 
-/// The maximum of a 2x2 window in row-major order, as [`argmax`] chooses it.
+/// The maximum of a 2x2 window in row-major order and its position, as [`argmax`] chooses:
+/// the first maximum, or the first NaN. Branch-free, so that the loops around it vectorise.
 #[inline]
-fn max_of<E: Real>(window: [E; 4]) -> E {
-    let mut m = window[0];
-    for v in &window[1..] {
-        if m.is_nan() {
-            return m;
-        }
-        if *v > m || v.is_nan() {
-            m = *v;
-        }
+fn max_of<E: Real>(window: [E; 4]) -> (E, usize) {
+    let (mut m, mut at) = (window[0], 0);
+    for (i, v) in window.into_iter().enumerate().skip(1) {
+        let take = (v > m || v.is_nan()) & !m.is_nan();
+        m = if take { v } else { m };
+        at = if take { i } else { at };
     }
-    m
+    (m, at)
 }
 
 /// The input gradient of [`max_pool`]: each output's gradient goes to the input it took its
@@ -198,9 +192,33 @@ pub(crate) fn max_pool_backward<E: Real>(x: &[E], grad: &[E], g: Window) -> Vec<
         .zip(dx.chunks_exact_mut(g.plane()))
         .zip(grad.chunks_exact(ho * wo))
     {
-        for oi in 0..ho {
-            for oj in 0..wo {
-                dplane[argmax(plane, &g, oi, oj)] += gplane[oi * wo + oj];
+        if g.kernel == 2 && g.padding == 0 {
+            // Windows do not overlap: each input takes its output's gradient or zero.
+            for ((rows, drows), grow) in plane
+                .chunks_exact(2 * g.w)
+                .zip(dplane.chunks_exact_mut(2 * g.w))
+                .zip(gplane.chunks_exact(wo))
+            {
+                let (top, bottom) = rows.split_at(g.w);
+                let (dtop, dbottom) = drows.split_at_mut(g.w);
+                for ((((t, b), dt), db), gv) in top
+                    .chunks_exact(2)
+                    .zip(bottom.chunks_exact(2))
+                    .zip(dtop.chunks_exact_mut(2))
+                    .zip(dbottom.chunks_exact_mut(2))
+                    .zip(grow)
+                {
+                    let at = max_of([t[0], t[1], b[0], b[1]]).1;
+                    let zero = E::default();
+                    dt[0] = if at == 0 { *gv } else { zero };
+                    dt[1] = if at == 1 { *gv } else { zero };
+                    db[0] = if at == 2 { *gv } else { zero };
+                    db[1] = if at == 3 { *gv } else { zero };
+                }
+            }
+        } else {
+            for (o, gv) in gplane.iter().enumerate() {
+                dplane[argmax(plane, &g, o / wo, o % wo)] += *gv;
             }
         }
     }
@@ -298,16 +316,26 @@ mod tests {
 
     #[test]
     fn the_2x2_path_and_the_general_path_choose_alike() {
-        let g = window(2, 2, 6, 8, 2, 0);
-        let x: Vec<f32> = (0..g.n * g.c * g.h * g.w)
-            .map(|i| ((i * 7919) % 13) as f32)
+        // Odd sides (the last row and column are not pooled), ties and a NaN.
+        let g = window(2, 2, 7, 9, 2, 0);
+        let mut x: Vec<f32> = (0..g.n * g.c * g.h * g.w)
+            .map(|i| ((i * 7919) % 5) as f32)
             .collect();
+        x[40] = f32::NAN;
         let (ho, wo) = g.pool_out();
-        let general: Vec<f32> = x
-            .chunks_exact(g.h * g.w)
-            .flat_map(|plane| (0..ho * wo).map(move |o| plane[argmax(plane, &g, o / wo, o % wo)]))
-            .collect();
-        assert_eq!(max_pool(&x, g), general);
+        let grad: Vec<f32> = (0..g.n * g.c * ho * wo).map(|i| i as f32 + 1.0).collect();
+        let mut values = Vec::new();
+        let mut dx = vec![0.0f32; x.len()];
+        for (p, plane) in x.chunks_exact(g.h * g.w).enumerate() {
+            for o in 0..ho * wo {
+                let at = argmax(plane, &g, o / wo, o % wo);
+                values.push(plane[at]);
+                dx[p * g.h * g.w + at] += grad[p * ho * wo + o];
+            }
+        }
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&max_pool(&x, g)), bits(&values));
+        assert_eq!(max_pool_backward(&x, &grad, g), dx);
     }
 
     #[test]
