@@ -304,11 +304,14 @@ impl ConvBlock {
             self.conv.bias.as_ref().map(|b| b.val()),
             padding,
         );
-        let normed = match &self.norm {
-            Some(norm) => norm.forward(pre.clone()),
-            None => pre.clone(),
+        let mut out = match &self.norm {
+            Some(norm) => {
+                let (gamma, beta) = (norm.gamma.val(), norm.beta.val());
+                kernels::batch_norm_relu(pre.clone(), gamma, beta, BN_EPS)
+                    .unwrap_or_else(|| activation::relu(norm.forward(pre.clone())))
+            }
+            None => activation::relu(pre.clone()),
         };
-        let mut out = activation::relu(normed);
         if self.pool > 0 {
             out = kernels::max_pool(out, self.pool, self.pool_padding);
         }

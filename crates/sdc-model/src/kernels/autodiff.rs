@@ -5,7 +5,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
-use burn::backend::{Backend, TensorMetadata, tensor::FloatTensor};
+use burn::backend::{AutodiffBackend, Backend, TensorMetadata, tensor::FloatTensor};
 
 use super::ImageOps;
 
@@ -70,6 +70,33 @@ impl<B: Backend + ImageOps> Backward<B, 1> for MaxPool {
     }
 }
 
+/// `batch_norm_relu`'s backward pass, to the input, the scale and the shift.
+#[derive(Debug)]
+struct BatchNormRelu;
+
+impl<B: Backend + ImageOps> Backward<B, 3> for BatchNormRelu {
+    /// The input (checkpointed), gamma, beta and the batch statistics.
+    type State = (NodeId, FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [x_parent, gamma_parent, beta_parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, gamma, beta, stats) = ops.state;
+        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
+        let (dx, dgamma, dbeta) = B::batch_norm_relu_backward(x, gamma, beta, stats, grad);
+        for (parent, grad) in [(x_parent, dx), (gamma_parent, dgamma), (beta_parent, dbeta)] {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
 impl<B: Backend + ImageOps, C: CheckpointStrategy> ImageOps for Autodiff<B, C> {
     fn im2col(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
         let shape = x.primitive().shape();
@@ -122,5 +149,43 @@ impl<B: Backend + ImageOps, C: CheckpointStrategy> ImageOps for Autodiff<B, C> {
         _padding: usize,
     ) -> FloatTensor<Self> {
         unreachable!("sdc never differentiates a max-pool's backward pass")
+    }
+
+    fn batch_norm_relu(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let nodes = [x.node(), gamma.node(), beta.node()];
+        match BatchNormRelu.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let (gamma, beta) = (gamma.into_primitive(), beta.into_primitive());
+                let (y, stats) =
+                    B::batch_norm_relu(x.into_primitive(), gamma.clone(), beta.clone(), eps);
+                let y = prep.finish((x_state, gamma, beta, stats.clone()), y);
+                (y, Autodiff::<B, C>::from_inner(stats))
+            }
+            OpsKind::UnTracked(prep) => {
+                let (y, stats) = B::batch_norm_relu(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    eps,
+                );
+                (prep.finish(y), Autodiff::<B, C>::from_inner(stats))
+            }
+        }
+    }
+
+    fn batch_norm_relu_backward(
+        _x: FloatTensor<Self>,
+        _gamma: FloatTensor<Self>,
+        _beta: FloatTensor<Self>,
+        _stats: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("sdc never differentiates a BatchNorm's backward pass")
     }
 }

@@ -4,23 +4,46 @@
 //! a fresh contiguous vector. Sums run in one fixed order, so a result depends on the values
 //! alone, never on the backend or thread count that called.
 
-use std::ops::AddAssign;
+use std::ops::{Add, AddAssign, Div, Mul, Sub};
 
 /// The element types the kernels run on (the float types a run trains in).
-pub(crate) trait Real: Copy + Default + PartialOrd + AddAssign {
+pub(crate) trait Real:
+    Copy
+    + Default
+    + PartialOrd
+    + AddAssign
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+{
     /// `true` for NaN, which max-pooling propagates (as PyTorch's does).
     fn is_nan(self) -> bool;
+    fn sqrt(self) -> Self;
+    fn from_f64(value: f64) -> Self;
 }
 
 impl Real for f32 {
     fn is_nan(self) -> bool {
         f32::is_nan(self)
     }
+    fn sqrt(self) -> Self {
+        f32::sqrt(self)
+    }
+    fn from_f64(value: f64) -> Self {
+        value as f32
+    }
 }
 
 impl Real for f64 {
     fn is_nan(self) -> bool {
         f64::is_nan(self)
+    }
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
+    }
+    fn from_f64(value: f64) -> Self {
+        value
     }
 }
 
@@ -223,6 +246,158 @@ pub(crate) fn max_pool_backward<E: Real>(x: &[E], grad: &[E], g: Window) -> Vec<
         }
     }
     dx
+}
+
+/// `[n, c, hw]`: `n` samples of `c` channels of `hw` contiguous pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Planes {
+    pub n: usize,
+    pub c: usize,
+    pub hw: usize,
+}
+
+/// Sums of `f(x)` over `xs` in eight interleaved lanes, added in a fixed order at the end: the
+/// loop vectorises, and the result depends on the values alone.
+#[inline]
+fn lane_sum<E: Real>(xs: &[E], f: impl Fn(E) -> E) -> E {
+    let mut acc = [E::default(); 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (a, x) in acc.iter_mut().zip(chunk) {
+            *a += f(*x);
+        }
+    }
+    let mut tail = E::default();
+    for x in rest {
+        tail += f(*x);
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+/// Per-channel sums of `f(x)`: each sample's plane summed in lanes, the samples in order.
+fn channel_sums<E: Real>(x: &[E], p: Planes, f: impl Fn(usize, E) -> E) -> Vec<E> {
+    let mut sums = vec![E::default(); p.c];
+    for (i, plane) in x.chunks_exact(p.hw).enumerate() {
+        let ch = i % p.c;
+        sums[ch] += lane_sum(plane, |v| f(ch, v));
+    }
+    sums
+}
+
+/// ReLU that keeps NaN (as Burn's and PyTorch's do).
+#[inline]
+fn relu<E: Real>(y: E) -> E {
+    if y <= E::default() { E::default() } else { y }
+}
+
+/// BatchNorm with this batch's statistics (biased variance), then ReLU:
+/// `relu((x - mean) * (gamma / sqrt(var + eps)) + beta)` per channel. Returns the output and
+/// the statistics `[mean..., 1 / sqrt(var + eps)...]` (`2c` values) its backward pass reuses.
+pub(crate) fn batch_norm_relu<E: Real>(
+    x: &[E],
+    gamma: &[E],
+    beta: &[E],
+    p: Planes,
+    eps: f64,
+) -> (Vec<E>, Vec<E>) {
+    let count = E::from_f64((p.n * p.hw) as f64);
+    let mean: Vec<E> = channel_sums(x, p, |_, v| v)
+        .into_iter()
+        .map(|s| s / count)
+        .collect();
+    let var = channel_sums(x, p, |ch, v| {
+        let d = v - mean[ch];
+        d * d
+    });
+    let one = E::from_f64(1.0);
+    let inv_std: Vec<E> = var
+        .into_iter()
+        .map(|v| one / (v / count + E::from_f64(eps)).sqrt())
+        .collect();
+    let mut y = vec![E::default(); x.len()];
+    for (i, (out, plane)) in y
+        .chunks_exact_mut(p.hw)
+        .zip(x.chunks_exact(p.hw))
+        .enumerate()
+    {
+        let ch = i % p.c;
+        let (m, scale, shift) = (mean[ch], inv_std[ch] * gamma[ch], beta[ch]);
+        for (o, v) in out.iter_mut().zip(plane) {
+            *o = relu((*v - m) * scale + shift);
+        }
+    }
+    let mut stats = mean;
+    stats.extend(inv_std);
+    (y, stats)
+}
+
+/// The gradients of [`batch_norm_relu`] with respect to `x`, `gamma` and `beta`, given its
+/// statistics and the output gradient. With `g` the gradient past ReLU and `xhat` the
+/// normalised input: `dbeta = sum g`, `dgamma = sum g xhat`, and
+/// `dx = gamma / std * (g - dbeta / count - xhat dgamma / count)`.
+pub(crate) fn batch_norm_relu_backward<E: Real>(
+    x: &[E],
+    gamma: &[E],
+    beta: &[E],
+    stats: &[E],
+    grad: &[E],
+    p: Planes,
+) -> (Vec<E>, Vec<E>, Vec<E>) {
+    let (mean, inv_std) = stats.split_at(p.c);
+    let zero = E::default();
+    // The gradient past ReLU: zero where the output was clipped (the forward pass's value).
+    let past_relu = |ch: usize, v: E, g: E| {
+        let y = (v - mean[ch]) * (inv_std[ch] * gamma[ch]) + beta[ch];
+        if y <= zero { zero } else { g }
+    };
+    let mut dbeta = vec![zero; p.c];
+    let mut dgamma = vec![zero; p.c];
+    for (i, (plane, gplane)) in x
+        .chunks_exact(p.hw)
+        .zip(grad.chunks_exact(p.hw))
+        .enumerate()
+    {
+        let ch = i % p.c;
+        let (mut db, mut dg) = ([zero; 8], [zero; 8]);
+        let (values, grads) = (plane.chunks_exact(8), gplane.chunks_exact(8));
+        let (value_rest, grad_rest) = (values.remainder(), grads.remainder());
+        for (vs, gs) in values.zip(grads) {
+            for lane in 0..8 {
+                let g = past_relu(ch, vs[lane], gs[lane]);
+                db[lane] += g;
+                dg[lane] += g * ((vs[lane] - mean[ch]) * inv_std[ch]);
+            }
+        }
+        let (mut db_tail, mut dg_tail) = (zero, zero);
+        for (v, g) in value_rest.iter().zip(grad_rest) {
+            let g = past_relu(ch, *v, *g);
+            db_tail += g;
+            dg_tail += g * ((*v - mean[ch]) * inv_std[ch]);
+        }
+        let fold = |a: [E; 8], tail: E| {
+            ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])) + tail
+        };
+        dbeta[ch] += fold(db, db_tail);
+        dgamma[ch] += fold(dg, dg_tail);
+    }
+    let count = E::from_f64((p.n * p.hw) as f64);
+    let mut dx = vec![zero; x.len()];
+    for (i, ((out, plane), gplane)) in dx
+        .chunks_exact_mut(p.hw)
+        .zip(x.chunks_exact(p.hw))
+        .zip(grad.chunks_exact(p.hw))
+        .enumerate()
+    {
+        let ch = i % p.c;
+        let (db, dg) = (dbeta[ch] / count, dgamma[ch] / count);
+        let scale = gamma[ch] * inv_std[ch];
+        for ((o, v), g) in out.iter_mut().zip(plane).zip(gplane) {
+            let xhat = (*v - mean[ch]) * inv_std[ch];
+            *o = (past_relu(ch, *v, *g) - db - xhat * dg) * scale;
+        }
+    }
+    (dx, dgamma, dbeta)
 }
 
 #[cfg(test)]

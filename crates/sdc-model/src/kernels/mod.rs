@@ -27,8 +27,7 @@ use std::task::{Context, Poll, Waker};
 use burn::backend::DispatchDevice;
 use burn::backend::NdArray;
 use burn::backend::{
-    Backend, DType, Dispatch, Flex, TensorData, TensorMetadata, backend_extension,
-    tensor::FloatTensor,
+    Backend, DType, Dispatch, Flex, TensorData, backend_extension, tensor::FloatTensor,
 };
 use burn::tensor::ops::{MaxPoolOptions, PadMode};
 use burn::tensor::{Tensor, module::max_pool2d};
@@ -62,6 +61,24 @@ pub(crate) trait ImageOps: Backend {
         kernel: usize,
         padding: usize,
     ) -> FloatTensor<Self>;
+
+    /// BatchNorm of `[n, c, h, w]` with the batch's statistics, then ReLU; returns the output
+    /// and the statistics `[2, c]` (mean, `1 / sqrt(var + eps)`) for the backward pass.
+    fn batch_norm_relu(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The gradients `(dx, dgamma, dbeta)` of `batch_norm_relu`.
+    fn batch_norm_relu_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// Whether `device` runs [`ImageOps`] (flex or ndarray, with or without autodiff).
@@ -142,6 +159,26 @@ fn max_pool_composed(x: Tensor<4>, kernel: usize, padding: usize) -> Tensor<4> {
     max_pool2d(x, options)
 }
 
+/// `relu(batch_norm(x))` with the batch's statistics (`BatchStatNorm`'s), `gamma` and `beta`
+/// per channel, as one operation on the CPU backends.
+pub(crate) fn batch_norm_relu(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    eps: f64,
+) -> Option<Tensor<4>> {
+    if !use_kernels(&x.device(), x.dtype()) {
+        return None;
+    }
+    let (y, _) = <Dispatch as ImageOps>::batch_norm_relu(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        eps,
+    );
+    Some(Tensor::from_dispatch(y))
+}
+
 /// A ready future's value: the CPU backends read their tensors synchronously.
 fn ready<T>(future: impl Future<Output = T>) -> T {
     match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
@@ -150,153 +187,247 @@ fn ready<T>(future: impl Future<Output = T>) -> T {
     }
 }
 
-/// Runs a host kernel on contiguous inputs of one float type and wraps its output.
+/// A CPU backend whose tensors the [`host`] kernels read and write.
+trait Host: Backend {
+    /// A tensor's values, contiguous.
+    type Values: Slices;
+    fn read(x: FloatTensor<Self>) -> Self::Values;
+    fn write(data: TensorData) -> FloatTensor<Self>;
+}
+
+/// Contiguous values of a float tensor.
+trait Slices {
+    fn dtype(&self) -> DType;
+    fn shape(&self) -> Vec<usize>;
+    fn f32(&self) -> &[f32];
+    fn f64(&self) -> &[f64];
+}
+
+impl Host for Flex {
+    type Values = burn::backend::flex::FlexTensor;
+
+    fn read(x: FloatTensor<Self>) -> Self::Values {
+        // A strided view is copied; a contiguous tensor is read in place.
+        if x.layout().contiguous_offsets().is_some() {
+            x
+        } else {
+            x.to_contiguous()
+        }
+    }
+
+    fn write(data: TensorData) -> FloatTensor<Self> {
+        burn::backend::flex::FlexTensor::from_data(data)
+    }
+}
+
+impl Slices for burn::backend::flex::FlexTensor {
+    fn dtype(&self) -> DType {
+        burn::backend::flex::FlexTensor::dtype(self)
+    }
+    fn shape(&self) -> Vec<usize> {
+        self.layout().shape().to_vec()
+    }
+    fn f32(&self) -> &[f32] {
+        self.as_slice().expect("a contiguous f32 tensor")
+    }
+    fn f64(&self) -> &[f64] {
+        self.as_slice().expect("a contiguous f64 tensor")
+    }
+}
+
+impl Host for NdArray {
+    type Values = TensorData;
+
+    fn read(x: FloatTensor<Self>) -> Self::Values {
+        ready(<NdArray as burn::backend::ops::FloatTensorOps<NdArray>>::float_into_data(x))
+            .expect("reading an ndarray tensor cannot fail")
+    }
+
+    fn write(data: TensorData) -> FloatTensor<Self> {
+        burn::backend::ndarray::NdArrayTensor::from_data(data)
+    }
+}
+
+impl Slices for TensorData {
+    fn dtype(&self) -> DType {
+        self.dtype()
+    }
+    fn shape(&self) -> Vec<usize> {
+        self.shape().to_vec()
+    }
+    fn f32(&self) -> &[f32] {
+        self.as_slice().expect("f32 values")
+    }
+    fn f64(&self) -> &[f64] {
+        self.as_slice().expect("f64 values")
+    }
+}
+
+/// Runs `$body` with `$name`s bound to the slices of one float type.
 macro_rules! on_host {
     ($dtype:expr, |$($name:ident),+| $body:expr) => {
         match $dtype {
             DType::F32 => {
-                $(let $name = $name.as_slice::<f32>().expect("a contiguous f32 tensor");)+
-                TensorData::from($body)
+                $(let $name = $name.f32();)+
+                $body
             }
             DType::F64 => {
-                $(let $name = $name.as_slice::<f64>().expect("a contiguous f64 tensor");)+
-                TensorData::from($body)
+                $(let $name = $name.f64();)+
+                $body
             }
             other => unreachable!("image kernels run on f32 and f64 only, got {other:?}"),
         }
     };
 }
 
-/// Kernel output with its shape.
-struct Output<E>(Vec<E>, Vec<usize>);
-
-impl<E: burn::tensor::Element> From<Output<E>> for TensorData {
-    fn from(Output(values, shape): Output<E>) -> Self {
-        TensorData::new(values, shape)
-    }
+fn data<E: burn::tensor::Element>(values: Vec<E>, shape: &[usize]) -> TensorData {
+    TensorData::new(values, shape.to_vec())
 }
 
-/// A flex tensor's storage, copied into a contiguous one only when it is a strided view.
-fn flex_contiguous(x: FloatTensor<Flex>) -> FloatTensor<Flex> {
-    if x.layout().contiguous_offsets().is_some() {
-        x
-    } else {
-        x.to_contiguous()
-    }
+fn host_im2col<B: Host>(x: FloatTensor<B>, kernel: usize, padding: usize) -> FloatTensor<B> {
+    let x = B::read(x);
+    let g = window(&x.shape(), kernel, padding);
+    let (ho, wo) = g.conv_out();
+    let shape = [g.n, g.c * kernel * kernel, ho * wo];
+    B::write(on_host!(x.dtype(), |x| data(host::im2col(x, g), &shape)))
 }
 
-impl ImageOps for Flex {
-    fn im2col(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
-        let g = window(&x.shape(), kernel, padding);
-        let (ho, wo) = g.conv_out();
-        let x = flex_contiguous(x);
-        let shape = vec![g.n, g.c * kernel * kernel, ho * wo];
-        let data = on_host!(x.dtype(), |x| Output(host::im2col(x, g), shape));
-        burn::backend::flex::FlexTensor::from_data(data)
-    }
-
-    fn col2im(
-        cols: FloatTensor<Self>,
-        channels: usize,
-        height: usize,
-        width: usize,
-        kernel: usize,
-        padding: usize,
-    ) -> FloatTensor<Self> {
-        let n = cols.shape()[0];
-        let g = window(&[n, channels, height, width], kernel, padding);
-        let cols = flex_contiguous(cols);
-        let shape = vec![n, channels, height, width];
-        let data = on_host!(cols.dtype(), |cols| Output(host::col2im(cols, g), shape));
-        burn::backend::flex::FlexTensor::from_data(data)
-    }
-
-    fn max_pool(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
-        let g = window(&x.shape(), kernel, padding);
-        let (ho, wo) = g.pool_out();
-        let x = flex_contiguous(x);
-        let shape = vec![g.n, g.c, ho, wo];
-        let data = on_host!(x.dtype(), |x| Output(host::max_pool(x, g), shape));
-        burn::backend::flex::FlexTensor::from_data(data)
-    }
-
-    fn max_pool_backward(
-        x: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        kernel: usize,
-        padding: usize,
-    ) -> FloatTensor<Self> {
-        let g = window(&x.shape(), kernel, padding);
-        let shape = vec![g.n, g.c, g.h, g.w];
-        let (x, grad) = (flex_contiguous(x), flex_contiguous(grad));
-        let data = on_host!(x.dtype(), |x, grad| Output(
-            host::max_pool_backward(x, grad, g),
-            shape
-        ));
-        burn::backend::flex::FlexTensor::from_data(data)
-    }
+fn host_col2im<B: Host>(
+    cols: FloatTensor<B>,
+    chw: [usize; 3],
+    kernel: usize,
+    padding: usize,
+) -> FloatTensor<B> {
+    let cols = B::read(cols);
+    let [c, h, w] = chw;
+    let shape = [cols.shape()[0], c, h, w];
+    let g = window(&shape, kernel, padding);
+    B::write(on_host!(cols.dtype(), |cols| data(
+        host::col2im(cols, g),
+        &shape
+    )))
 }
 
-/// An ndarray tensor's values, contiguous.
-fn ndarray_data(x: FloatTensor<NdArray>) -> TensorData {
-    ready(<NdArray as burn::backend::ops::FloatTensorOps<NdArray>>::float_into_data(x))
-        .expect("reading an ndarray tensor cannot fail")
+fn host_max_pool<B: Host>(x: FloatTensor<B>, kernel: usize, padding: usize) -> FloatTensor<B> {
+    let x = B::read(x);
+    let g = window(&x.shape(), kernel, padding);
+    let (ho, wo) = g.pool_out();
+    let shape = [g.n, g.c, ho, wo];
+    B::write(on_host!(x.dtype(), |x| data(host::max_pool(x, g), &shape)))
 }
 
-fn ndarray_tensor(data: TensorData) -> FloatTensor<NdArray> {
-    burn::backend::ndarray::NdArrayTensor::from_data(data)
+fn host_max_pool_backward<B: Host>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    kernel: usize,
+    padding: usize,
+) -> FloatTensor<B> {
+    let (x, grad) = (B::read(x), B::read(grad));
+    let shape = x.shape();
+    let g = window(&shape, kernel, padding);
+    B::write(on_host!(x.dtype(), |x, grad| data(
+        host::max_pool_backward(x, grad, g),
+        &shape
+    )))
 }
 
-impl ImageOps for NdArray {
-    fn im2col(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
-        let g = window(&x.shape(), kernel, padding);
-        let (ho, wo) = g.conv_out();
-        let x = ndarray_data(x);
-        let shape = vec![g.n, g.c * kernel * kernel, ho * wo];
-        ndarray_tensor(on_host!(x.dtype(), |x| Output(host::im2col(x, g), shape)))
-    }
-
-    fn col2im(
-        cols: FloatTensor<Self>,
-        channels: usize,
-        height: usize,
-        width: usize,
-        kernel: usize,
-        padding: usize,
-    ) -> FloatTensor<Self> {
-        let n = cols.shape()[0];
-        let g = window(&[n, channels, height, width], kernel, padding);
-        let cols = ndarray_data(cols);
-        let shape = vec![n, channels, height, width];
-        ndarray_tensor(on_host!(cols.dtype(), |cols| Output(
-            host::col2im(cols, g),
-            shape
-        )))
-    }
-
-    fn max_pool(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
-        let g = window(&x.shape(), kernel, padding);
-        let (ho, wo) = g.pool_out();
-        let x = ndarray_data(x);
-        let shape = vec![g.n, g.c, ho, wo];
-        ndarray_tensor(on_host!(x.dtype(), |x| Output(host::max_pool(x, g), shape)))
-    }
-
-    fn max_pool_backward(
-        x: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        kernel: usize,
-        padding: usize,
-    ) -> FloatTensor<Self> {
-        let g = window(&x.shape(), kernel, padding);
-        let shape = vec![g.n, g.c, g.h, g.w];
-        let (x, grad) = (ndarray_data(x), ndarray_data(grad));
-        ndarray_tensor(on_host!(x.dtype(), |x, grad| Output(
-            host::max_pool_backward(x, grad, g),
-            shape
-        )))
-    }
+fn planes(shape: &[usize]) -> host::Planes {
+    let [n, c, h, w] = shape[..] else {
+        unreachable!("BatchNorm takes [n, c, h, w] tensors, got {shape:?}")
+    };
+    host::Planes { n, c, hw: h * w }
 }
+
+fn host_batch_norm_relu<B: Host>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    eps: f64,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let (x, gamma, beta) = (B::read(x), B::read(gamma), B::read(beta));
+    let shape = x.shape();
+    let p = planes(&shape);
+    let (y, stats) = on_host!(x.dtype(), |x, gamma, beta| {
+        let (y, stats) = host::batch_norm_relu(x, gamma, beta, p, eps);
+        (data(y, &shape), data(stats, &[2, p.c]))
+    });
+    (B::write(y), B::write(stats))
+}
+
+fn host_batch_norm_relu_backward<B: Host>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    stats: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let (x, gamma, beta) = (B::read(x), B::read(gamma), B::read(beta));
+    let (stats, grad) = (B::read(stats), B::read(grad));
+    let shape = x.shape();
+    let p = planes(&shape);
+    let (dx, dgamma, dbeta) = on_host!(x.dtype(), |x, gamma, beta, stats, grad| {
+        let (dx, dgamma, dbeta) = host::batch_norm_relu_backward(x, gamma, beta, stats, grad, p);
+        (data(dx, &shape), data(dgamma, &[p.c]), data(dbeta, &[p.c]))
+    });
+    (B::write(dx), B::write(dgamma), B::write(dbeta))
+}
+
+/// The trait's methods on a [`Host`] backend.
+macro_rules! host_image_ops {
+    ($backend:ty) => {
+        impl ImageOps for $backend {
+            fn im2col(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
+                host_im2col::<Self>(x, kernel, padding)
+            }
+
+            fn col2im(
+                cols: FloatTensor<Self>,
+                channels: usize,
+                height: usize,
+                width: usize,
+                kernel: usize,
+                padding: usize,
+            ) -> FloatTensor<Self> {
+                host_col2im::<Self>(cols, [channels, height, width], kernel, padding)
+            }
+
+            fn max_pool(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
+                host_max_pool::<Self>(x, kernel, padding)
+            }
+
+            fn max_pool_backward(
+                x: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                kernel: usize,
+                padding: usize,
+            ) -> FloatTensor<Self> {
+                host_max_pool_backward::<Self>(x, grad, kernel, padding)
+            }
+
+            fn batch_norm_relu(
+                x: FloatTensor<Self>,
+                gamma: FloatTensor<Self>,
+                beta: FloatTensor<Self>,
+                eps: f64,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                host_batch_norm_relu::<Self>(x, gamma, beta, eps)
+            }
+
+            fn batch_norm_relu_backward(
+                x: FloatTensor<Self>,
+                gamma: FloatTensor<Self>,
+                beta: FloatTensor<Self>,
+                stats: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                host_batch_norm_relu_backward::<Self>(x, gamma, beta, stats, grad)
+            }
+        }
+    };
+}
+
+host_image_ops!(Flex);
+host_image_ops!(NdArray);
 
 #[cfg(test)]
 mod tests;
