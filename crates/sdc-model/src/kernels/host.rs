@@ -193,16 +193,24 @@ pub(crate) fn max_pool<E: Real>(x: &[E], g: Window) -> Vec<E> {
 }
 
 /// The maximum of a 2x2 window in row-major order and its position, as [`argmax`] chooses:
-/// the first maximum, or the first NaN. Branch-free, so that the loops around it vectorise.
+/// the first maximum, or the first NaN.
 #[inline]
 fn max_of<E: Real>(window: [E; 4]) -> (E, usize) {
-    let (mut m, mut at) = (window[0], 0);
-    for (i, v) in window.into_iter().enumerate().skip(1) {
-        let take = (v > m || v.is_nan()) & !m.is_nan();
-        m = if take { v } else { m };
-        at = if take { i } else { at };
+    let [a, b, c, d] = window;
+    if a.is_nan() | b.is_nan() | c.is_nan() | d.is_nan() {
+        return first_nan(window);
     }
-    (m, at)
+    // A tournament in which the earlier value wins ties chooses as a row-major scan does.
+    let (m0, i0) = if b > a { (b, 1) } else { (a, 0) };
+    let (m1, i1) = if d > c { (d, 3) } else { (c, 2) };
+    if m1 > m0 { (m1, i1) } else { (m0, i0) }
+}
+
+/// The first NaN of a window that has one.
+#[cold]
+fn first_nan<E: Real>(window: [E; 4]) -> (E, usize) {
+    let at = window.iter().position(|v| v.is_nan()).unwrap_or(0);
+    (window[at], at)
 }
 
 /// The input gradient of [`max_pool`]: each output's gradient goes to the input it took its
@@ -315,17 +323,11 @@ pub(crate) fn batch_norm_relu<E: Real>(
         .into_iter()
         .map(|v| one / (v / count + E::from_f64(eps)).sqrt())
         .collect();
-    let mut y = vec![E::default(); x.len()];
-    for (i, (out, plane)) in y
-        .chunks_exact_mut(p.hw)
-        .zip(x.chunks_exact(p.hw))
-        .enumerate()
-    {
+    let mut y = Vec::with_capacity(x.len());
+    for (i, plane) in x.chunks_exact(p.hw).enumerate() {
         let ch = i % p.c;
         let (m, scale, shift) = (mean[ch], inv_std[ch] * gamma[ch], beta[ch]);
-        for (o, v) in out.iter_mut().zip(plane) {
-            *o = relu((*v - m) * scale + shift);
-        }
+        y.extend(plane.iter().map(|v| relu((*v - m) * scale + shift)));
     }
     let mut stats = mean;
     stats.extend(inv_std);
@@ -346,10 +348,18 @@ pub(crate) fn batch_norm_relu_backward<E: Real>(
 ) -> (Vec<E>, Vec<E>, Vec<E>) {
     let (mean, inv_std) = stats.split_at(p.c);
     let zero = E::default();
+    // Per channel: the mean, 1 / std, and the forward pass's scale and shift.
+    let channel = |ch: usize| (mean[ch], inv_std[ch], inv_std[ch] * gamma[ch], beta[ch]);
     // The gradient past ReLU: zero where the output was clipped (the forward pass's value).
-    let past_relu = |ch: usize, v: E, g: E| {
-        let y = (v - mean[ch]) * (inv_std[ch] * gamma[ch]) + beta[ch];
-        if y <= zero { zero } else { g }
+    let past_relu = |(m, _, scale, shift): (E, E, E, E), v: E, g: E| {
+        if (v - m) * scale + shift <= zero {
+            zero
+        } else {
+            g
+        }
+    };
+    let fold = |a: [E; 8], tail: E| {
+        ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])) + tail
     };
     let mut dbeta = vec![zero; p.c];
     let mut dgamma = vec![zero; p.c];
@@ -359,43 +369,44 @@ pub(crate) fn batch_norm_relu_backward<E: Real>(
         .enumerate()
     {
         let ch = i % p.c;
+        let k = channel(ch);
+        let (m, inv) = (k.0, k.1);
         let (mut db, mut dg) = ([zero; 8], [zero; 8]);
         let (values, grads) = (plane.chunks_exact(8), gplane.chunks_exact(8));
         let (value_rest, grad_rest) = (values.remainder(), grads.remainder());
         for (vs, gs) in values.zip(grads) {
             for lane in 0..8 {
-                let g = past_relu(ch, vs[lane], gs[lane]);
+                let g = past_relu(k, vs[lane], gs[lane]);
                 db[lane] += g;
-                dg[lane] += g * ((vs[lane] - mean[ch]) * inv_std[ch]);
+                dg[lane] += g * ((vs[lane] - m) * inv);
             }
         }
         let (mut db_tail, mut dg_tail) = (zero, zero);
         for (v, g) in value_rest.iter().zip(grad_rest) {
-            let g = past_relu(ch, *v, *g);
+            let g = past_relu(k, *v, *g);
             db_tail += g;
-            dg_tail += g * ((*v - mean[ch]) * inv_std[ch]);
+            dg_tail += g * ((*v - m) * inv);
         }
-        let fold = |a: [E; 8], tail: E| {
-            ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])) + tail
-        };
         dbeta[ch] += fold(db, db_tail);
         dgamma[ch] += fold(dg, dg_tail);
     }
     let count = E::from_f64((p.n * p.hw) as f64);
-    let mut dx = vec![zero; x.len()];
-    for (i, ((out, plane), gplane)) in dx
-        .chunks_exact_mut(p.hw)
-        .zip(x.chunks_exact(p.hw))
+    let mut dx = Vec::with_capacity(x.len());
+    for (i, (plane, gplane)) in x
+        .chunks_exact(p.hw)
         .zip(grad.chunks_exact(p.hw))
         .enumerate()
     {
         let ch = i % p.c;
+        let k = channel(ch);
+        let (m, inv, scale) = (k.0, k.1, k.2);
         let (db, dg) = (dbeta[ch] / count, dgamma[ch] / count);
-        let scale = gamma[ch] * inv_std[ch];
-        for ((o, v), g) in out.iter_mut().zip(plane).zip(gplane) {
-            let xhat = (*v - mean[ch]) * inv_std[ch];
-            *o = (past_relu(ch, *v, *g) - db - xhat * dg) * scale;
-        }
+        dx.extend(
+            plane
+                .iter()
+                .zip(gplane)
+                .map(|(v, g)| (past_relu(k, *v, *g) - db - ((*v - m) * inv) * dg) * scale),
+        );
     }
     (dx, dgamma, dbeta)
 }
