@@ -26,6 +26,7 @@ use std::task::{Context, Poll, Waker};
 
 use burn::backend::DispatchDevice;
 use burn::backend::NdArray;
+use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{
     Backend, DType, Dispatch, Flex, TensorData, backend_extension, tensor::FloatTensor,
 };
@@ -236,30 +237,50 @@ impl Slices for burn::backend::flex::FlexTensor {
 }
 
 impl Host for NdArray {
-    type Values = TensorData;
+    type Values = NdArrayTensor;
 
     fn read(x: FloatTensor<Self>) -> Self::Values {
-        ready(<NdArray as burn::backend::ops::FloatTensorOps<NdArray>>::float_into_data(x))
-            .expect("reading an ndarray tensor cannot fail")
+        let standard = match &x {
+            NdArrayTensor::F32(values) => values.view().is_standard_layout(),
+            NdArrayTensor::F64(values) => values.view().is_standard_layout(),
+            _ => true,
+        };
+        if standard {
+            // Read in place: a tensor the graph keeps for the backward pass is shared, and
+            // `into_data` would copy it element by element.
+            return x;
+        }
+        let data =
+            ready(<NdArray as burn::backend::ops::FloatTensorOps<NdArray>>::float_into_data(x))
+                .expect("reading an ndarray tensor cannot fail");
+        NdArrayTensor::from_data(data)
     }
 
     fn write(data: TensorData) -> FloatTensor<Self> {
-        burn::backend::ndarray::NdArrayTensor::from_data(data)
+        NdArrayTensor::from_data(data)
     }
 }
 
-impl Slices for TensorData {
+impl Slices for NdArrayTensor {
     fn dtype(&self) -> DType {
-        self.dtype()
+        burn::backend::TensorMetadata::dtype(self)
     }
     fn shape(&self) -> Vec<usize> {
-        self.shape().to_vec()
+        burn::backend::TensorMetadata::shape(self).to_vec()
     }
     fn f32(&self) -> &[f32] {
-        self.as_slice().expect("f32 values")
+        match self {
+            NdArrayTensor::F32(values) => values.view().to_slice(),
+            _ => None,
+        }
+        .expect("a standard-layout f32 tensor")
     }
     fn f64(&self) -> &[f64] {
-        self.as_slice().expect("f64 values")
+        match self {
+            NdArrayTensor::F64(values) => values.view().to_slice(),
+            _ => None,
+        }
+        .expect("a standard-layout f64 tensor")
     }
 }
 

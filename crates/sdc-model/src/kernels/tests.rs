@@ -115,18 +115,23 @@ fn ndarray_and_flex_give_the_same_bits() {
 
 #[test]
 fn strided_views_and_untracked_tensors_run_the_kernels() {
-    let device = Device::flex();
-    // A transposed view: not contiguous in memory.
-    let x = input([2, 3, 6, 4], &device, FloatDType::F32).swap_dims(2, 3);
-    let contiguous = Tensor::<4>::from_data(x.to_data(), &device);
-    assert_eq!(
-        values(im2col(x.clone(), 3, 1)),
-        values(im2col_composed(contiguous.clone(), 3, 1))
-    );
-    assert_eq!(
-        values(max_pool(x, 2, 0)),
-        values(max_pool_composed(contiguous, 2, 0))
-    );
+    #[allow(deprecated)] // ndarray is this crate's reference CPU backend
+    let devices = [Device::flex(), Device::ndarray()];
+    for device in devices {
+        // A transposed view: not contiguous in memory.
+        let x = input([2, 3, 6, 4], &device, FloatDType::F32).swap_dims(2, 3);
+        let contiguous = Tensor::<4>::from_data(x.to_data(), &device);
+        assert_eq!(
+            values(im2col(x.clone(), 3, 1)),
+            values(im2col_composed(contiguous.clone(), 3, 1)),
+            "{device:?}"
+        );
+        assert_eq!(
+            values(max_pool(x, 2, 0)),
+            values(max_pool_composed(contiguous, 2, 0)),
+            "{device:?}"
+        );
+    }
 }
 
 #[test]
