@@ -228,7 +228,7 @@ fn batch_norm_relu_is_the_same_on_ndarray_and_flex_and_keeps_nan() {
     let x = Tensor::<4>::from_data(TensorData::new(x, [2, 2, 1, 3]), &device);
     let ones = Tensor::<1>::ones([2], &device);
     let out = values(fused(x, ones.clone(), ones.zeros_like()));
-    let nan = |range: std::ops::Range<usize>| range.map(|i| out[i].is_nan()).all(|b| b);
+    let nan = |mut range: std::ops::Range<usize>| range.all(|i| out[i].is_nan());
     assert!(nan(0..3) && nan(6..9), "{out:?}");
     assert!(!nan(3..6));
 }
