@@ -251,8 +251,16 @@ pub(crate) fn run_one(run: &PlannedRun, root: &Path, observer: &dyn SweepObserve
     }
 }
 
+/// Writes a run's failure next to it; a run that failed before its directory existed (its data
+/// missing) gets the directory, so the report can name the failure.
 pub(crate) fn record_failure(path: &Path, message: &str) {
-    if let Err(e) = sdc_io::write_atomic(path, message.as_bytes()) {
+    let written = match path.parent() {
+        Some(dir) => std::fs::create_dir_all(dir)
+            .map_err(|e| sdc_io::IoError::new(dir, "create the directory", e)),
+        None => Ok(()),
+    }
+    .and_then(|()| sdc_io::write_atomic(path, message.as_bytes()));
+    if let Err(e) = written {
         warn!(path = %path.display(), error = %e, "cannot record the failure");
     }
 }
@@ -270,6 +278,16 @@ pub(crate) fn recorded_failure(dir: &Path) -> Result<Option<String>, TrainError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_before_the_run_directory_exists_is_still_recorded() {
+        // A run whose data is missing fails before training creates its directory.
+        let root = tempfile::tempdir().expect("a temporary directory");
+        let dir = root.path().join("runs/cifar10-avg-layer/k=0/seed-00");
+        record_failure(&dir.join(ERROR_FILE), "data/cifar-10-batches-bin: missing");
+        let recorded = recorded_failure(&dir).expect("readable");
+        assert_eq!(recorded.as_deref(), Some("data/cifar-10-batches-bin: missing"));
+    }
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {
