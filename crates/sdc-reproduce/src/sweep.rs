@@ -286,7 +286,10 @@ mod tests {
         let dir = root.path().join("runs/cifar10-avg-layer/k=0/seed-00");
         record_failure(&dir.join(ERROR_FILE), "data/cifar-10-batches-bin: missing");
         let recorded = recorded_failure(&dir).expect("readable");
-        assert_eq!(recorded.as_deref(), Some("data/cifar-10-batches-bin: missing"));
+        assert_eq!(
+            recorded.as_deref(),
+            Some("data/cifar-10-batches-bin: missing")
+        );
     }
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
