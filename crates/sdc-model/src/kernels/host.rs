@@ -23,29 +23,23 @@ pub(crate) trait Real:
     fn from_f64(value: f64) -> Self;
 }
 
-impl Real for f32 {
-    fn is_nan(self) -> bool {
-        f32::is_nan(self)
-    }
-    fn sqrt(self) -> Self {
-        f32::sqrt(self)
-    }
-    fn from_f64(value: f64) -> Self {
-        value as f32
-    }
+macro_rules! real {
+    ($($t:ty),+) => {$(
+        impl Real for $t {
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            fn from_f64(value: f64) -> Self {
+                value as $t
+            }
+        }
+    )+};
 }
 
-impl Real for f64 {
-    fn is_nan(self) -> bool {
-        f64::is_nan(self)
-    }
-    fn sqrt(self) -> Self {
-        f64::sqrt(self)
-    }
-    fn from_f64(value: f64) -> Self {
-        value
-    }
-}
+real!(f32, f64);
 
 /// `[n, c, h, w]` planes and a square window with symmetric zero (or, for pooling, ignored)
 /// padding.
