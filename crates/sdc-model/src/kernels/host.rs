@@ -274,7 +274,25 @@ fn lane_sum<E: Real>(xs: &[E], f: impl Fn(E) -> E) -> E {
     for x in rest {
         tail += f(*x);
     }
+    fold_lanes(acc, tail)
+}
+
+/// Eight lane sums and the tail, added in one fixed order.
+#[inline]
+fn fold_lanes<E: Real>(acc: [E; 8], tail: E) -> E {
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+/// `(channel, plane of x, plane of the gradient)` for every `[n, c]` plane, in memory order.
+fn planes_with_grad<'a, E>(
+    x: &'a [E],
+    grad: &'a [E],
+    p: Planes,
+) -> impl Iterator<Item = (usize, &'a [E], &'a [E])> {
+    x.chunks_exact(p.hw)
+        .zip(grad.chunks_exact(p.hw))
+        .enumerate()
+        .map(move |(i, (plane, gplane))| (i % p.c, plane, gplane))
 }
 
 /// Per-channel sums of `f(x)`: each sample's plane summed in lanes, the samples in order.
@@ -352,17 +370,9 @@ pub(crate) fn batch_norm_relu_backward<E: Real>(
             g
         }
     };
-    let fold = |a: [E; 8], tail: E| {
-        ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])) + tail
-    };
     let mut dbeta = vec![zero; p.c];
     let mut dgamma = vec![zero; p.c];
-    for (i, (plane, gplane)) in x
-        .chunks_exact(p.hw)
-        .zip(grad.chunks_exact(p.hw))
-        .enumerate()
-    {
-        let ch = i % p.c;
+    for (ch, plane, gplane) in planes_with_grad(x, grad, p) {
         let k = channel(ch);
         let (m, inv) = (k.0, k.1);
         let (mut db, mut dg) = ([zero; 8], [zero; 8]);
@@ -381,17 +391,12 @@ pub(crate) fn batch_norm_relu_backward<E: Real>(
             db_tail += g;
             dg_tail += g * ((*v - m) * inv);
         }
-        dbeta[ch] += fold(db, db_tail);
-        dgamma[ch] += fold(dg, dg_tail);
+        dbeta[ch] += fold_lanes(db, db_tail);
+        dgamma[ch] += fold_lanes(dg, dg_tail);
     }
     let count = E::from_f64((p.n * p.hw) as f64);
     let mut dx = Vec::with_capacity(x.len());
-    for (i, (plane, gplane)) in x
-        .chunks_exact(p.hw)
-        .zip(grad.chunks_exact(p.hw))
-        .enumerate()
-    {
-        let ch = i % p.c;
+    for (ch, plane, gplane) in planes_with_grad(x, grad, p) {
         let k = channel(ch);
         let (m, inv, scale) = (k.0, k.1, k.2);
         let (db, dg) = (dbeta[ch] / count, dgamma[ch] / count);

@@ -26,12 +26,12 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use burn::backend::DispatchDevice;
 use burn::backend::NdArray;
 use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{
     Backend, DType, Dispatch, Flex, TensorData, backend_extension, tensor::FloatTensor,
 };
+use burn::backend::{DispatchDevice, DispatchTensor};
 use burn::tensor::ops::{MaxPoolOptions, PadMode};
 use burn::tensor::{Tensor, module::max_pool2d};
 
@@ -114,14 +114,28 @@ fn window(shape: &[usize], kernel: usize, padding: usize) -> Window {
 /// The patch matrix `[n, c k k, h' w']` of a stride-1 convolution over `x` with `padding`
 /// zeros on every side (row `(ci k + di) k + dj` matches the weights' `[o, c, k, k]` layout).
 pub(crate) fn im2col(x: Tensor<4>, kernel: usize, padding: usize) -> Tensor<3> {
+    windowed(
+        x,
+        kernel,
+        padding,
+        <Dispatch as ImageOps>::im2col,
+        im2col_composed,
+    )
+}
+
+/// A window operation on `x`: the CPU kernel `op` where the device has one, else `composed`.
+fn windowed<const D: usize>(
+    x: Tensor<4>,
+    kernel: usize,
+    padding: usize,
+    op: fn(DispatchTensor, usize, usize) -> DispatchTensor,
+    composed: fn(Tensor<4>, usize, usize) -> Tensor<D>,
+) -> Tensor<D> {
     if use_kernels(&x.device(), x.dtype()) {
-        return Tensor::from_dispatch(<Dispatch as ImageOps>::im2col(
-            x.into_dispatch(),
-            kernel,
-            padding,
-        ));
+        Tensor::from_dispatch(op(x.into_dispatch(), kernel, padding))
+    } else {
+        composed(x, kernel, padding)
     }
-    im2col_composed(x, kernel, padding)
 }
 
 /// [`im2col`] from Burn's operations: `k*k` slices of the padded input, stacked.
@@ -146,14 +160,13 @@ fn im2col_composed(x: Tensor<4>, kernel: usize, padding: usize) -> Tensor<3> {
 
 /// Max-pooling with stride equal to `kernel` and `padding` ignored (PyTorch's `MaxPool2d`).
 pub(crate) fn max_pool(x: Tensor<4>, kernel: usize, padding: usize) -> Tensor<4> {
-    if use_kernels(&x.device(), x.dtype()) {
-        return Tensor::from_dispatch(<Dispatch as ImageOps>::max_pool(
-            x.into_dispatch(),
-            kernel,
-            padding,
-        ));
-    }
-    max_pool_composed(x, kernel, padding)
+    windowed(
+        x,
+        kernel,
+        padding,
+        <Dispatch as ImageOps>::max_pool,
+        max_pool_composed,
+    )
 }
 
 /// [`max_pool`] as Burn's `max_pool2d`.
