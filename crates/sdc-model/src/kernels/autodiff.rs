@@ -1,4 +1,4 @@
-//! The backward passes of [`ImageOps`], recorded on Burn's autodiff graph.
+//! The backward passes of [`KernelOps`], recorded on Burn's autodiff graph.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -7,7 +7,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::{AutodiffBackend, Backend, TensorMetadata, tensor::FloatTensor};
 
-use super::ImageOps;
+use super::KernelOps;
 
 /// `im2col`'s backward pass: the patch gradient added back onto the pixels (`col2im`).
 #[derive(Debug)]
@@ -16,7 +16,7 @@ struct Im2col;
 /// `[c, h, w]` of the input, kernel, padding.
 type ConvState = ([usize; 3], usize, usize);
 
-impl<B: Backend + ImageOps> Backward<B, 1> for Im2col {
+impl<B: Backend + KernelOps> Backward<B, 1> for Im2col {
     type State = ConvState;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -33,7 +33,7 @@ impl<B: Backend + ImageOps> Backward<B, 1> for Im2col {
 #[derive(Debug)]
 struct Col2im;
 
-impl<B: Backend + ImageOps> Backward<B, 1> for Col2im {
+impl<B: Backend + KernelOps> Backward<B, 1> for Col2im {
     type State = (usize, usize);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -50,7 +50,7 @@ impl<B: Backend + ImageOps> Backward<B, 1> for Col2im {
 #[derive(Debug)]
 struct MaxPool;
 
-impl<B: Backend + ImageOps> Backward<B, 1> for MaxPool {
+impl<B: Backend + KernelOps> Backward<B, 1> for MaxPool {
     /// The input (checkpointed), kernel, padding.
     type State = (NodeId, usize, usize);
 
@@ -74,7 +74,7 @@ impl<B: Backend + ImageOps> Backward<B, 1> for MaxPool {
 #[derive(Debug)]
 struct BatchNormRelu;
 
-impl<B: Backend + ImageOps> Backward<B, 3> for BatchNormRelu {
+impl<B: Backend + KernelOps> Backward<B, 3> for BatchNormRelu {
     /// The input (checkpointed), gamma, beta and the batch statistics.
     type State = (NodeId, FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
 
@@ -97,7 +97,31 @@ impl<B: Backend + ImageOps> Backward<B, 3> for BatchNormRelu {
     }
 }
 
-impl<B: Backend + ImageOps, C: CheckpointStrategy> ImageOps for Autodiff<B, C> {
+/// `tanh`'s backward pass.
+#[derive(Debug)]
+struct Tanh;
+
+impl<B: Backend + KernelOps> Backward<B, 1> for Tanh {
+    /// The input (checkpointed) and `exp(2 clamp(x))` from the forward pass.
+    type State = (NodeId, FloatTensor<B>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, exp2) = ops.state;
+        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
+        if let Some(node) = parent {
+            grads.register::<B>(node.id, B::tanh_backward(x, exp2, grad));
+        }
+    }
+}
+
+impl<B: Backend + KernelOps, C: CheckpointStrategy> KernelOps for Autodiff<B, C> {
     fn im2col(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
         let shape = x.primitive().shape();
         let chw = [shape[1], shape[2], shape[3]];
@@ -187,5 +211,28 @@ impl<B: Backend + ImageOps, C: CheckpointStrategy> ImageOps for Autodiff<B, C> {
         _grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         unreachable!("sdc never differentiates a BatchNorm's backward pass")
+    }
+
+    fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match Tanh.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let (y, exp2) = B::tanh_keeping_exp(x.into_primitive());
+                prep.finish((x_state, exp2), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::tanh(x.into_primitive())),
+        }
+    }
+
+    fn tanh_keeping_exp(_x: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("the Autodiff backend's tanh keeps its exponentials itself")
+    }
+
+    fn tanh_backward(
+        _x: FloatTensor<Self>,
+        _exp2: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        unreachable!("sdc never differentiates tanh's backward pass")
     }
 }

@@ -4,7 +4,7 @@
 //! a fresh contiguous vector. Sums run in one fixed order, so a result depends on the values
 //! alone, never on the backend or thread count that called.
 
-use std::ops::{Add, AddAssign, Div, Mul, Sub};
+use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
 /// The element types the kernels run on (the float types a run trains in).
 pub(crate) trait Real:
@@ -16,10 +16,12 @@ pub(crate) trait Real:
     + Sub<Output = Self>
     + Mul<Output = Self>
     + Div<Output = Self>
+    + Neg<Output = Self>
 {
     /// `true` for NaN, which max-pooling propagates (as PyTorch's does).
     fn is_nan(self) -> bool;
     fn sqrt(self) -> Self;
+    fn exp(self) -> Self;
     fn from_f64(value: f64) -> Self;
 }
 
@@ -31,6 +33,9 @@ macro_rules! real {
             }
             fn sqrt(self) -> Self {
                 <$t>::sqrt(self)
+            }
+            fn exp(self) -> Self {
+                <$t>::exp(self)
             }
             fn from_f64(value: f64) -> Self {
                 value as $t
@@ -533,4 +538,55 @@ mod tests {
         let dx = max_pool_backward(&x, &[1.0, 2.0, 3.0, 4.0], g);
         assert_eq!(dx, [1.0, 2.0, 0.0, 3.0, 4.0, 0.0, 0.0, 0.0, 0.0]);
     }
+}
+
+/// `tanh`'s input clamp: beyond ±20, tanh is ±1 to within 1e-17 and `exp(2x)` stays finite.
+const TANH_CLAMP: f64 = 20.0;
+
+/// `clamp(x, -20, 20)` as Burn's clamp computes it (a NaN stays NaN), and whether the clamp
+/// passes `x`'s gradient (Burn masks the gradient where `x > 20` or `x < -20`).
+fn tanh_clamp<E: Real>(x: E) -> (E, bool) {
+    let bound = E::from_f64(TANH_CLAMP);
+    if x > bound {
+        (bound, false)
+    } else if x < -bound {
+        (-bound, false)
+    } else {
+        (x, true)
+    }
+}
+
+/// `tanh(x) = 1 - 2 / (exp(2 clamp(x)) + 1)` element by element: the operations of
+/// `nets::tanh`'s composition of Burn's operations (clamp, `* 2`, `exp`, `+ 1`, reciprocal,
+/// `* -2`, `+ 1`), one rounding each in the same order, so the values are the same bits.
+/// With `keep_exp`, also `exp(2 clamp(x))` for the backward pass.
+pub(crate) fn tanh<E: Real>(x: &[E], keep_exp: bool) -> (Vec<E>, Option<Vec<E>>) {
+    let (one, two) = (E::from_f64(1.0), E::from_f64(2.0));
+    let y_of = |e: E| (one / (e + one)) * -two + one;
+    let exp2 = |x: E| (tanh_clamp(x).0 * two).exp();
+    if keep_exp {
+        let e: Vec<E> = x.iter().map(|&x| exp2(x)).collect();
+        (e.iter().map(|&e| y_of(e)).collect(), Some(e))
+    } else {
+        (x.iter().map(|&x| y_of(exp2(x))).collect(), None)
+    }
+}
+
+/// `tanh`'s input gradient from its input, `exp(2 clamp(x))` and the output gradient: the
+/// chain rule through the same seven operations as Burn's backward passes compute it
+/// (`(g * -2) * -(1 / (u u))` with `u = e + 1`, times `e`, times 2, masked by the clamp), in
+/// the same order, so the gradient is the same bits too.
+pub(crate) fn tanh_backward<E: Real>(x: &[E], exp2: &[E], grad: &[E]) -> Vec<E> {
+    let (zero, one, two) = (E::default(), E::from_f64(1.0), E::from_f64(2.0));
+    x.iter()
+        .zip(exp2)
+        .zip(grad)
+        .map(|((&x, &e), &g)| {
+            if !tanh_clamp(x).1 {
+                return zero;
+            }
+            let u = e + one;
+            ((g * -two) * -(one / (u * u)) * e) * two
+        })
+        .collect()
 }

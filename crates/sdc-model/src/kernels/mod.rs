@@ -37,9 +37,9 @@ use burn::tensor::{Tensor, module::max_pool2d};
 
 use host::Window;
 
-/// Image operations with hand-written CPU kernels and backward passes.
+/// Operations with hand-written CPU kernels and backward passes.
 #[backend_extension(Flex, NdArray, Autodiff)]
-pub(crate) trait ImageOps: Backend {
+pub(crate) trait KernelOps: Backend {
     /// `[n, c, h, w]` -> the patch matrix `[n, c k k, h' w']` of a stride-1 convolution with
     /// `padding` zeros on every side.
     fn im2col(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self>;
@@ -82,9 +82,23 @@ pub(crate) trait ImageOps: Backend {
         stats: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// `tanh` as `1 - 2 / (exp(2 clamp(x, -20, 20)) + 1)`, element by element, any shape.
+    fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `tanh(x)` and `exp(2 clamp(x, -20, 20))`, which its backward pass reuses.
+    fn tanh_keeping_exp(x: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The input gradient of `tanh` given its input, `tanh_keeping_exp`'s exponentials and the
+    /// output gradient.
+    fn tanh_backward(
+        x: FloatTensor<Self>,
+        exp2: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
-/// Whether `device` runs [`ImageOps`] (flex or ndarray, with or without autodiff).
+/// Whether `device` runs [`KernelOps`] (flex or ndarray, with or without autodiff).
 fn has_cpu_kernels(device: &burn::tensor::Device) -> bool {
     matches!(
         device.as_dispatch().clone().inner(),
@@ -118,7 +132,7 @@ pub(crate) fn im2col(x: Tensor<4>, kernel: usize, padding: usize) -> Tensor<3> {
         x,
         kernel,
         padding,
-        <Dispatch as ImageOps>::im2col,
+        <Dispatch as KernelOps>::im2col,
         im2col_composed,
     )
 }
@@ -164,7 +178,7 @@ pub(crate) fn max_pool(x: Tensor<4>, kernel: usize, padding: usize) -> Tensor<4>
         x,
         kernel,
         padding,
-        <Dispatch as ImageOps>::max_pool,
+        <Dispatch as KernelOps>::max_pool,
         max_pool_composed,
     )
 }
@@ -186,13 +200,24 @@ pub(crate) fn batch_norm_relu(
     if !use_kernels(&x.device(), x.dtype()) {
         return None;
     }
-    let (y, _) = <Dispatch as ImageOps>::batch_norm_relu(
+    let (y, _) = <Dispatch as KernelOps>::batch_norm_relu(
         x.into_dispatch(),
         gamma.into_dispatch(),
         beta.into_dispatch(),
         eps,
     );
     Some(Tensor::from_dispatch(y))
+}
+
+/// `tanh(x)` as one operation on the CPU backends, with the values and gradient of
+/// `nets::tanh`'s composition of Burn's operations, bit for bit; `None` elsewhere.
+pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
+    if !use_kernels(&x.device(), x.dtype()) {
+        return None;
+    }
+    Some(Tensor::from_dispatch(<Dispatch as KernelOps>::tanh(
+        x.into_dispatch(),
+    )))
 }
 
 /// A ready future's value: the CPU backends read their tensors synchronously.
@@ -408,10 +433,36 @@ fn host_batch_norm_relu_backward<B: Host>(
     (B::write(dx), B::write(dgamma), B::write(dbeta))
 }
 
+fn host_tanh<B: Host>(
+    x: FloatTensor<B>,
+    keep_exp: bool,
+) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
+    let x = B::read(x);
+    let shape = x.shape();
+    let (y, e) = on_host!(x.dtype(), |x| {
+        let (y, e) = host::tanh(x, keep_exp);
+        (data(y, &shape), e.map(|e| data(e, &shape)))
+    });
+    (B::write(y), e.map(B::write))
+}
+
+fn host_tanh_backward<B: Host>(
+    x: FloatTensor<B>,
+    exp2: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let (x, exp2, grad) = (B::read(x), B::read(exp2), B::read(grad));
+    let shape = x.shape();
+    B::write(on_host!(x.dtype(), |x, exp2, grad| data(
+        host::tanh_backward(x, exp2, grad),
+        &shape
+    )))
+}
+
 /// The trait's methods on a [`Host`] backend.
-macro_rules! host_image_ops {
+macro_rules! host_kernel_ops {
     ($backend:ty) => {
-        impl ImageOps for $backend {
+        impl KernelOps for $backend {
             fn im2col(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
                 host_im2col::<Self>(x, kernel, padding)
             }
@@ -458,12 +509,29 @@ macro_rules! host_image_ops {
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
                 host_batch_norm_relu_backward::<Self>(x, gamma, beta, stats, grad)
             }
+
+            fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+                host_tanh::<Self>(x, false).0
+            }
+
+            fn tanh_keeping_exp(x: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                let (y, e) = host_tanh::<Self>(x, true);
+                (y, e.expect("kept"))
+            }
+
+            fn tanh_backward(
+                x: FloatTensor<Self>,
+                exp2: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                host_tanh_backward::<Self>(x, exp2, grad)
+            }
         }
     };
 }
 
-host_image_ops!(Flex);
-host_image_ops!(NdArray);
+host_kernel_ops!(Flex);
+host_kernel_ops!(NdArray);
 
 #[cfg(test)]
 mod tests;

@@ -232,3 +232,62 @@ fn batch_norm_relu_is_the_same_on_ndarray_and_flex_and_keeps_nan() {
     assert!(nan(0..3) && nan(6..9), "{out:?}");
     assert!(!nan(3..6));
 }
+
+/// Output and input gradient of `op` on a `[4, 6]` input spanning the clamp (exactly ±20 and
+/// beyond), zero, tiny and ordinary values, under `sum(op(x) * r)`.
+fn tanh_case(
+    device: &Device,
+    dtype: FloatDType,
+    op: impl Fn(Tensor<2>) -> Tensor<2>,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut values_in: Vec<f32> = vec![-30.0, -20.0, -19.5, 20.0, 20.5, 1e9, 0.0, -0.0, 1e-8];
+    values_in.extend((0..15).map(|i| (i as f32 - 7.0) * 0.77));
+    let x = Tensor::<2>::from_data(TensorData::new(values_in, [4, 6]), device)
+        .cast(dtype)
+        .require_grad();
+    let out = op(x.clone());
+    let grads = (out.clone() * weights(&out)).sum().backward();
+    (values(out), values(x.grad(&grads).expect("x is tracked")))
+}
+
+fn tanh_kernel(x: Tensor<2>) -> Tensor<2> {
+    tanh(x).expect("a CPU device")
+}
+
+#[test]
+fn tanh_and_its_gradient_are_burns_composition_bit_for_bit() {
+    for device in cpu_devices() {
+        for dtype in [FloatDType::F32, FloatDType::F64] {
+            let ours = tanh_case(&device, dtype, tanh_kernel);
+            let burns = tanh_case(&device, dtype, crate::nets::tanh_composed);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&ours.0), bits(&burns.0), "{device:?} {dtype:?} values");
+            assert_eq!(
+                bits(&ours.1),
+                bits(&burns.1),
+                "{device:?} {dtype:?} gradient"
+            );
+            // And it is tanh: within a few units in the last place of libm's.
+            for (i, y) in ours.0.iter().enumerate().skip(9) {
+                let x = (i as f64 - 9.0 - 7.0) * f64::from(0.77f32);
+                assert!((y - x.tanh()).abs() < 1e-6, "{y} vs tanh({x})");
+            }
+        }
+    }
+}
+
+#[test]
+fn tanh_keeps_nan_and_runs_on_untracked_tensors() {
+    let [ndarray, flex] = cpu_devices();
+    assert_eq!(
+        tanh_case(&ndarray, FloatDType::F32, tanh_kernel),
+        tanh_case(&flex, FloatDType::F32, tanh_kernel)
+    );
+    let device = Device::flex();
+    let x = Tensor::<1>::from_data(TensorData::new(vec![f32::NAN, 0.5], [2]), &device);
+    let y = values(tanh(x).expect("a CPU device"));
+    assert!(
+        y[0].is_nan() && (y[1] - 0.5f64.tanh()).abs() < 1e-6,
+        "{y:?}"
+    );
+}
