@@ -189,6 +189,9 @@ pub(crate) fn run_units(
                     if u >= count {
                         break;
                     }
+                    // The worker's core is in use for the whole unit, its data included, so
+                    // no run borrows it meanwhile (`sdc_train::cores`).
+                    let _core = sdc_train::cores::hold();
                     for (k, status) in work(u) {
                         observer.run_finished(&runs[k], &status);
                         statuses.lock().expect("a worker panicked while recording")[k] =

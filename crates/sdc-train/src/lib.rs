@@ -12,6 +12,7 @@
 
 pub mod config;
 mod config_error;
+pub mod cores;
 mod device;
 mod error;
 mod evaluate;

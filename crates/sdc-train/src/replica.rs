@@ -28,11 +28,12 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::Tensor;
-use sdc_data::SdcBatcher;
+use sdc_data::{SdcBatcher, SdcDataset};
 use sdc_model::{AttentionModel, ReplicaModel, select_replicas};
 use tracing::{info, warn};
 
 use crate::config::{ExperimentConfig, OptimizerConfig};
+use crate::cores::alongside;
 use crate::device::device;
 use crate::error::TrainError;
 use crate::evaluate::SplitMetrics;
@@ -236,6 +237,7 @@ fn train_group(
     members: Vec<Member>,
     stop_after: Option<usize>,
 ) -> Result<Vec<Result<RunSummary, TrainError>>, TrainError> {
+    let _core = crate::cores::hold();
     let n = members.len();
     let mut results: Vec<Option<Result<RunSummary, TrainError>>> = (0..n).map(|_| None).collect();
     let config0 = members[0].config.clone();
@@ -410,18 +412,30 @@ fn train_group(
 
         // Evaluation, stop rule and divergence, replica by replica.
         let scheduled = epoch.is_multiple_of(t.eval_every) || epoch == max_epochs;
-        let evaluated = if scheduled || t.stop.is_some() {
-            Some(evaluate_replicas(
+        let eval_on = |split: &SdcDataset| {
+            evaluate_replicas(
                 &model,
-                train,
+                split,
                 config0.eval_batch_size(),
                 config0.eval.focus,
                 &plain,
-            )?)
-        } else {
-            None
+            )
         };
-        let mut tests: Option<Vec<SplitMetrics>> = None;
+        // A scheduled epoch evaluates both splits, the test set on an idle core if there is
+        // one (as `fit`).
+        let (evaluated, mut tests) = if scheduled {
+            let (train_eval, test_eval) = alongside(
+                || eval_on(train),
+                || (!test.is_empty()).then(|| eval_on(test)).transpose(),
+            );
+            let tests: Option<Vec<SplitMetrics>> =
+                test_eval?.map(|evals| evals.into_iter().map(|(_, m)| m).collect());
+            (Some(train_eval?), tests)
+        } else if t.stop.is_some() {
+            (Some(eval_on(train)?), None)
+        } else {
+            (None, None)
+        };
         // Checkpointed by the clock too, as a single run is; it never changes the results.
         let overdue = last_checkpoint.elapsed().as_secs_f64() >= CHECKPOINT_SECONDS;
         if overdue && epoch < max_epochs {
@@ -458,18 +472,7 @@ fn train_group(
                 }
                 if scheduled || stop_now {
                     if tests.is_none() && !test.is_empty() {
-                        tests = Some(
-                            evaluate_replicas(
-                                &model,
-                                test,
-                                config0.eval_batch_size(),
-                                config0.eval.focus,
-                                &plain,
-                            )?
-                            .into_iter()
-                            .map(|(_, m)| m)
-                            .collect(),
-                        );
+                        tests = Some(eval_on(test)?.into_iter().map(|(_, m)| m).collect());
                     }
                     record.train = Some(train_metrics.clone());
                     record.test = tests.as_ref().map(|t| t[i].clone());

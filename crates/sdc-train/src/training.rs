@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, info, info_span};
 
 use crate::config::{ExperimentConfig, Network, OptimizerConfig, TrainConfig};
+use crate::cores::{self, alongside};
 use crate::error::TrainError;
 use crate::evaluate::{SplitMetrics, evaluate};
 use crate::metrics::{
@@ -325,6 +326,7 @@ pub fn fit(
     run: Option<&RunDir>,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome, TrainError> {
+    let _core = cores::hold();
     let t = &config.train;
     let eval_device = device.clone().without_autodiff();
     let eval_batch = config.eval_batch_size();
@@ -384,7 +386,16 @@ pub fn fit(
         let mut stop_now = false;
         if scheduled || t.stop.is_some() {
             let valid = model.valid();
-            let (train_pred, train_metrics) = eval_on(&valid, train)?;
+            // A scheduled epoch evaluates both splits: the test set on an idle core, if there
+            // is one, while this thread evaluates the training set (the same values either way).
+            let (train_eval, scheduled_test) = if scheduled {
+                let (train_eval, test_eval) =
+                    alongside(|| eval_on(&valid, train), || eval_test(&valid));
+                (train_eval, Some(test_eval))
+            } else {
+                (eval_on(&valid, train), None)
+            };
+            let (train_pred, train_metrics) = train_eval?;
             if let Some(reason) = divergence(&train_metrics, start, train.n_classes())
                 && (!train_metrics.loss.is_finite() || epoch == max_epochs)
             {
@@ -395,7 +406,10 @@ pub fn fit(
             }
             if scheduled || stop_now {
                 record.train = Some(train_metrics);
-                record.test = eval_test(&valid)?;
+                record.test = match scheduled_test {
+                    Some(test_eval) => test_eval?,
+                    None => eval_test(&valid)?,
+                };
                 record.elapsed_s = seconds_before + started.elapsed().as_secs_f64();
                 log_epoch(&record);
                 if let Some(run) = run {
