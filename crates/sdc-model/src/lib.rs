@@ -13,7 +13,7 @@ mod budget;
 mod conv;
 mod error;
 mod init;
-mod kernels;
+pub mod kernels;
 mod model;
 mod nets;
 mod readout;

@@ -1,6 +1,7 @@
 //! The training loop: joint or alternating updates of the focus and classification networks,
 //! optionally frozen or started from finished runs (docs/paper-notes.md, Training).
 
+mod adam;
 mod checkpoint;
 mod init_from;
 mod pretrain;
@@ -9,7 +10,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
@@ -91,7 +92,8 @@ pub struct TrainOutcome {
 fn optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
     match config {
         // PyTorch's Adam: betas (0.9, 0.999); epsilon as configured (1e-8 by default).
-        OptimizerConfig::Adam { eps, .. } => AdamConfig::new().with_epsilon(*eps as f32).init(),
+        // burn-optim's `Adam`, run as one kernel per parameter on the CPU backends (same bits).
+        OptimizerConfig::Adam { eps, .. } => ModuleOptimizer::from(FusedAdam::new(*eps as f32)),
         OptimizerConfig::Sgd { momentum, .. } => {
             let momentum = (*momentum > 0.0).then(|| {
                 // PyTorch's SGD momentum has no dampening.
@@ -114,6 +116,7 @@ pub(crate) fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
     order
 }
 
+pub(crate) use adam::{FusedAdam, adam_composed};
 use checkpoint::Optimizers;
 
 /// Where training starts: fresh (after `init_from` and pretraining) or from a checkpoint.

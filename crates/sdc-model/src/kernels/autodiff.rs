@@ -7,7 +7,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::{AutodiffBackend, Backend, TensorMetadata, tensor::FloatTensor};
 
-use super::KernelOps;
+use super::{AdamScalars, KernelOps};
 
 /// `im2col`'s backward pass: the patch gradient added back onto the pixels (`col2im`).
 #[derive(Debug)]
@@ -234,5 +234,16 @@ impl<B: Backend + KernelOps, C: CheckpointStrategy> KernelOps for Autodiff<B, C>
         _grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         unreachable!("sdc never differentiates tanh's backward pass")
+    }
+
+    fn adam_step(
+        _param: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _m1: FloatTensor<Self>,
+        _m2: FloatTensor<Self>,
+        _first: bool,
+        _scalars: AdamScalars,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("`kernels::adam_step` takes tensors without autodiff")
     }
 }

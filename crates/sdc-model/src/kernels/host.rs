@@ -1,4 +1,5 @@
-//! The image kernels on host memory: im2col and its adjoint, max-pooling and its backward pass.
+//! The kernels on host memory: im2col and its adjoint, max-pooling, BatchNorm-ReLU and tanh
+//! with their backward passes, and an Adam step.
 //!
 //! Every function reads contiguous `[n, c, h, w]` (or `[n, c k k, h' w']`) slices and returns
 //! a fresh contiguous vector. Sums run in one fixed order, so a result depends on the values
@@ -589,4 +590,57 @@ pub(crate) fn tanh_backward<E: Real>(x: &[E], exp2: &[E], grad: &[E]) -> Vec<E> 
             ((g * -two) * -(one / (u * u)) * e) * two
         })
         .collect()
+}
+
+/// The scalars of one Adam step, each the value burn-optim's `Adam` multiplies or adds (its
+/// `f32` values, and the learning rate, as `f64`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamScalars {
+    /// `beta_1`.
+    pub beta_1: f64,
+    /// `beta_2`.
+    pub beta_2: f64,
+    /// `1 - beta_1` (computed in `f32`).
+    pub factor_1: f64,
+    /// `1 - beta_2` (computed in `f32`).
+    pub factor_2: f64,
+    /// `sqrt(1 - beta_2^t) / (1 - beta_1^t)` (in `f32`).
+    pub combined: f64,
+    /// `epsilon * sqrt(1 - beta_2^t)` (in `f32`).
+    pub eps_term: f64,
+    /// The learning rate.
+    pub lr: f64,
+}
+
+/// One Adam step of one parameter, element by element, as burn-optim 0.22's `Adam` computes
+/// it from tensor operations (one rounding each, in the same order), so the same bits:
+/// `m1 = m1 b1 + g (1 - b1)`, `m2 = m2 b2 + (g g)(1 - b2)` (on the first step, `first`, only
+/// the second terms), then `p - ((m1 c) / (sqrt(m2) + e)) lr`. Returns `(p, m1, m2)`.
+pub(crate) fn adam_step<E: Real>(
+    param: &[E],
+    grad: &[E],
+    moments: Option<(&[E], &[E])>,
+    s: AdamScalars,
+) -> (Vec<E>, Vec<E>, Vec<E>) {
+    let [b1, b2, f1, f2, c, e, lr] = [
+        s.beta_1, s.beta_2, s.factor_1, s.factor_2, s.combined, s.eps_term, s.lr,
+    ]
+    .map(E::from_f64);
+    let n = param.len();
+    let (mut p, mut m1, mut m2) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for i in 0..n {
+        let g = grad[i];
+        let (a, b) = match moments {
+            Some((m1, m2)) => (m1[i] * b1 + g * f1, m2[i] * b2 + (g * g) * f2),
+            None => (g * f1, (g * g) * f2),
+        };
+        p.push(param[i] - ((a * c) / (b.sqrt() + e)) * lr);
+        m1.push(a);
+        m2.push(b);
+    }
+    (p, m1, m2)
 }

@@ -1,20 +1,25 @@
-//! sdc's own CPU kernels for the image networks, as Burn backend operations with their own
-//! backward passes.
+//! sdc's own CPU kernels: operations with hand-written CPU implementations and backward
+//! passes, where Burn's generic operations take many passes over memory.
 //!
-//! Built from Burn's generic operations, a convolution's patch matrix is `k*k` strided slices
-//! of a padded copy stacked together, and each slice's backward pass a zero tensor the size of
-//! the input with the gradient assigned into it; Burn's max-pool keeps an `i64` index per
-//! output. On the CPU backends (flex and ndarray) these are single passes over memory instead:
-//! [`im2col`] builds the patch matrix straight from the unpadded input and its backward pass
-//! adds the patch gradient back ([`host::col2im`]); [`max_pool`] keeps no indices and its
-//! backward pass finds each window's maximum again; [`batch_norm_relu`] is BatchNorm with the
-//! batch's statistics and ReLU in three passes forward and two backward, where Burn's
-//! operations took seven passes forward and more backward. Other backends (wgpu) build the
-//! same values from Burn's operations.
+//! For the image networks: built from Burn's generic operations, a convolution's patch matrix
+//! is `k*k` strided slices of a padded copy stacked together, and each slice's backward pass a
+//! zero tensor the size of the input with the gradient assigned into it; Burn's max-pool keeps
+//! an `i64` index per output. On the CPU backends (flex and ndarray) these are single passes
+//! over memory instead: [`im2col`] builds the patch matrix straight from the unpadded input and
+//! its backward pass adds the patch gradient back ([`host::col2im`]); [`max_pool`] keeps no
+//! indices and its backward pass finds each window's maximum again; [`batch_norm_relu`] is
+//! BatchNorm with the batch's statistics and ReLU in three passes forward and two backward,
+//! where Burn's operations took seven passes forward and more backward.
 //!
-//! The operations are a Burn backend extension (`#[backend_extension]`): the Flex and NdArray
-//! implementations run [`host`]'s kernels, and the Autodiff one records the backward pass.
-//! Both CPU backends run the same kernels, so they give the same values bit for bit.
+//! For every network: [`tanh`] (the features of averaging at a hidden layer) and
+//! [`adam_step`] (one optimiser step of one parameter) replace seven and about a dozen
+//! element-wise operations with one pass each, and compute the very same bits as those
+//! operations: the same roundings in the same order.
+//!
+//! Other backends (wgpu) build the same values from Burn's operations. The operations are a
+//! Burn backend extension (`#[backend_extension]`): the Flex and NdArray implementations run
+//! [`host`]'s kernels, and the Autodiff one records the backward pass. Both CPU backends run
+//! the same kernels, so they give the same values bit for bit.
 
 // NdArray is deprecated in Burn 0.22 and still one of sdc's backends (`train.backend`).
 #![allow(deprecated)]
@@ -35,6 +40,7 @@ use burn::backend::{DispatchDevice, DispatchTensor};
 use burn::tensor::ops::{MaxPoolOptions, PadMode};
 use burn::tensor::{Tensor, module::max_pool2d};
 
+pub use host::AdamScalars;
 use host::Window;
 
 /// Operations with hand-written CPU kernels and backward passes.
@@ -88,6 +94,18 @@ pub(crate) trait KernelOps: Backend {
 
     /// `tanh(x)` and `exp(2 clamp(x, -20, 20))`, which its backward pass reuses.
     fn tanh_keeping_exp(x: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// One Adam step of one parameter (burn-optim's `Adam`, element by element): the new
+    /// parameter and moments. With `first`, there are no moments yet and `m1`, `m2` are
+    /// ignored.
+    fn adam_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        m1: FloatTensor<Self>,
+        m2: FloatTensor<Self>,
+        first: bool,
+        scalars: AdamScalars,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// The input gradient of `tanh` given its input, `tanh_keeping_exp`'s exponentials and the
     /// output gradient.
@@ -218,6 +236,42 @@ pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
     Some(Tensor::from_dispatch(<Dispatch as KernelOps>::tanh(
         x.into_dispatch(),
     )))
+}
+
+/// One Adam step of a parameter without autodiff, `(param, m1, m2)`, as one operation on the
+/// CPU backends, with the bits of burn-optim's `Adam`; `None` elsewhere. `moments`: the
+/// moments of the previous steps (none on the first).
+pub fn adam_step<const D: usize>(
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    moments: Option<(Tensor<D>, Tensor<D>)>,
+    scalars: AdamScalars,
+) -> Option<(Tensor<D>, Tensor<D>, Tensor<D>)> {
+    let device = param.device();
+    if device.is_autodiff()
+        || !use_kernels(&device, param.dtype())
+        || grad.dtype() != param.dtype()
+        || moments
+            .as_ref()
+            .is_some_and(|(m1, m2)| m1.dtype() != param.dtype() || m2.dtype() != param.dtype())
+    {
+        return None;
+    }
+    let first = moments.is_none();
+    let (m1, m2) = moments.unwrap_or_else(|| (grad.clone(), grad.clone()));
+    let (p, m1, m2) = <Dispatch as KernelOps>::adam_step(
+        param.into_dispatch(),
+        grad.into_dispatch(),
+        m1.into_dispatch(),
+        m2.into_dispatch(),
+        first,
+        scalars,
+    );
+    Some((
+        Tensor::from_dispatch(p),
+        Tensor::from_dispatch(m1),
+        Tensor::from_dispatch(m2),
+    ))
 }
 
 /// A ready future's value: the CPU backends read their tensors synchronously.
@@ -459,6 +513,21 @@ fn host_tanh_backward<B: Host>(
     )))
 }
 
+fn host_adam_step<B: Host>(
+    tensors: [FloatTensor<B>; 4],
+    first: bool,
+    scalars: AdamScalars,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let [param, grad, m1, m2] = tensors.map(B::read);
+    let shape = param.shape();
+    let (p, m1, m2) = on_host!(param.dtype(), |param, grad, m1, m2| {
+        let moments = (!first).then_some((m1, m2));
+        let (p, m1, m2) = host::adam_step(param, grad, moments, scalars);
+        (data(p, &shape), data(m1, &shape), data(m2, &shape))
+    });
+    (B::write(p), B::write(m1), B::write(m2))
+}
+
 /// The trait's methods on a [`Host`] backend.
 macro_rules! host_kernel_ops {
     ($backend:ty) => {
@@ -512,6 +581,17 @@ macro_rules! host_kernel_ops {
 
             fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
                 host_tanh::<Self>(x, false).0
+            }
+
+            fn adam_step(
+                param: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                m1: FloatTensor<Self>,
+                m2: FloatTensor<Self>,
+                first: bool,
+                scalars: AdamScalars,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                host_adam_step::<Self>([param, grad, m1, m2], first, scalars)
             }
 
             fn tanh_keeping_exp(x: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {

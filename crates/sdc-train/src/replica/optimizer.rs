@@ -1,11 +1,14 @@
-//! The optimiser of a replica batch: Burn's Adam and SGD arithmetic, operation by operation, on
-//! stacked tensors (every replica's parameters follow its single run's bit for bit), and the
-//! step count a replica checkpoint keeps.
+//! The optimiser of a replica batch: Burn's Adam and SGD arithmetic on stacked tensors (every
+//! replica's parameters follow its single run's bit for bit; Adam as the single run's kernel
+//! on the CPU backends, as Burn's operations elsewhere), and the step count a replica
+//! checkpoint keeps.
 
 use burn::tensor::Tensor;
+use sdc_model::kernels::adam_step;
 use sdc_model::select_replicas;
 
 use crate::config::OptimizerConfig;
+use crate::training::{FusedAdam, adam_composed};
 
 pub(super) fn needs_moments(optimizer: &OptimizerConfig) -> bool {
     !matches!(optimizer, OptimizerConfig::Sgd { momentum, .. } if *momentum <= 0.0)
@@ -19,62 +22,28 @@ pub(super) struct ReplicaOptimizer {
     pub(super) moment_2: Vec<Tensor<3>>,
 }
 
-// burn-optim 0.22 `AdamConfig` defaults (PyTorch's betas).
-const BETA_1: f32 = 0.9;
-const BETA_2: f32 = 0.999;
-
 impl ReplicaOptimizer {
     /// One step of every parameter: `params` (no autodiff) and their `grads`, same order.
     pub(super) fn step(&mut self, params: Vec<Tensor<3>>, grads: Vec<Tensor<3>>) -> Vec<Tensor<3>> {
         let lr = self.config.lr();
         match self.config {
             OptimizerConfig::Adam { eps, .. } => {
-                let epsilon = eps as f32;
                 let first = self.time == 0;
-                let mut m1 = std::mem::take(&mut self.moment_1);
-                let mut m2 = std::mem::take(&mut self.moment_2);
-                if first {
-                    m1 = grads
-                        .iter()
-                        .map(|g| g.clone().mul_scalar(1.0 - BETA_1))
-                        .collect();
-                    m2 = grads
-                        .iter()
-                        .map(|g| g.clone().square().mul_scalar(1.0 - BETA_2))
-                        .collect();
-                    self.time = 1;
-                } else {
-                    m1 = m1
-                        .into_iter()
-                        .zip(&grads)
-                        .map(|(m, g)| m.mul_scalar(BETA_1).add(g.clone().mul_scalar(1.0 - BETA_1)))
-                        .collect();
-                    m2 = m2
-                        .into_iter()
-                        .zip(&grads)
-                        .map(|(v, g)| {
-                            v.mul_scalar(BETA_2)
-                                .add(g.clone().square().mul_scalar(1.0 - BETA_2))
-                        })
-                        .collect();
-                    self.time += 1;
+                self.time += 1;
+                let scalars = FusedAdam::new(eps as f32).scalars(self.time, lr);
+                let (m1, m2) = (
+                    std::mem::take(&mut self.moment_1),
+                    std::mem::take(&mut self.moment_2),
+                );
+                let mut out = Vec::with_capacity(params.len());
+                for (i, (p, g)) in params.into_iter().zip(grads).enumerate() {
+                    let moments = (!first).then(|| (m1[i].clone(), m2[i].clone()));
+                    let (p, m, v) = adam_step(p.clone(), g.clone(), moments.clone(), scalars)
+                        .unwrap_or_else(|| adam_composed(p, g, moments, scalars));
+                    out.push(p);
+                    self.moment_1.push(m);
+                    self.moment_2.push(v);
                 }
-                let time = self.time as i32;
-                let bias_correction2_sqrt = (1.0 - BETA_2.powi(time)).sqrt();
-                let combined_factor = bias_correction2_sqrt / (1.0 - BETA_1.powi(time));
-                let out = params
-                    .into_iter()
-                    .zip(m1.iter().zip(&m2))
-                    .map(|(p, (m, v))| {
-                        let update = m
-                            .clone()
-                            .mul_scalar(combined_factor)
-                            .div(v.clone().sqrt().add_scalar(epsilon * bias_correction2_sqrt));
-                        p - update.mul_scalar(lr)
-                    })
-                    .collect();
-                self.moment_1 = m1;
-                self.moment_2 = m2;
                 out
             }
             OptimizerConfig::Sgd { momentum, .. } => {
