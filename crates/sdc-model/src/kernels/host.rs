@@ -626,21 +626,28 @@ pub(crate) fn adam_step<E: Real>(
         s.beta_1, s.beta_2, s.factor_1, s.factor_2, s.combined, s.eps_term, s.lr,
     ]
     .map(E::from_f64);
-    let n = param.len();
-    let (mut p, mut m1, mut m2) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for i in 0..n {
-        let g = grad[i];
-        let (a, b) = match moments {
-            Some((m1, m2)) => (m1[i] * b1 + g * f1, m2[i] * b2 + (g * g) * f2),
-            None => (g * f1, (g * g) * f2),
-        };
-        p.push(param[i] - ((a * c) / (b.sqrt() + e)) * lr);
-        m1.push(a);
-        m2.push(b);
-    }
+    // Three passes over slices (no indexing), which the compiler vectorizes; every element
+    // still takes the same roundings in the same order.
+    let (m1, m2): (Vec<E>, Vec<E>) = match moments {
+        Some((m1, m2)) => (
+            m1.iter()
+                .zip(grad)
+                .map(|(&m, &g)| m * b1 + g * f1)
+                .collect(),
+            m2.iter()
+                .zip(grad)
+                .map(|(&v, &g)| v * b2 + (g * g) * f2)
+                .collect(),
+        ),
+        None => (
+            grad.iter().map(|&g| g * f1).collect(),
+            grad.iter().map(|&g| (g * g) * f2).collect(),
+        ),
+    };
+    let p = param
+        .iter()
+        .zip(m1.iter().zip(&m2))
+        .map(|(&p, (&a, &b))| p - ((a * c) / (b.sqrt() + e)) * lr)
+        .collect();
     (p, m1, m2)
 }
