@@ -159,8 +159,10 @@ mod tests {
                     (theirs, their_state) = burn.step(lr, theirs, grad, their_state);
                     let context = format!("{device:?} {dtype:?} step {step}");
                     assert_eq!(bits(&ours), bits(&theirs), "{context}: weights");
-                    let (a, b): (&AdamState<2>, &AdamState<2>) =
-                        (our_state.as_ref().unwrap(), their_state.as_ref().unwrap());
+                    let (a, b): (&AdamState<2>, &AdamState<2>) = (
+                        our_state.as_ref().expect("a state"),
+                        their_state.as_ref().expect("a state"),
+                    );
                     assert_eq!(a.momentum.time, b.momentum.time, "{context}");
                     assert_eq!(
                         bits(&a.momentum.moment_1),
