@@ -86,6 +86,12 @@ impl Drop for ThreadLease {
     }
 }
 
+/// Every core of the process, held until the leases drop: nothing is borrowed meanwhile.
+#[cfg(test)]
+pub(crate) fn occupy_all() -> Vec<CoreLease<'static>> {
+    (0..cores().available).map(|_| cores().hold()).collect()
+}
+
 /// An idle core, if there is one right now.
 pub(crate) fn try_borrow() -> Option<CoreLease<'static>> {
     cores().try_borrow()

@@ -20,6 +20,12 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
+    /// Whether it computes on the CPU (flex, ndarray), where a second thread is a second core's
+    /// work; a GPU backend's work queues on the one device.
+    pub fn on_cpu(self) -> bool {
+        !matches!(self, Self::Wgpu)
+    }
+
     /// The name configs and command lines use (`train.backend = "flex"`).
     pub fn name(self) -> &'static str {
         match self {

@@ -421,9 +421,9 @@ fn train_group(
                 &plain,
             )
         };
-        // A scheduled epoch evaluates both splits, the test set on an idle core if there is
-        // one (as `fit`).
-        let (evaluated, mut tests) = if scheduled {
+        // A scheduled epoch on a CPU backend evaluates both splits, the test set on an idle
+        // core if there is one (as `fit`).
+        let (evaluated, mut tests) = if scheduled && t.backend.on_cpu() {
             let (train_eval, test_eval) = alongside(
                 || eval_on(train),
                 || (!test.is_empty()).then(|| eval_on(test)).transpose(),
@@ -431,7 +431,7 @@ fn train_group(
             let tests: Option<Vec<SplitMetrics>> =
                 test_eval?.map(|evals| evals.into_iter().map(|(_, m)| m).collect());
             (Some(train_eval?), tests)
-        } else if t.stop.is_some() {
+        } else if scheduled || t.stop.is_some() {
             (Some(eval_on(train)?), None)
         } else {
             (None, None)

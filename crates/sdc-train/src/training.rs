@@ -389,9 +389,10 @@ pub fn fit(
         let mut stop_now = false;
         if scheduled || t.stop.is_some() {
             let valid = model.valid();
-            // A scheduled epoch evaluates both splits: the test set on an idle core, if there
-            // is one, while this thread evaluates the training set (the same values either way).
-            let (train_eval, scheduled_test) = if scheduled {
+            // A scheduled epoch evaluates both splits: on the CPU backends, the test set on an
+            // idle core, if there is one, while this thread evaluates the training set (the
+            // same values either way).
+            let (train_eval, scheduled_test) = if scheduled && t.backend.on_cpu() {
                 let (train_eval, test_eval) =
                     alongside(|| eval_on(&valid, train), || eval_test(&valid));
                 (train_eval, Some(test_eval))
@@ -540,6 +541,61 @@ mod tests {
         assert_eq!(reached(true, false), (true, false));
         assert_eq!(reached(false, true), (false, true));
         assert_eq!(reached(false, false), (false, false), "no graph at all");
+    }
+
+    /// The metrics of every epoch, not its clock.
+    #[derive(Default)]
+    struct Metrics(Vec<(Option<SplitMetrics>, Option<SplitMetrics>)>);
+
+    impl TrainObserver for Metrics {
+        fn on_epoch(&mut self, record: &EpochRecord) {
+            self.0.push((record.train.clone(), record.test.clone()));
+        }
+    }
+
+    #[test]
+    fn evaluating_the_test_set_on_a_borrowed_core_changes_no_metric() {
+        let overrides =
+            ["data.n_train=300", "data.n_test=200", "train.max_epochs=4"].map(String::from);
+        let config = crate::ExperimentConfig::default_with(&overrides).expect("default config");
+        let splits = config.data.load().expect("synthetic data");
+        let run = |occupied: bool| {
+            // With every core held, the test set is evaluated after the training set on this
+            // thread; otherwise on an idle core when one is free.
+            let _held = occupied.then(cores::occupy_all);
+            let device = crate::device(config.train.backend, config.train.precision)
+                .expect("cpu device")
+                .autodiff();
+            let model = config
+                .model
+                .init_for(
+                    splits.train.segment_shape(),
+                    splits.train.n_classes(),
+                    0,
+                    &device,
+                )
+                .expect("model");
+            let mut metrics = Metrics::default();
+            fit(
+                &config,
+                model,
+                &splits.train,
+                Some(&splits.test),
+                &device,
+                None,
+                &mut metrics,
+            )
+            .expect("training runs");
+            metrics.0
+        };
+        let alone = run(true);
+        assert_eq!(alone.len(), 4);
+        assert!(
+            alone
+                .iter()
+                .all(|(train, test)| train.is_some() && test.is_some())
+        );
+        assert_eq!(run(false), alone);
     }
 
     #[test]
