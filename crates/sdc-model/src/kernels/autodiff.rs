@@ -46,13 +46,30 @@ impl<B: Backend + KernelOps> Backward<B, 1> for Col2im {
     }
 }
 
+/// The backward pass of a one-input operation whose state is its checkpointed input and `T`:
+/// `input_grad(x, grad, t)` registered on the input.
+fn backward_from_input<B: Backend, T>(
+    ops: Ops<(NodeId, T), 1>,
+    grads: &mut Gradients,
+    checkpointer: &mut Checkpointer,
+    input_grad: impl FnOnce(FloatTensor<B>, FloatTensor<B>, T) -> FloatTensor<B>,
+) {
+    let [parent] = ops.parents;
+    let grad = grads.consume::<B>(&ops.node);
+    let (x_state, t) = ops.state;
+    let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
+    if let Some(node) = parent {
+        grads.register::<B>(node.id, input_grad(x, grad, t));
+    }
+}
+
 /// `max_pool`'s backward pass: each output's gradient to the input it came from.
 #[derive(Debug)]
 struct MaxPool;
 
 impl<B: Backend + KernelOps> Backward<B, 1> for MaxPool {
-    /// The input (checkpointed), kernel, padding.
-    type State = (NodeId, usize, usize);
+    /// The input (checkpointed), kernel and padding.
+    type State = (NodeId, (usize, usize));
 
     fn backward(
         self,
@@ -60,13 +77,9 @@ impl<B: Backend + KernelOps> Backward<B, 1> for MaxPool {
         grads: &mut Gradients,
         checkpointer: &mut Checkpointer,
     ) {
-        let [parent] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (x_state, kernel, padding) = ops.state;
-        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
-        if let Some(node) = parent {
-            grads.register::<B>(node.id, B::max_pool_backward(x, grad, kernel, padding));
-        }
+        backward_from_input::<B, _>(ops, grads, checkpointer, |x, grad, (kernel, padding)| {
+            B::max_pool_backward(x, grad, kernel, padding)
+        });
     }
 }
 
@@ -111,13 +124,9 @@ impl<B: Backend + KernelOps> Backward<B, 1> for Tanh {
         grads: &mut Gradients,
         checkpointer: &mut Checkpointer,
     ) {
-        let [parent] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (x_state, exp2) = ops.state;
-        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
-        if let Some(node) = parent {
-            grads.register::<B>(node.id, B::tanh_backward(x, exp2, grad));
-        }
+        backward_from_input::<B, _>(ops, grads, checkpointer, |x, grad, exp2| {
+            B::tanh_backward(x, exp2, grad)
+        });
     }
 }
 
@@ -158,7 +167,7 @@ impl<B: Backend + KernelOps, C: CheckpointStrategy> KernelOps for Autodiff<B, C>
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let out = B::max_pool(x.into_primitive(), kernel, padding);
-                prep.finish((x_state, kernel, padding), out)
+                prep.finish((x_state, (kernel, padding)), out)
             }
             OpsKind::UnTracked(prep) => {
                 prep.finish(B::max_pool(x.into_primitive(), kernel, padding))

@@ -1,0 +1,369 @@
+//! [`KernelOps`] on the CPU backends: how flex's and ndarray's tensors are read and written, and
+//! each operation as a call of its [`host`] loop.
+
+// NdArray is deprecated in Burn 0.22 and still one of sdc's backends (`train.backend`).
+#![allow(deprecated)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use burn::backend::NdArray;
+use burn::backend::ndarray::NdArrayTensor;
+use burn::backend::{Backend, DType, Flex, TensorData, tensor::FloatTensor};
+
+use super::KernelOps;
+use super::host::{self, AdamScalars, Window};
+
+fn window(shape: &[usize], kernel: usize, padding: usize) -> Window {
+    let [n, c, h, w] = shape[..] else {
+        unreachable!("image kernels take [n, c, h, w] tensors, got {shape:?}")
+    };
+    Window {
+        n,
+        c,
+        h,
+        w,
+        kernel,
+        padding,
+    }
+}
+
+/// A ready future's value: the CPU backends read their tensors synchronously.
+fn ready<T>(future: impl Future<Output = T>) -> T {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(value) => value,
+        Poll::Pending => unreachable!("a CPU backend's tensor read is never pending"),
+    }
+}
+
+/// A CPU backend whose tensors the [`host`] kernels read and write.
+trait Host: Backend {
+    /// A tensor's values, contiguous.
+    type Values: Slices;
+    fn read(x: FloatTensor<Self>) -> Self::Values;
+    fn write(data: TensorData) -> FloatTensor<Self>;
+}
+
+/// Contiguous values of a float tensor.
+trait Slices {
+    fn dtype(&self) -> DType;
+    fn shape(&self) -> Vec<usize>;
+    fn f32(&self) -> &[f32];
+    fn f64(&self) -> &[f64];
+}
+
+impl Host for Flex {
+    type Values = burn::backend::flex::FlexTensor;
+
+    fn read(x: FloatTensor<Self>) -> Self::Values {
+        // A strided view is copied; a contiguous tensor is read in place.
+        if x.layout().contiguous_offsets().is_some() {
+            x
+        } else {
+            x.to_contiguous()
+        }
+    }
+
+    fn write(data: TensorData) -> FloatTensor<Self> {
+        burn::backend::flex::FlexTensor::from_data(data)
+    }
+}
+
+impl Slices for burn::backend::flex::FlexTensor {
+    fn dtype(&self) -> DType {
+        burn::backend::flex::FlexTensor::dtype(self)
+    }
+    fn shape(&self) -> Vec<usize> {
+        self.layout().shape().to_vec()
+    }
+    fn f32(&self) -> &[f32] {
+        self.as_slice().expect("a contiguous f32 tensor")
+    }
+    fn f64(&self) -> &[f64] {
+        self.as_slice().expect("a contiguous f64 tensor")
+    }
+}
+
+impl Host for NdArray {
+    type Values = NdArrayTensor;
+
+    fn read(x: FloatTensor<Self>) -> Self::Values {
+        let standard = match &x {
+            NdArrayTensor::F32(values) => values.view().is_standard_layout(),
+            NdArrayTensor::F64(values) => values.view().is_standard_layout(),
+            _ => true,
+        };
+        if standard {
+            // Read in place: a tensor the graph keeps for the backward pass is shared, and
+            // `into_data` would copy it element by element.
+            return x;
+        }
+        let data =
+            ready(<NdArray as burn::backend::ops::FloatTensorOps<NdArray>>::float_into_data(x))
+                .expect("reading an ndarray tensor cannot fail");
+        NdArrayTensor::from_data(data)
+    }
+
+    fn write(data: TensorData) -> FloatTensor<Self> {
+        NdArrayTensor::from_data(data)
+    }
+}
+
+impl Slices for NdArrayTensor {
+    fn dtype(&self) -> DType {
+        burn::backend::TensorMetadata::dtype(self)
+    }
+    fn shape(&self) -> Vec<usize> {
+        burn::backend::TensorMetadata::shape(self).to_vec()
+    }
+    fn f32(&self) -> &[f32] {
+        match self {
+            NdArrayTensor::F32(values) => values.view().to_slice(),
+            _ => None,
+        }
+        .expect("a standard-layout f32 tensor")
+    }
+    fn f64(&self) -> &[f64] {
+        match self {
+            NdArrayTensor::F64(values) => values.view().to_slice(),
+            _ => None,
+        }
+        .expect("a standard-layout f64 tensor")
+    }
+}
+
+/// Runs `$body` with `$name`s bound to the slices of one float type.
+macro_rules! on_host {
+    ($dtype:expr, |$($name:ident),+| $body:expr) => {
+        match $dtype {
+            DType::F32 => {
+                $(let $name = $name.f32();)+
+                $body
+            }
+            DType::F64 => {
+                $(let $name = $name.f64();)+
+                $body
+            }
+            other => unreachable!("image kernels run on f32 and f64 only, got {other:?}"),
+        }
+    };
+}
+
+fn data<E: burn::tensor::Element>(values: Vec<E>, shape: &[usize]) -> TensorData {
+    TensorData::new(values, shape.to_vec())
+}
+
+fn host_im2col<B: Host>(x: FloatTensor<B>, kernel: usize, padding: usize) -> FloatTensor<B> {
+    let x = B::read(x);
+    let g = window(&x.shape(), kernel, padding);
+    let (ho, wo) = g.conv_out();
+    let shape = [g.n, g.c * kernel * kernel, ho * wo];
+    B::write(on_host!(x.dtype(), |x| data(host::im2col(x, g), &shape)))
+}
+
+fn host_col2im<B: Host>(
+    cols: FloatTensor<B>,
+    chw: [usize; 3],
+    kernel: usize,
+    padding: usize,
+) -> FloatTensor<B> {
+    let cols = B::read(cols);
+    let [c, h, w] = chw;
+    let shape = [cols.shape()[0], c, h, w];
+    let g = window(&shape, kernel, padding);
+    B::write(on_host!(cols.dtype(), |cols| data(
+        host::col2im(cols, g),
+        &shape
+    )))
+}
+
+fn host_max_pool<B: Host>(x: FloatTensor<B>, kernel: usize, padding: usize) -> FloatTensor<B> {
+    let x = B::read(x);
+    let g = window(&x.shape(), kernel, padding);
+    let (ho, wo) = g.pool_out();
+    let shape = [g.n, g.c, ho, wo];
+    B::write(on_host!(x.dtype(), |x| data(host::max_pool(x, g), &shape)))
+}
+
+fn host_max_pool_backward<B: Host>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    kernel: usize,
+    padding: usize,
+) -> FloatTensor<B> {
+    let (x, grad) = (B::read(x), B::read(grad));
+    let shape = x.shape();
+    let g = window(&shape, kernel, padding);
+    B::write(on_host!(x.dtype(), |x, grad| data(
+        host::max_pool_backward(x, grad, g),
+        &shape
+    )))
+}
+
+fn planes(shape: &[usize]) -> host::Planes {
+    let [n, c, h, w] = shape[..] else {
+        unreachable!("BatchNorm takes [n, c, h, w] tensors, got {shape:?}")
+    };
+    host::Planes { n, c, hw: h * w }
+}
+
+fn host_batch_norm_relu<B: Host>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    eps: f64,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let (x, gamma, beta) = (B::read(x), B::read(gamma), B::read(beta));
+    let shape = x.shape();
+    let p = planes(&shape);
+    let (y, stats) = on_host!(x.dtype(), |x, gamma, beta| {
+        let (y, stats) = host::batch_norm_relu(x, gamma, beta, p, eps);
+        (data(y, &shape), data(stats, &[2, p.c]))
+    });
+    (B::write(y), B::write(stats))
+}
+
+fn host_batch_norm_relu_backward<B: Host>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    stats: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let (x, gamma, beta) = (B::read(x), B::read(gamma), B::read(beta));
+    let (stats, grad) = (B::read(stats), B::read(grad));
+    let shape = x.shape();
+    let p = planes(&shape);
+    let (dx, dgamma, dbeta) = on_host!(x.dtype(), |x, gamma, beta, stats, grad| {
+        let (dx, dgamma, dbeta) = host::batch_norm_relu_backward(x, gamma, beta, stats, grad, p);
+        (data(dx, &shape), data(dgamma, &[p.c]), data(dbeta, &[p.c]))
+    });
+    (B::write(dx), B::write(dgamma), B::write(dbeta))
+}
+
+fn host_tanh<B: Host>(
+    x: FloatTensor<B>,
+    keep_exp: bool,
+) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
+    let x = B::read(x);
+    let shape = x.shape();
+    let (y, e) = on_host!(x.dtype(), |x| {
+        let (y, e) = host::tanh(x, keep_exp);
+        (data(y, &shape), e.map(|e| data(e, &shape)))
+    });
+    (B::write(y), e.map(B::write))
+}
+
+fn host_tanh_backward<B: Host>(
+    x: FloatTensor<B>,
+    exp2: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let (x, exp2, grad) = (B::read(x), B::read(exp2), B::read(grad));
+    let shape = x.shape();
+    B::write(on_host!(x.dtype(), |x, exp2, grad| data(
+        host::tanh_backward(x, exp2, grad),
+        &shape
+    )))
+}
+
+fn host_adam_step<B: Host>(
+    tensors: [FloatTensor<B>; 4],
+    first: bool,
+    scalars: AdamScalars,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let [param, grad, m1, m2] = tensors.map(B::read);
+    let shape = param.shape();
+    let (p, m1, m2) = on_host!(param.dtype(), |param, grad, m1, m2| {
+        let moments = (!first).then_some((m1, m2));
+        let (p, m1, m2) = host::adam_step(param, grad, moments, scalars);
+        (data(p, &shape), data(m1, &shape), data(m2, &shape))
+    });
+    (B::write(p), B::write(m1), B::write(m2))
+}
+
+/// The trait's methods on a [`Host`] backend.
+macro_rules! host_kernel_ops {
+    ($backend:ty) => {
+        impl KernelOps for $backend {
+            fn im2col(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
+                host_im2col::<Self>(x, kernel, padding)
+            }
+
+            fn col2im(
+                cols: FloatTensor<Self>,
+                channels: usize,
+                height: usize,
+                width: usize,
+                kernel: usize,
+                padding: usize,
+            ) -> FloatTensor<Self> {
+                host_col2im::<Self>(cols, [channels, height, width], kernel, padding)
+            }
+
+            fn max_pool(x: FloatTensor<Self>, kernel: usize, padding: usize) -> FloatTensor<Self> {
+                host_max_pool::<Self>(x, kernel, padding)
+            }
+
+            fn max_pool_backward(
+                x: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                kernel: usize,
+                padding: usize,
+            ) -> FloatTensor<Self> {
+                host_max_pool_backward::<Self>(x, grad, kernel, padding)
+            }
+
+            fn batch_norm_relu(
+                x: FloatTensor<Self>,
+                gamma: FloatTensor<Self>,
+                beta: FloatTensor<Self>,
+                eps: f64,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                host_batch_norm_relu::<Self>(x, gamma, beta, eps)
+            }
+
+            fn batch_norm_relu_backward(
+                x: FloatTensor<Self>,
+                gamma: FloatTensor<Self>,
+                beta: FloatTensor<Self>,
+                stats: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                host_batch_norm_relu_backward::<Self>(x, gamma, beta, stats, grad)
+            }
+
+            fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+                host_tanh::<Self>(x, false).0
+            }
+
+            fn adam_step(
+                param: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                m1: FloatTensor<Self>,
+                m2: FloatTensor<Self>,
+                first: bool,
+                scalars: AdamScalars,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                host_adam_step::<Self>([param, grad, m1, m2], first, scalars)
+            }
+
+            fn tanh_keeping_exp(x: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                let (y, e) = host_tanh::<Self>(x, true);
+                (y, e.expect("kept"))
+            }
+
+            fn tanh_backward(
+                x: FloatTensor<Self>,
+                exp2: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                host_tanh_backward::<Self>(x, exp2, grad)
+            }
+        }
+    };
+}
+
+host_kernel_ops!(Flex);
+host_kernel_ops!(NdArray);
