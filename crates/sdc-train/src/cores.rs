@@ -6,6 +6,10 @@
 //! time, asks for one of those ([`try_borrow`]) and does the work on one thread when none is
 //! idle, so a full sweep is never oversubscribed. What is borrowed changes only the wall time:
 //! the split work computes the same values either way.
+//!
+//! Two ways to split: [`alongside`] runs two independent pieces of work at once (the training
+//! and the test set's evaluations), and [`look_ahead`] evaluates an epoch on the borrowed core
+//! while the run trains the next epoch, which it keeps only if the evaluation lets the run go on.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -86,15 +90,56 @@ impl Drop for ThreadLease {
     }
 }
 
-/// Every core of the process, held until the leases drop: nothing is borrowed meanwhile.
 #[cfg(test)]
-pub(crate) fn occupy_all() -> Vec<CoreLease<'static>> {
-    (0..cores().available).map(|_| cores().hold()).collect()
+thread_local! {
+    /// A test's choice for this thread: always lend a core (`Some(true)`), never (`Some(false)`),
+    /// or lend what is idle (`None`), so a test can take each path whatever else runs.
+    static LENDING: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Makes [`try_borrow`] on this thread always (`true`) or never (`false`) lend a core until
+/// the guard drops.
+#[cfg(test)]
+pub(crate) fn lending(lend: bool) -> impl Drop {
+    struct Restore(Option<bool>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LENDING.set(self.0);
+        }
+    }
+    Restore(LENDING.replace(Some(lend)))
 }
 
 /// An idle core, if there is one right now.
 pub(crate) fn try_borrow() -> Option<CoreLease<'static>> {
+    #[cfg(test)]
+    if let Some(lend) = LENDING.get() {
+        return lend.then(|| cores().hold());
+    }
     cores().try_borrow()
+}
+
+/// `(evaluate(), Some(ahead()))` with `evaluate` on a borrowed idle core's thread while `ahead`
+/// runs on this one, when a core is idle; otherwise `(evaluate(), None)` on this thread, and
+/// `ahead` never runs. For work `ahead` that the caller would do next only if `evaluate`'s
+/// result allows (training the next epoch while this one is evaluated): with a core to spare
+/// it starts at once and is discarded when not wanted; without one, nothing is wasted. A panic
+/// in `evaluate` goes on unwinding here.
+pub(crate) fn look_ahead<A, B: Send>(
+    evaluate: impl FnOnce() -> B + Send,
+    ahead: impl FnOnce() -> A,
+) -> (B, Option<A>) {
+    let Some(_core) = try_borrow() else {
+        return (evaluate(), None);
+    };
+    std::thread::scope(|scope| {
+        let job = scope.spawn(evaluate);
+        let a = ahead();
+        match job.join() {
+            Ok(b) => (b, Some(a)),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// `(first(), second())`: `second` on a borrowed idle core's thread when there is one, else
@@ -157,6 +202,26 @@ mod tests {
     fn alongside_gives_both_results_in_order_and_passes_panics_on() {
         assert_eq!(alongside(|| 1, || "two"), (1, "two"));
         let caught = std::panic::catch_unwind(|| alongside(|| 1, || -> u8 { panic!("boom") }));
+        assert!(caught.is_err());
+    }
+
+    #[test]
+    fn look_ahead_runs_ahead_only_on_a_lent_core() {
+        let ran = std::cell::Cell::new(false);
+        let lent = lending(true);
+        assert_eq!(look_ahead(|| 1, || ran.set(true)), (1, Some(())));
+        assert!(ran.get());
+        drop(lent);
+        ran.set(false);
+        let _refused = lending(false);
+        assert_eq!(look_ahead(|| 2, || ran.set(true)), (2, None));
+        assert!(!ran.get(), "without a core the work ahead never starts");
+        assert!(
+            alongside(|| 3, || 4) == (3, 4),
+            "alongside still runs both, one after the other"
+        );
+        let _lent = lending(true);
+        let caught = std::panic::catch_unwind(|| look_ahead(|| -> u8 { panic!("boom") }, || ()));
         assert!(caught.is_err());
     }
 }

@@ -19,6 +19,11 @@
 //! or without the entropy regulariser), the joint schedule, nothing frozen, no `init_from`, no
 //! pretraining, Adam or SGD. [`unsupported`] names what else falls back to single runs.
 //!
+//! With an idle core, an epoch is evaluated there while the next one trains ahead
+//! ([`crate::cores::look_ahead`], as in `fit`); the replicas that end at the evaluated epoch drop
+//! out of the epoch ahead too, which is what it would have been without them, since no step
+//! mixes replicas.
+//!
 //! By concern: this file groups members and runs the training loop; `replica/optimizer.rs` holds
 //! the batched Adam and SGD steps, `replica/losses.rs` the losses and the evaluation of every
 //! replica at once, `replica/checkpoint.rs` a replica's checkpoint.
@@ -27,13 +32,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use sdc_data::{SdcBatcher, SdcDataset};
 use sdc_model::{AttentionModel, ReplicaModel, select_replicas};
 use tracing::{info, warn};
 
-use crate::config::{ExperimentConfig, OptimizerConfig};
-use crate::cores::alongside;
+use crate::config::{ExperimentConfig, OptimizerConfig, TrainConfig};
+use crate::cores::{alongside, look_ahead};
 use crate::device::device;
 use crate::error::TrainError;
 use crate::evaluate::SplitMetrics;
@@ -231,6 +236,121 @@ fn end_diverged(a: &mut Active, epoch: usize, reason: String) -> Result<RunSumma
     end_run(&a.run, &a.config, &mut a.provenance, record).and_then(RunRecord::into_summary)
 }
 
+/// What one epoch of a replica batch's steps produced, per replica (in the batch's order).
+struct ReplicaEpoch {
+    model: ReplicaModel,
+    loss_sums: Vec<f64>,
+    first_losses: Vec<f64>,
+    /// Why a replica diverged (its first non-finite mini-batch loss), if it did.
+    diverged: Vec<Option<String>>,
+    n_batches: usize,
+    /// Steps and samples of one replica.
+    steps: usize,
+    samples: usize,
+}
+
+impl ReplicaEpoch {
+    /// Keeps replicas `keep` only: what the epoch would have been without the others, since
+    /// nothing in a step mixes replicas.
+    fn keep(&mut self, keep: &[usize]) {
+        self.model = self
+            .model
+            .clone()
+            .with_tensors(select_replicas(self.model.tensors(), keep));
+        let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        self.loss_sums = pick(&self.loss_sums);
+        self.first_losses = pick(&self.first_losses);
+        self.diverged = keep.iter().map(|&i| self.diverged[i].clone()).collect();
+    }
+}
+
+/// One epoch of steps of every replica in `model` (seeds `seeds`, in order), each in its own
+/// shuffled order. A replica whose mini-batch loss is not finite is marked diverged and steps
+/// on (its rows never reach another replica's); the epoch ends early once all have diverged.
+fn train_epoch(
+    t: &TrainConfig,
+    mut model: ReplicaModel,
+    optimizer: &mut ReplicaOptimizer,
+    seeds: &[u64],
+    train: &SdcDataset,
+    epoch: usize,
+    plain: &Device,
+) -> Result<ReplicaEpoch, TrainError> {
+    let orders: Vec<Vec<usize>> = seeds
+        .iter()
+        .map(|&seed| epoch_order(seed, epoch, train.len()))
+        .collect();
+    let r = seeds.len();
+    let mut loss_sums = vec![0.0; r];
+    let mut first_losses = vec![f64::NAN; r];
+    let mut diverged: Vec<Option<String>> = vec![None; r];
+    let (mut n_batches, mut steps, mut samples) = (0usize, 0usize, 0usize);
+    let batch_size = t.batch_size.max(1);
+    for start in (0..train.len()).step_by(batch_size) {
+        let end = (start + batch_size).min(train.len());
+        let b = end - start;
+        let indices: Vec<usize> = orders
+            .iter()
+            .flat_map(|o| o[start..end].iter().copied())
+            .collect();
+        let batch = SdcBatcher.batch_indices(train, &indices, plain);
+        let [_, m, d] = batch.inputs.dims();
+        let inputs = batch.inputs.reshape([r, b, m, d]);
+        let params: Vec<Tensor<3>> = model
+            .tensors()
+            .into_iter()
+            .map(|p| p.autodiff().require_grad())
+            .collect();
+        let live = model.clone().with_tensors(params.clone());
+        let out = live.forward(inputs);
+        let losses = training_losses(&out, batch.labels, &model.attention, t.entropy);
+        let values: Vec<f64> = read(losses.clone(), "losses")?;
+        for (i, &value) in values.iter().enumerate() {
+            if !value.is_finite() {
+                diverged[i].get_or_insert_with(|| format!("the mini-batch loss is {value}"));
+            }
+            if diverged[i].is_some() {
+                continue;
+            }
+            if n_batches == 0 {
+                first_losses[i] = value;
+            }
+            loss_sums[i] += value;
+        }
+        n_batches += 1;
+        if diverged.iter().all(Option::is_some) {
+            break;
+        }
+        // One backward pass for every replica: replica i's parameters only reach loss i,
+        // so the gradient of the sum is each replica's own (a diverged replica's may be NaN;
+        // it never leaves its rows, and the replica is dropped at the end of the epoch).
+        let grads = losses.sum().backward();
+        let grads: Vec<Tensor<3>> = params
+            .iter()
+            .map(|p| {
+                p.grad(&grads)
+                    .ok_or_else(|| TrainError::Device("a parameter has no gradient".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        let next = optimizer.step(
+            params.into_iter().map(|p| p.without_autodiff()).collect(),
+            grads,
+        );
+        model = model.with_tensors(next);
+        steps += 1;
+        samples += b;
+    }
+    Ok(ReplicaEpoch {
+        model,
+        loss_sums,
+        first_losses,
+        diverged,
+        n_batches,
+        steps,
+        samples,
+    })
+}
+
 /// Trains one group of members that start at the same epoch. The error is a failure of the
 /// shared work (data, device, a checkpoint that cannot be read); per-run failures are results.
 fn train_group(
@@ -341,74 +461,27 @@ fn train_group(
     // Steps and samples of one replica in this process (every active replica takes each step).
     let (mut steps, mut samples) = (0usize, 0usize);
     let mut epoch = first_epoch - 1;
+    // The next epoch, trained while this one was evaluated on an idle core (as in `fit`).
+    let mut ahead: Option<Result<ReplicaEpoch, TrainError>> = None;
     while epoch < max_epochs && !active.is_empty() {
         epoch += 1;
-        // One epoch of steps, every replica in its own order.
-        let orders: Vec<Vec<usize>> = active
-            .iter()
-            .map(|a| epoch_order(a.config.train.seed, epoch, train.len()))
-            .collect();
+        let seeds: Vec<u64> = active.iter().map(|a| a.config.train.seed).collect();
+        let done = match ahead.take() {
+            Some(done) => done?,
+            None => train_epoch(t, model, &mut optimizer, &seeds, train, epoch, &plain)?,
+        };
+        model = done.model;
+        steps += done.steps;
+        samples += done.samples;
+        let (loss_sums, first_losses, mut diverged, n_batches) = (
+            done.loss_sums,
+            done.first_losses,
+            done.diverged,
+            done.n_batches,
+        );
         let r = active.len();
-        let mut loss_sums = vec![0.0; r];
-        let mut first_losses = vec![f64::NAN; r];
-        let mut diverged: Vec<Option<String>> = vec![None; r];
-        let mut n_batches = 0usize;
-        let batch_size = t.batch_size.max(1);
-        for start in (0..train.len()).step_by(batch_size) {
-            let end = (start + batch_size).min(train.len());
-            let b = end - start;
-            let indices: Vec<usize> = orders
-                .iter()
-                .flat_map(|o| o[start..end].iter().copied())
-                .collect();
-            let batch = SdcBatcher.batch_indices(train, &indices, &plain);
-            let [_, m, d] = batch.inputs.dims();
-            let inputs = batch.inputs.reshape([r, b, m, d]);
-            let params: Vec<Tensor<3>> = model
-                .tensors()
-                .into_iter()
-                .map(|p| p.autodiff().require_grad())
-                .collect();
-            let live = model.clone().with_tensors(params.clone());
-            let out = live.forward(inputs);
-            let losses = training_losses(&out, batch.labels, &model.attention, t.entropy);
-            let values: Vec<f64> = read(losses.clone(), "losses")?;
-            for (i, &value) in values.iter().enumerate() {
-                if !value.is_finite() {
-                    diverged[i].get_or_insert_with(|| format!("the mini-batch loss is {value}"));
-                }
-                if diverged[i].is_some() {
-                    continue;
-                }
-                if n_batches == 0 {
-                    first_losses[i] = value;
-                }
-                loss_sums[i] += value;
-            }
-            n_batches += 1;
-            if diverged.iter().all(Option::is_some) {
-                break;
-            }
-            // One backward pass for every replica: replica i's parameters only reach loss i,
-            // so the gradient of the sum is each replica's own (a diverged replica's may be NaN;
-            // it never leaves its rows, and the replica is dropped at the end of the epoch).
-            let grads = losses.sum().backward();
-            let grads: Vec<Tensor<3>> = params
-                .iter()
-                .map(|p| {
-                    p.grad(&grads)
-                        .ok_or_else(|| TrainError::Device("a parameter has no gradient".into()))
-                })
-                .collect::<Result<_, _>>()?;
-            let next = optimizer.step(
-                params.into_iter().map(|p| p.without_autodiff()).collect(),
-                grads,
-            );
-            model = model.with_tensors(next);
-            steps += 1;
-            samples += b;
-        }
-        let elapsed = |a: &Active| a.seconds_before + started.elapsed().as_secs_f64();
+        // When this epoch's work (its training, then any evaluation) ended, whatever ran ahead.
+        let mut ended = Instant::now();
 
         // Evaluation, stop rule and divergence, replica by replica.
         let scheduled = epoch.is_multiple_of(t.eval_every) || epoch == max_epochs;
@@ -421,20 +494,53 @@ fn train_group(
                 &plain,
             )
         };
-        // A scheduled epoch on a CPU backend evaluates both splits, the test set on an idle
-        // core if there is one (as `fit`).
-        let (evaluated, mut tests) = if scheduled && t.backend.on_cpu() {
-            let (train_eval, test_eval) = alongside(
-                || eval_on(train),
-                || (!test.is_empty()).then(|| eval_on(test)).transpose(),
-            );
-            let tests: Option<Vec<SplitMetrics>> =
-                test_eval?.map(|evals| evals.into_iter().map(|(_, m)| m).collect());
-            (Some(train_eval?), tests)
-        } else if scheduled || t.stop.is_some() {
-            (Some(eval_on(train)?), None)
+        // The test set's metrics of every replica, when there is a non-empty test set.
+        let eval_test = || -> Result<Option<Vec<SplitMetrics>>, TrainError> {
+            (!test.is_empty())
+                .then(|| eval_on(test))
+                .transpose()
+                .map(|evals| evals.map(|e| e.into_iter().map(|(_, m)| m).collect()))
+        };
+        // The optimiser state as this epoch left it, for its checkpoints, when the next epoch
+        // trains ahead.
+        let mut optimizer_here: Option<ReplicaOptimizer> = None;
+        let (evaluated, mut tests) = if scheduled || t.stop.is_some() {
+            // On the CPU backends with an idle core, this epoch is evaluated there while this
+            // thread trains the next one, kept for the replicas that go on; else a scheduled
+            // epoch evaluates the test set on an idle core, if there is one (as `fit`).
+            let evaluate_here = |parallel: bool| {
+                let (train_eval, test_eval) = if !scheduled {
+                    (eval_on(train), None)
+                } else if parallel {
+                    let (train_eval, test_eval) = alongside(|| eval_on(train), eval_test);
+                    (train_eval, Some(test_eval))
+                } else {
+                    (eval_on(train), Some(eval_test()))
+                };
+                (train_eval, test_eval, Instant::now())
+            };
+            let (evaluated, next) = if t.backend.on_cpu() && epoch < max_epochs {
+                look_ahead(
+                    || evaluate_here(false),
+                    || {
+                        optimizer_here = Some(optimizer.clone());
+                        let next = model.clone();
+                        train_epoch(t, next, &mut optimizer, &seeds, train, epoch + 1, &plain)
+                    },
+                )
+            } else {
+                (evaluate_here(t.backend.on_cpu()), None)
+            };
+            ahead = next;
+            let (train_eval, test_eval, evaluated_at) = evaluated;
+            ended = evaluated_at;
+            (Some(train_eval?), test_eval.transpose()?.flatten())
         } else {
             (None, None)
+        };
+        let optimizer_here = optimizer_here.as_ref().unwrap_or(&optimizer);
+        let elapsed = |a: &Active, ended: Instant| {
+            a.seconds_before + ended.duration_since(started).as_secs_f64()
         };
         // Checkpointed by the clock too, as a single run is; it never changes the results.
         let overdue = last_checkpoint.elapsed().as_secs_f64() >= CHECKPOINT_SECONDS;
@@ -472,11 +578,12 @@ fn train_group(
                 }
                 if scheduled || stop_now {
                     if tests.is_none() && !test.is_empty() {
-                        tests = Some(eval_on(test)?.into_iter().map(|(_, m)| m).collect());
+                        tests = eval_test()?;
+                        ended = Instant::now();
                     }
                     record.train = Some(train_metrics.clone());
                     record.test = tests.as_ref().map(|t| t[i].clone());
-                    record.elapsed_s = elapsed(a);
+                    record.elapsed_s = elapsed(a, ended);
                     append_row(&a.run.file(METRICS_FILE), &MetricsRow::from(&record))?;
                     append_line(&a.run.file(METRICS_JSONL_FILE), &MetricsLine::from(&record))?;
                     append_row(
@@ -501,10 +608,10 @@ fn train_group(
             {
                 let state = CheckpointState {
                     epoch,
-                    train_seconds: elapsed(a),
+                    train_seconds: elapsed(a, ended),
                     start_loss: start,
                 };
-                save_checkpoint(a, &model, &optimizer, i, &state)?;
+                save_checkpoint(a, &model, optimizer_here, i, &state)?;
             }
         }
         if stop_after == Some(epoch) {
@@ -534,7 +641,7 @@ fn train_group(
                 epochs: epoch,
                 stop_reason,
                 last,
-                train_seconds: elapsed(a),
+                train_seconds: elapsed(a, ended),
                 steps_here: steps,
                 samples_here: samples,
             };
@@ -560,10 +667,17 @@ fn train_group(
             !gone.contains(&(index - 1))
         });
         if !keep.is_empty() {
-            model = model
-                .clone()
-                .with_tensors(select_replicas(model.tensors(), &keep));
+            // The optimiser is the next epoch's when it trained ahead, else this one's; either
+            // way the rows of the replicas that ended go, and so do theirs in the epoch ahead.
             optimizer.select(&keep);
+            match &mut ahead {
+                Some(Ok(next)) => next.keep(&keep),
+                _ => {
+                    model = model
+                        .clone()
+                        .with_tensors(select_replicas(model.tensors(), &keep))
+                }
+            }
         }
     }
     // Resumed at max_epochs with nothing left to run: these finish as single runs would.
@@ -584,4 +698,80 @@ fn train_group(
         .into_iter()
         .map(|r| r.expect("every member ends"))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cores::lending;
+
+    fn read(dir: &Path, file: &str) -> String {
+        std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    }
+
+    #[test]
+    fn training_ahead_on_a_lent_core_changes_no_replica_result() {
+        // Seeds that meet the stop rule at different epochs, so replicas leave the batch while
+        // the epoch after theirs has already trained ahead; checkpoints every 3 epochs.
+        let overrides = [
+            "data.n_train=300",
+            "data.n_test=200",
+            "train.batch_size=50",
+            "train.max_epochs=30",
+            "train.checkpoint_every=3",
+            "train.stop.loss=0.9",
+        ]
+        .map(String::from);
+        let config = ExperimentConfig::default_with(&overrides).expect("default config");
+        let configs: Vec<ExperimentConfig> = (0..4)
+            .map(|seed| {
+                let mut c = config.clone();
+                c.train.seed = seed;
+                c
+            })
+            .collect();
+        let root = tempfile::tempdir().expect("tempdir");
+        let dirs = |name: &str| -> Vec<PathBuf> {
+            (0..configs.len())
+                .map(|i| root.path().join(format!("{name}-{i}")))
+                .collect()
+        };
+        let group = |lend: bool, outs: &[PathBuf], stop_after: Option<usize>| {
+            let _lending = lending(lend);
+            run_replicas_until(&configs, outs, stop_after)
+        };
+        let (behind, ahead) = (dirs("behind"), dirs("ahead"));
+        let behind_results = group(false, &behind, None);
+        group(true, &ahead, None);
+        let epochs: Vec<usize> = behind_results
+            .iter()
+            .map(|r| r.as_ref().expect("trains").epochs)
+            .collect();
+        assert!(
+            epochs.iter().any(|&e| e != epochs[0]) && epochs.iter().all(|&e| e > 4),
+            "replicas leave the batch at different epochs: {epochs:?}"
+        );
+        // Interrupted after epoch 4 (a checkpoint), then resumed, with and without a lent core.
+        let cut = dirs("cut");
+        let stopped = group(true, &cut, Some(4));
+        assert!(
+            stopped
+                .iter()
+                .zip(&epochs)
+                .all(|(r, &e)| e <= 4 || matches!(r, Err(TrainError::Interrupted { epoch: 4 }))),
+            "{stopped:?}"
+        );
+        group(false, &cut, None);
+        let cut_ahead = dirs("cut-ahead");
+        group(false, &cut_ahead, Some(4));
+        group(true, &cut_ahead, None);
+        for i in 0..configs.len() {
+            for file in ["metrics.csv", "metrics.jsonl", "summary.json"] {
+                let reference = read(&behind[i], file);
+                for other in [&ahead[i], &cut[i], &cut_ahead[i]] {
+                    assert_eq!(read(other, file), reference, "{}: {file}", other.display());
+                }
+            }
+        }
+    }
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, info, info_span};
 
 use crate::config::{ExperimentConfig, Network, OptimizerConfig, TrainConfig};
-use crate::cores::{self, alongside};
+use crate::cores::{self, alongside, look_ahead};
 use crate::error::TrainError;
 use crate::evaluate::{SplitMetrics, evaluate};
 use crate::metrics::{
@@ -320,6 +320,12 @@ pub(crate) fn divergence(
 ///
 /// A non-finite loss, or a training loss far above its start at chance accuracy, ends training
 /// with [`TrainError::Diverged`].
+///
+/// On the CPU backends, an epoch that is evaluated (for its metrics or the stop rule) is
+/// evaluated on an idle core, when there is one, while this thread trains the next epoch
+/// ([`cores::look_ahead`]); that epoch is kept only if the evaluation lets the run go on, and a
+/// checkpoint of the evaluated epoch saves the optimisers as that epoch left them. Results,
+/// metrics and checkpoints are the same either way.
 pub fn fit(
     config: &ExperimentConfig,
     model: AttentionModel,
@@ -367,11 +373,16 @@ pub fn fit(
     let mut last: Option<EpochRecord> = None;
     let mut stop_reason = StopReason::MaxEpochs;
     let mut epoch = first_epoch.saturating_sub(1);
+    // The next epoch, trained while this one was evaluated on an idle core (`look_ahead`).
+    let mut ahead: Option<Result<EpochSteps, TrainError>> = None;
 
     while epoch < max_epochs {
         epoch += 1;
         let _span = info_span!("epoch", epoch).entered();
-        let done = train_epoch(t, model, &mut optimizers, train, epoch, device, observer)?;
+        let done = match ahead.take() {
+            Some(done) => done?,
+            None => train_epoch(t, model, &mut optimizers, train, epoch, device, observer)?,
+        };
         model = done.model;
         steps += done.steps;
         samples += done.samples;
@@ -379,26 +390,54 @@ pub fn fit(
 
         // The stop rule needs the training loss every epoch; the rest is logged on schedule.
         let scheduled = epoch % t.eval_every == 0 || epoch == max_epochs;
+        // When this epoch's work (its training, then any evaluation) ended: the clock its
+        // records and checkpoint keep, whatever ran ahead meanwhile.
+        let mut ended = Instant::now();
         let mut record = EpochRecord {
             epoch,
             running_loss: done.running_loss,
             train: None,
             test: None,
-            elapsed_s: seconds_before + started.elapsed().as_secs_f64(),
+            elapsed_s: seconds_before + ended.duration_since(started).as_secs_f64(),
         };
+        // The optimisers as this epoch left them, kept for a checkpoint of this epoch when the
+        // next one trains ahead.
+        let mut optimizers_here: Option<Optimizers> = None;
         let mut stop_now = false;
         if scheduled || t.stop.is_some() {
             let valid = model.valid();
-            // A scheduled epoch evaluates both splits: on the CPU backends, the test set on an
-            // idle core, if there is one, while this thread evaluates the training set (the
-            // same values either way).
-            let (train_eval, scheduled_test) = if scheduled && t.backend.on_cpu() {
-                let (train_eval, test_eval) =
-                    alongside(|| eval_on(&valid, train), || eval_test(&valid));
-                (train_eval, Some(test_eval))
-            } else {
-                (eval_on(&valid, train), None)
+            // On the CPU backends with an idle core, this epoch is evaluated there while this
+            // thread trains the next one, kept only if this epoch does not end the run; else a
+            // scheduled epoch evaluates the test set on an idle core, if there is one, while
+            // this thread evaluates the training set. The same values either way.
+            let evaluate_here = |parallel: bool| {
+                let (train_eval, test_eval) = if !scheduled {
+                    (eval_on(&valid, train), None)
+                } else if parallel {
+                    let (train_eval, test_eval) =
+                        alongside(|| eval_on(&valid, train), || eval_test(&valid));
+                    (train_eval, Some(test_eval))
+                } else {
+                    (eval_on(&valid, train), Some(eval_test(&valid)))
+                };
+                (train_eval, test_eval, Instant::now())
             };
+            let looks_ahead = t.backend.on_cpu() && epoch < max_epochs;
+            let (evaluated, next) = if looks_ahead {
+                look_ahead(
+                    || evaluate_here(false),
+                    || {
+                        optimizers_here = run.is_some().then(|| optimizers.clone());
+                        let next = model.clone();
+                        train_epoch(t, next, &mut optimizers, train, epoch + 1, device, observer)
+                    },
+                )
+            } else {
+                (evaluate_here(t.backend.on_cpu()), None)
+            };
+            ahead = next;
+            let (train_eval, scheduled_test, evaluated_at) = evaluated;
+            ended = evaluated_at;
             let (train_pred, train_metrics) = train_eval?;
             if let Some(reason) = divergence(&train_metrics, start, train.n_classes())
                 && (!train_metrics.loss.is_finite() || epoch == max_epochs)
@@ -410,11 +449,14 @@ pub fn fit(
             }
             if scheduled || stop_now {
                 record.train = Some(train_metrics);
-                record.test = match scheduled_test {
-                    Some(test_eval) => test_eval?,
-                    None => eval_test(&valid)?,
+                // The clock when this epoch's evaluation ended (not the next epoch's training).
+                let (test_metrics, evaluated_at) = match scheduled_test {
+                    Some(test_eval) => (test_eval?, evaluated_at),
+                    None => (eval_test(&valid)?, Instant::now()),
                 };
-                record.elapsed_s = seconds_before + started.elapsed().as_secs_f64();
+                record.test = test_metrics;
+                ended = evaluated_at;
+                record.elapsed_s = seconds_before + ended.duration_since(started).as_secs_f64();
                 log_epoch(&record);
                 if let Some(run) = run {
                     append_row(&run.file(METRICS_FILE), &MetricsRow::from(&record))?;
@@ -446,10 +488,11 @@ pub fn fit(
         {
             let state = CheckpointState {
                 epoch,
-                train_seconds: seconds_before + started.elapsed().as_secs_f64(),
+                train_seconds: seconds_before + ended.duration_since(started).as_secs_f64(),
                 start_loss: start,
             };
-            checkpoint::save(run, config, &model, &optimizers, &state)?;
+            let optimizers = optimizers_here.as_ref().unwrap_or(&optimizers);
+            checkpoint::save(run, config, &model, optimizers, &state)?;
             last_checkpoint = Instant::now();
         }
         if interrupted && epoch < max_epochs {
@@ -554,15 +597,16 @@ mod tests {
     }
 
     #[test]
-    fn evaluating_the_test_set_on_a_borrowed_core_changes_no_metric() {
+    fn evaluating_on_a_borrowed_core_changes_no_metric() {
         let overrides =
             ["data.n_train=300", "data.n_test=200", "train.max_epochs=4"].map(String::from);
         let config = crate::ExperimentConfig::default_with(&overrides).expect("default config");
         let splits = config.data.load().expect("synthetic data");
-        let run = |occupied: bool| {
-            // With every core held, the test set is evaluated after the training set on this
-            // thread; otherwise on an idle core when one is free.
-            let _held = occupied.then(cores::occupy_all);
+        let run = |lend: bool| {
+            // Never lent a core, each epoch is evaluated (training set, then test set) before
+            // the next trains on this thread; always lent one, the next epoch trains here while
+            // this one is evaluated there.
+            let _lending = cores::lending(lend);
             let device = crate::device(config.train.backend, config.train.precision)
                 .expect("cpu device")
                 .autodiff();
@@ -588,14 +632,97 @@ mod tests {
             .expect("training runs");
             metrics.0
         };
-        let alone = run(true);
+        let alone = run(false);
         assert_eq!(alone.len(), 4);
         assert!(
             alone
                 .iter()
                 .all(|(train, test)| train.is_some() && test.is_some())
         );
-        assert_eq!(run(false), alone);
+        assert_eq!(run(true), alone);
+    }
+
+    /// Asks to stop (as Ctrl-C does) once epoch `.0` has ended.
+    struct StopAfter(usize, usize);
+
+    impl TrainObserver for StopAfter {
+        fn on_epoch(&mut self, record: &EpochRecord) {
+            self.1 = record.epoch;
+        }
+        fn should_stop(&mut self) -> bool {
+            self.1 >= self.0
+        }
+    }
+
+    #[test]
+    fn training_ahead_on_a_lent_core_changes_no_result() {
+        let overrides = [
+            "data.n_train=300",
+            "data.n_test=200",
+            "train.max_epochs=8",
+            "train.checkpoint_every=2",
+        ]
+        .map(String::from);
+        let config = crate::ExperimentConfig::default_with(&overrides).expect("default config");
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut dirs = 0;
+        let mut dir = || {
+            dirs += 1;
+            root.path().join(format!("run-{dirs}"))
+        };
+        let whole = |config: &crate::ExperimentConfig, lend: bool, out: std::path::PathBuf| {
+            let _lending = cores::lending(lend);
+            let mut metrics = Metrics::default();
+            let summary = crate::run_experiment(config, &out, &mut metrics).expect("trains");
+            (summary, metrics.0)
+        };
+        let (reference, epochs) = whole(&config, false, dir());
+        assert_eq!(epochs.len(), 8);
+
+        // Trained ahead of every evaluation, with checkpoints of the epochs behind.
+        let (ahead, ahead_epochs) = whole(&config, true, dir());
+        assert_eq!(ahead_epochs, epochs);
+        assert_eq!(
+            (&ahead.train, &ahead.test),
+            (&reference.train, &reference.test)
+        );
+
+        // Interrupted after epoch 3 (its next epoch already trained ahead, then discarded): the
+        // checkpoint of epoch 3 holds epoch 3's optimiser, so resuming gives the same result.
+        for (lend_first, lend_then) in [(true, false), (true, true), (false, true)] {
+            let out = dir();
+            let interrupted = {
+                let _lending = cores::lending(lend_first);
+                crate::run_experiment(&config, &out, &mut StopAfter(3, 0))
+            };
+            assert!(
+                matches!(interrupted, Err(TrainError::Interrupted { epoch: 3 })),
+                "{interrupted:?}"
+            );
+            let (resumed, _) = whole(&config, lend_then, out);
+            assert_eq!(
+                (&resumed.train, &resumed.test),
+                (&reference.train, &reference.test)
+            );
+        }
+
+        // A stop rule met at an epoch whose next one trained ahead: that epoch is discarded.
+        let threshold = epochs[2].0.as_ref().expect("evaluated").loss;
+        let mut stopping = config.clone();
+        stopping.train.stop = Some(crate::config::StopRule {
+            loss: threshold * 1.001,
+            paper_quirk: false,
+        });
+        let (stopped, stopped_epochs) = whole(&stopping, false, dir());
+        assert_eq!(stopped.stop_reason, StopReason::LossThreshold);
+        assert!(stopped.epochs < 8, "stops early: {}", stopped.epochs);
+        let (stopped_ahead, stopped_ahead_epochs) = whole(&stopping, true, dir());
+        assert_eq!(stopped_ahead.epochs, stopped.epochs);
+        assert_eq!(stopped_ahead_epochs, stopped_epochs);
+        assert_eq!(
+            (&stopped_ahead.train, &stopped_ahead.test),
+            (&stopped.train, &stopped.test)
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub(super) fn needs_moments(optimizer: &OptimizerConfig) -> bool {
 }
 
 /// The optimiser of a replica batch: Burn's Adam or SGD arithmetic on stacked tensors.
+#[derive(Clone)]
 pub(super) struct ReplicaOptimizer {
     pub(super) config: OptimizerConfig,
     pub(super) time: usize,

@@ -10,6 +10,7 @@ use crate::error::TrainError;
 use crate::run_dir::{Checkpoint, CheckpointState, RunDir};
 
 /// Both networks' optimisers.
+#[derive(Clone)]
 pub(super) struct Optimizers {
     pub(super) focus: ModuleOptimizer,
     pub(super) classifier: ModuleOptimizer,
