@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[derive(Debug)]
 struct Cores {
     in_use: AtomicUsize,
+    /// The most cores in use at once so far.
+    peak: AtomicUsize,
     available: usize,
 }
 
@@ -37,12 +39,14 @@ impl Cores {
     const fn new(available: usize) -> Self {
         Self {
             in_use: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
             available,
         }
     }
 
     fn hold(&self) -> CoreLease<'_> {
-        self.in_use.fetch_add(1, Ordering::AcqRel);
+        let now = self.in_use.fetch_add(1, Ordering::AcqRel) + 1;
+        self.peak.fetch_max(now, Ordering::AcqRel);
         CoreLease(self)
     }
 
@@ -52,14 +56,32 @@ impl Cores {
                 (n < self.available).then_some(n + 1)
             })
             .ok()
-            .map(|_| CoreLease(self))
+            .map(|n| {
+                self.peak.fetch_max(n + 1, Ordering::AcqRel);
+                CoreLease(self)
+            })
     }
 }
 
-/// This process's cores: as many as the OS lets it run on (affinity and CPU quota).
+/// This process's cores.
+static CORES: OnceLock<Cores> = OnceLock::new();
+
+/// This process's cores: as many as the OS lets it run on (affinity and CPU quota), unless
+/// [`limit`] said fewer.
 fn cores() -> &'static Cores {
-    static CORES: OnceLock<Cores> = OnceLock::new();
     CORES.get_or_init(|| Cores::new(std::thread::available_parallelism().map_or(1, |n| n.get())))
+}
+
+/// The most cores this process's runs have used at once so far (held and borrowed).
+pub fn peak_in_use() -> usize {
+    cores().peak.load(Ordering::Acquire)
+}
+
+/// Counts `n` cores (at least one) for this process instead of all it may run on, so that it
+/// borrows only within those: for a measurement of `n` threads. Takes effect only before any
+/// core is counted; returns whether it did.
+pub fn limit(n: usize) -> bool {
+    CORES.set(Cores::new(n.max(1))).is_ok()
 }
 
 thread_local! {
@@ -142,6 +164,16 @@ pub(crate) fn look_ahead<A, B: Send>(
     })
 }
 
+/// Runs `work` on this thread (a new one, on the core `lease` borrowed) as that core's holder:
+/// a [`hold`] inside counts nothing more, and the core is returned when `work` ends.
+pub(crate) fn on_borrowed<T>(lease: CoreLease<'static>, work: impl FnOnce() -> T) -> T {
+    let held = ThreadLease(Some(lease));
+    HOLDING.set(true);
+    let out = work();
+    drop(held);
+    out
+}
+
 /// `(first(), second())`: `second` on a borrowed idle core's thread when there is one, else
 /// after `first` on this thread. A panic in `second` goes on unwinding here.
 pub(crate) fn alongside<A, B: Send>(
@@ -171,6 +203,7 @@ mod tests {
         let first_run = cores.hold();
         let borrowed = cores.try_borrow().expect("one of two cores is idle");
         assert!(cores.try_borrow().is_none(), "both cores are in use");
+        assert_eq!(cores.peak.load(Ordering::Acquire), 2);
         drop(borrowed);
         let second_run = cores.hold();
         assert!(cores.try_borrow().is_none(), "two runs hold both cores");
@@ -203,6 +236,23 @@ mod tests {
         assert_eq!(alongside(|| 1, || "two"), (1, "two"));
         let caught = std::panic::catch_unwind(|| alongside(|| 1, || -> u8 { panic!("boom") }));
         assert!(caught.is_err());
+    }
+
+    #[test]
+    fn work_on_a_borrowed_core_holds_it_once_and_returns_it() {
+        let _lent = lending(true);
+        let lease = try_borrow().expect("lent");
+        let (nested_counted, holding_after) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let nested = on_borrowed(lease, || hold().0.is_some());
+                    (nested, HOLDING.get())
+                })
+                .join()
+                .expect("no panic")
+        });
+        assert!(!nested_counted, "the borrowed core is the thread's own");
+        assert!(!holding_after, "returned when the work ends");
     }
 
     #[test]

@@ -33,7 +33,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use sdc_data::{SdcBatcher, SdcDataset};
+use sdc_data::{SdcBatcher, SdcDataset, Splits};
 use sdc_model::{AttentionModel, ReplicaModel, select_replicas};
 use tracing::{info, warn};
 
@@ -184,19 +184,36 @@ pub fn run_replicas_until(
             _ => groups.push(vec![member]),
         }
     }
+    let _core = crate::cores::hold();
+    // One load of the data for every group (they share the configuration but the seed).
+    let splits = match groups.first() {
+        None => None,
+        Some(group) => Some(group[0].config.data.load().map_err(TrainError::from)),
+    };
     for group in groups {
-        let indices: Vec<usize> = group.iter().map(|m| m.index).collect();
-        match train_group(group, stop_after) {
-            Ok(done) => {
-                for (i, result) in indices.into_iter().zip(done) {
-                    results[i] = Some(result);
-                }
-            }
-            Err(e) => {
+        let splits = match &splits {
+            Some(Ok(splits)) => splits,
+            Some(Err(e)) => {
                 // A failure of the group's shared work (data, device) is every member's.
-                let message = e.to_string();
-                for i in indices {
-                    results[i] = Some(Err(TrainError::Device(message.clone())));
+                for member in group {
+                    results[member.index] = Some(Err(TrainError::Device(e.to_string())));
+                }
+                continue;
+            }
+            None => unreachable!("groups exist, so their data was loaded"),
+        };
+        for (indices, outcome) in train_on_idle_cores(group, splits, stop_after) {
+            match outcome {
+                Ok(done) => {
+                    for (i, result) in indices.into_iter().zip(done) {
+                        results[i] = Some(result);
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    for i in indices {
+                        results[i] = Some(Err(TrainError::Device(message.clone())));
+                    }
                 }
             }
         }
@@ -234,6 +251,45 @@ struct Active {
 fn end_diverged(a: &mut Active, epoch: usize, reason: String) -> Result<RunSummary, TrainError> {
     let record = record_divergence(&a.run, &a.config, epoch, reason);
     end_run(&a.run, &a.config, &mut a.provenance, record).and_then(RunRecord::into_summary)
+}
+
+/// What [`train_group`] returns for some members, with their positions in the caller's list.
+type GroupOutcome = (
+    Vec<usize>,
+    Result<Vec<Result<RunSummary, TrainError>>, TrainError>,
+);
+
+/// Trains `members` as one group, or, when a core is idle and there are two or more, as two
+/// groups at once, the second half on the idle core. Nothing in a replica batch mixes
+/// replicas, so every replica's results are the same either way; only the wall time changes.
+fn train_on_idle_cores(
+    mut members: Vec<Member>,
+    splits: &Splits,
+    stop_after: Option<usize>,
+) -> Vec<GroupOutcome> {
+    let indices = |members: &[Member]| members.iter().map(|m| m.index).collect::<Vec<_>>();
+    let lease = if members.len() >= 2 {
+        crate::cores::try_borrow()
+    } else {
+        None
+    };
+    let Some(lease) = lease else {
+        let all = indices(&members);
+        return vec![(all, train_group(members, splits, stop_after))];
+    };
+    let second = members.split_off(members.len().div_ceil(2));
+    let (first_indices, second_indices) = (indices(&members), indices(&second));
+    let (first, second) = std::thread::scope(|scope| {
+        let job = scope.spawn(|| {
+            crate::cores::on_borrowed(lease, || train_group(second, splits, stop_after))
+        });
+        let first = train_group(members, splits, stop_after);
+        match job.join() {
+            Ok(second) => (first, second),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    vec![(first_indices, first), (second_indices, second)]
 }
 
 /// What one epoch of a replica batch's steps produced, per replica (in the batch's order).
@@ -355,6 +411,7 @@ fn train_epoch(
 /// shared work (data, device, a checkpoint that cannot be read); per-run failures are results.
 fn train_group(
     members: Vec<Member>,
+    splits: &Splits,
     stop_after: Option<usize>,
 ) -> Result<Vec<Result<RunSummary, TrainError>>, TrainError> {
     let _core = crate::cores::hold();
@@ -362,7 +419,6 @@ fn train_group(
     let mut results: Vec<Option<Result<RunSummary, TrainError>>> = (0..n).map(|_| None).collect();
     let config0 = members[0].config.clone();
     let t = &config0.train;
-    let splits = config0.data.load()?;
     let (train, test) = (&splits.train, &splits.test);
     let autodiff = device(t.backend, t.precision)?.autodiff();
     let plain = autodiff.clone().without_autodiff();
@@ -710,9 +766,11 @@ mod tests {
     }
 
     #[test]
-    fn training_ahead_on_a_lent_core_changes_no_replica_result() {
-        // Seeds that meet the stop rule at different epochs, so replicas leave the batch while
-        // the epoch after theirs has already trained ahead; checkpoints every 3 epochs.
+    fn lent_cores_change_no_replica_result() {
+        // Lent a core, the group trains as two halves at once, and the half on this thread
+        // trains each epoch ahead of its evaluation on another lent core. Seeds that meet the
+        // stop rule at different epochs, so replicas leave the batch while the epoch after
+        // theirs has already trained ahead; checkpoints every 3 epochs.
         let overrides = [
             "data.n_train=300",
             "data.n_test=200",

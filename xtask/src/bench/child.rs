@@ -31,7 +31,9 @@ pub(crate) struct Measurement {
     pub(crate) seconds: f64,
     pub(crate) samples_per_second: f64,
     pub(crate) peak_rss_kib: u64,
-    /// OS threads of the child when it finished: shows whether it used the threads allowed.
+    /// OS threads of the child when it finished, or the most cores sdc's runs used at once if
+    /// more (its threads on borrowed cores end before the child does): shows whether it used
+    /// the threads allowed.
     pub(crate) threads_seen: usize,
     /// Mean batch loss of the last timed epoch: a check that both frameworks really train.
     pub(crate) final_mean_loss: f64,
@@ -73,7 +75,7 @@ impl Measurement {
             seconds,
             samples_per_second: samples as f64 / seconds,
             peak_rss_kib: status.peak_rss_kib,
-            threads_seen: status.threads,
+            threads_seen: status.threads.max(sdc_train::cores::peak_in_use()),
             final_mean_loss,
             replicas,
             flops_per_sample,
@@ -96,6 +98,12 @@ impl TrainObserver for EpochClock {
 
 /// One sdc measurement in this process; prints its [`Measurement`].
 pub(crate) fn child(args: &ChildArgs) -> Result<()> {
+    // sdc borrows idle cores (a replica group trains in halves, an epoch is evaluated while the
+    // next one trains); a measurement of n threads lets it count n.
+    ensure!(
+        sdc_train::cores::limit(args.threads),
+        "the core count was fixed before the measurement started"
+    );
     let (warmup, timed) = (args.warmup_epochs, args.epochs);
     ensure!(timed >= 1, "--epochs must be >= 1");
     let mut config = args.model.config(args.batch_size, warmup, timed)?;

@@ -182,8 +182,9 @@ pub(crate) fn notes(measurements: &[Measurement], load_before: &str) -> String {
     if !idle.is_empty() {
         let _ = writeln!(
             out,
-            "\nProcesses that ended with fewer OS threads than they were allowed (they ran at \
-             most that parallel):\n"
+            "\nProcesses that used fewer threads than they were allowed (OS threads at the end; \
+             for sdc, the most cores its runs used at once if more; they ran at most that \
+             parallel):\n"
         );
         for line in idle.iter().take(6) {
             let _ = writeln!(out, "- {line}");
