@@ -186,10 +186,9 @@ pub fn run_replicas_until(
     }
     let _core = crate::cores::hold();
     // One load of the data for every group (they share the configuration but the seed).
-    let splits = match groups.first() {
-        None => None,
-        Some(group) => Some(group[0].config.data.load().map_err(TrainError::from)),
-    };
+    let splits = groups
+        .first()
+        .map(|group| group[0].config.data.load().map_err(TrainError::from));
     for group in groups {
         let splits = match &splits {
             Some(Ok(splits)) => splits,
@@ -280,9 +279,8 @@ fn train_on_idle_cores(
     let second = members.split_off(members.len().div_ceil(2));
     let (first_indices, second_indices) = (indices(&members), indices(&second));
     let (first, second) = std::thread::scope(|scope| {
-        let job = scope.spawn(|| {
-            crate::cores::on_borrowed(lease, || train_group(second, splits, stop_after))
-        });
+        let job = scope
+            .spawn(|| crate::cores::on_borrowed(lease, || train_group(second, splits, stop_after)));
         let first = train_group(members, splits, stop_after);
         match job.join() {
             Ok(second) => (first, second),
