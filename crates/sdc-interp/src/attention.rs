@@ -10,7 +10,12 @@ pub const SPARSITY_EPS: f32 = 0.01;
 
 /// Largest non-NaN weight of a row (NaN if the row is all NaN or empty).
 fn row_max(row: &[f32]) -> f32 {
-    row.get(argmax_first(row)).copied().unwrap_or(f32::NAN)
+    row_value(row, argmax_first(row))
+}
+
+/// `row[k]`, or NaN past the row's end (the first argmax of an empty or all-NaN row is 0).
+pub(crate) fn row_value(row: &[f32], k: usize) -> f32 {
+    row.get(k).copied().unwrap_or(f32::NAN)
 }
 
 /// Percentage of rows whose largest weight is `>= t`; 0.0 for zero rows.
@@ -23,25 +28,32 @@ pub fn share_max_at_least(alpha: AlphaRows<'_>, t: f32) -> f64 {
 
 /// Mean number of weights per row strictly greater than `eps`; 0.0 for zero rows.
 pub fn sparsity_value(alpha: AlphaRows<'_>, eps: f32) -> f64 {
-    mean_over_rows(alpha, |row| row.iter().filter(|&&a| a > eps).count() as f64)
+    mean_over_rows(alpha, |row| row_above(row, eps))
+}
+
+/// Weights of one row strictly greater than `eps`, as an `f64`.
+pub(crate) fn row_above(row: &[f32], eps: f32) -> f64 {
+    row.iter().filter(|&&a| a > eps).count() as f64
 }
 
 /// Mean Euclidean distance from each row to the one-hot at its first argmax; 0.0 for zero rows.
 ///
 /// On the simplex this is the distance to the nearest vertex: 0 for one-hot, up to sqrt(2).
 pub fn simplex_distance(alpha: AlphaRows<'_>) -> f64 {
-    mean_over_rows(alpha, |row| {
-        let k = argmax_first(row);
-        row.iter()
-            .enumerate()
-            .map(|(j, &a)| {
-                let target = if j == k { 1.0 } else { 0.0 };
-                let d = f64::from(a) - target;
-                d * d
-            })
-            .sum::<f64>()
-            .sqrt()
-    })
+    mean_over_rows(alpha, |row| row_simplex_distance(row, argmax_first(row)))
+}
+
+/// Euclidean distance from one row to the one-hot at `k` (its first argmax).
+pub(crate) fn row_simplex_distance(row: &[f32], k: usize) -> f64 {
+    row.iter()
+        .enumerate()
+        .map(|(j, &a)| {
+            let target = if j == k { 1.0 } else { 0.0 };
+            let d = f64::from(a) - target;
+            d * d
+        })
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Mean Shannon entropy of the rows in bits; 0.0 for zero rows.
@@ -49,13 +61,16 @@ pub fn simplex_distance(alpha: AlphaRows<'_>) -> f64 {
 /// Weights `<= 0` (and NaN) contribute 0, extending `0 · log 0 = 0` to the tiny negative values
 /// a softmax-free model can emit.
 pub fn entropy_bits(alpha: AlphaRows<'_>) -> f64 {
-    mean_over_rows(alpha, |row| {
-        row.iter()
-            .map(|&a| f64::from(a))
-            .filter(|&a| a > 0.0)
-            .map(|a| -a * a.log2())
-            .sum()
-    })
+    mean_over_rows(alpha, row_entropy_bits)
+}
+
+/// Shannon entropy of one row in bits (weights `<= 0` and NaN contribute 0).
+pub(crate) fn row_entropy_bits(row: &[f32]) -> f64 {
+    row.iter()
+        .map(|&a| f64::from(a))
+        .filter(|&a| a > 0.0)
+        .map(|a| -a * a.log2())
+        .sum()
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub enum FocusCriterion {
 
 impl FocusCriterion {
     /// Rejects thresholds for which the criterion would be constant or undefined.
-    fn validate(self) -> Result<(), InterpError> {
+    pub(crate) fn validate(self) -> Result<(), InterpError> {
         match self {
             Self::Argmax => Ok(()),
             // t < 0 makes every finite alpha_J focused, t >= 1 none on the simplex, NaN none.
@@ -30,8 +30,13 @@ impl FocusCriterion {
 
     /// Whether one validated row focuses on in-range index `j`.
     fn holds(self, row: &[f32], j: usize) -> bool {
+        self.holds_at(row, j, || argmax_first(row))
+    }
+
+    /// [`Self::holds`] with the row's first argmax computed once by the caller, on demand.
+    pub(crate) fn holds_at(self, row: &[f32], j: usize, argmax: impl FnOnce() -> usize) -> bool {
         match self {
-            Self::Argmax => argmax_first(row) == j,
+            Self::Argmax => argmax() == j,
             // NaN > t is false, so a NaN weight never counts as focus.
             Self::Threshold { t } => row[j] > t,
         }
