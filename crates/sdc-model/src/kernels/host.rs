@@ -24,10 +24,20 @@ pub(crate) trait Real:
     fn sqrt(self) -> Self;
     fn exp(self) -> Self;
     fn from_f64(value: f64) -> Self;
+    /// `values[i] = values[i].exp()`, the same bits as [`Real::exp`] element by element (in
+    /// `f32`, vectorised: [`super::expf`]).
+    fn exp_in_place(values: &mut [Self]);
+}
+
+/// [`Real::exp_in_place`] one library call at a time.
+fn exp_each<E: Real>(values: &mut [E]) {
+    for v in values {
+        *v = v.exp();
+    }
 }
 
 macro_rules! real {
-    ($($t:ty),+) => {$(
+    ($($t:ty => $exp_in_place:path),+) => {$(
         impl Real for $t {
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
@@ -41,11 +51,14 @@ macro_rules! real {
             fn from_f64(value: f64) -> Self {
                 value as $t
             }
+            fn exp_in_place(values: &mut [Self]) {
+                $exp_in_place(values)
+            }
         }
     )+};
 }
 
-real!(f32, f64);
+real!(f32 => super::expf::exp_in_place, f64 => exp_each);
 
 /// `[n, c, h, w]` planes and a square window with symmetric zero (or, for pooling, ignored)
 /// padding.
@@ -564,12 +577,15 @@ fn tanh_clamp<E: Real>(x: E) -> (E, bool) {
 pub(crate) fn tanh<E: Real>(x: &[E], keep_exp: bool) -> (Vec<E>, Option<Vec<E>>) {
     let (one, two) = (E::from_f64(1.0), E::from_f64(2.0));
     let y_of = |e: E| (one / (e + one)) * -two + one;
-    let exp2 = |x: E| (tanh_clamp(x).0 * two).exp();
+    let mut e: Vec<E> = x.iter().map(|&x| tanh_clamp(x).0 * two).collect();
+    E::exp_in_place(&mut e);
     if keep_exp {
-        let e: Vec<E> = x.iter().map(|&x| exp2(x)).collect();
         (e.iter().map(|&e| y_of(e)).collect(), Some(e))
     } else {
-        (x.iter().map(|&x| y_of(exp2(x))).collect(), None)
+        for v in &mut e {
+            *v = y_of(*v);
+        }
+        (e, None)
     }
 }
 

@@ -26,6 +26,7 @@
 
 mod autodiff;
 mod backends;
+mod expf;
 mod host;
 
 use burn::backend::{Backend, DType, Dispatch, backend_extension, tensor::FloatTensor};
