@@ -258,8 +258,8 @@ type GroupOutcome = (
     Result<Vec<Result<RunSummary, TrainError>>, TrainError>,
 );
 
-/// Trains `members` as one group, or, when a core is idle and there are two or more, as two
-/// groups at once, the second half on the idle core. Nothing in a replica batch mixes
+/// Trains `members` as one group, or, on a CPU backend when a core is idle and there are two or
+/// more, as two groups at once, the second half on the idle core. Nothing in a replica batch mixes
 /// replicas, so every replica's results are the same either way; only the wall time changes.
 fn train_on_idle_cores(
     mut members: Vec<Member>,
@@ -267,7 +267,8 @@ fn train_on_idle_cores(
     stop_after: Option<usize>,
 ) -> Vec<GroupOutcome> {
     let indices = |members: &[Member]| members.iter().map(|m| m.index).collect::<Vec<_>>();
-    let lease = if members.len() >= 2 {
+    // On a GPU both halves would queue on the one device.
+    let lease = if members.len() >= 2 && members[0].config.train.backend.on_cpu() {
         crate::cores::try_borrow()
     } else {
         None
@@ -583,7 +584,8 @@ fn train_group(
                     },
                 )
             } else {
-                (evaluate_here(t.backend.on_cpu()), None)
+                // Beside the training set only when there is a test set to evaluate.
+                (evaluate_here(t.backend.on_cpu() && !test.is_empty()), None)
             };
             ahead = next;
             let (train_eval, test_eval, evaluated_at) = evaluated;

@@ -433,7 +433,9 @@ pub fn fit(
                     },
                 )
             } else {
-                (evaluate_here(t.backend.on_cpu()), None)
+                // Beside the training set only when there is a test set to evaluate.
+                let has_test = test.is_some_and(|t| !t.is_empty());
+                (evaluate_here(t.backend.on_cpu() && has_test), None)
             };
             ahead = next;
             let (train_eval, scheduled_test, evaluated_at) = evaluated;
