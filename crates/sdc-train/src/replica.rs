@@ -24,20 +24,22 @@
 //! out of the epoch ahead too, which is what it would have been without them, since no step
 //! mixes replicas.
 //!
-//! By concern: this file groups members and runs the training loop; `replica/optimizer.rs` holds
-//! the batched Adam and SGD steps, `replica/losses.rs` the losses and the evaluation of every
-//! replica at once, `replica/checkpoint.rs` a replica's checkpoint.
+//! By concern: this file groups members and runs the training loop; `replica/grouping.rs` says
+//! which configurations share a group, `replica/epoch.rs` holds
+//! one epoch of steps, `replica/halves.rs` a group in two halves on an idle core,
+//! `replica/optimizer.rs` the batched Adam and SGD steps, `replica/losses.rs` the losses and the
+//! evaluation of every replica at once, `replica/checkpoint.rs` a replica's checkpoint.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
-use sdc_data::{SdcBatcher, SdcDataset, Splits};
+use burn::tensor::Tensor;
+use sdc_data::{SdcDataset, Splits};
 use sdc_model::{AttentionModel, ReplicaModel, select_replicas};
 use tracing::{info, warn};
 
-use crate::config::{ExperimentConfig, OptimizerConfig, TrainConfig};
+use crate::config::{ExperimentConfig, OptimizerConfig};
 use crate::cores::{alongside, look_ahead};
 use crate::device::device;
 use crate::error::TrainError;
@@ -46,24 +48,29 @@ use crate::metrics::{
     EpochRecord, MetricsLine, MetricsRow, TimingRow, append_line, append_row, truncate_lines,
     truncate_rows,
 };
-use crate::objective::Objective;
 use crate::provenance::Provenance;
 use crate::run::{
     Opened, RunRecord, RunSummary, complete_run, end_run, open_run, record_divergence,
     start_provenance,
 };
 use crate::run_dir::{
-    CHECKPOINT_DIR, Checkpoint, CheckpointState, METRICS_FILE, METRICS_JSONL_FILE, MODEL_FILE,
-    RunDir, TIMING_FILE,
+    Checkpoint, CheckpointState, METRICS_FILE, METRICS_JSONL_FILE, MODEL_FILE, RunDir, TIMING_FILE,
 };
-use crate::training::{CHECKPOINT_SECONDS, StopReason, TrainOutcome, divergence, epoch_order};
+use crate::training::{CHECKPOINT_SECONDS, StopReason, TrainOutcome, divergence};
 
 mod checkpoint;
+mod epoch;
+mod grouping;
+mod halves;
 mod losses;
 mod optimizer;
 
+pub use grouping::{group_key, holds_replica_checkpoint, unsupported};
+
 use checkpoint::save_checkpoint;
-use losses::{evaluate_replicas, read, training_losses};
+use epoch::{ReplicaEpoch, train_epoch};
+use halves::train_on_idle_cores;
+use losses::evaluate_replicas;
 use optimizer::{ReplicaOptimizer, ReplicaState, needs_moments};
 
 /// Checkpoint file that marks a replica group's checkpoint and holds the optimiser's step count.
@@ -73,47 +80,6 @@ pub const REPLICA_STATE: &str = "replica-state.json";
 pub const REPLICA_MOMENT_1: &str = "replica-moment-1.bpk";
 /// Checkpoint file of a replica's second optimiser moment (Adam's `v`).
 pub const REPLICA_MOMENT_2: &str = "replica-moment-2.bpk";
-
-/// Why `config` cannot be trained as a replica of a batch, or `None` when it can.
-pub fn unsupported(config: &ExperimentConfig) -> Option<String> {
-    let t = &config.train;
-    if let Some(why) = ReplicaModel::unsupported(&config.model) {
-        return Some(why);
-    }
-    if t.objective != Objective::Soft {
-        return Some(format!(
-            "the {} objective is not replica-batched",
-            t.objective.name()
-        ));
-    }
-    if t.schedule != crate::config::Schedule::Joint || !t.freeze.is_empty() {
-        return Some("alternating or frozen networks are not replica-batched".into());
-    }
-    if !t.init_from.is_empty() || !t.pretrain.is_empty() {
-        return Some("init_from and pretraining are not replica-batched".into());
-    }
-    None
-}
-
-/// The key of a configuration's replica group: configurations that differ only in
-/// `train.seed` have the same key.
-pub fn group_key(config: &ExperimentConfig) -> String {
-    let mut c = config.clone();
-    c.train.seed = 0;
-    c.to_toml()
-}
-
-/// Whether the run directory `dir` holds a checkpoint written by a replica group (which only a
-/// replica group resumes).
-pub fn holds_replica_checkpoint(dir: &Path) -> bool {
-    std::fs::read_dir(dir.join(CHECKPOINT_DIR))
-        .map(|entries| {
-            entries
-                .flatten()
-                .any(|e| e.path().join(REPLICA_STATE).is_file())
-        })
-        .unwrap_or(false)
-}
 
 /// Trains `configs` (one configuration, different seeds; see [`group_key`]) into the run
 /// directories `outs`, as one replica batch where it can: runs already finished are returned,
@@ -250,160 +216,6 @@ struct Active {
 fn end_diverged(a: &mut Active, epoch: usize, reason: String) -> Result<RunSummary, TrainError> {
     let record = record_divergence(&a.run, &a.config, epoch, reason);
     end_run(&a.run, &a.config, &mut a.provenance, record).and_then(RunRecord::into_summary)
-}
-
-/// What [`train_group`] returns for some members, with their positions in the caller's list.
-type GroupOutcome = (
-    Vec<usize>,
-    Result<Vec<Result<RunSummary, TrainError>>, TrainError>,
-);
-
-/// Trains `members` as one group, or, on a CPU backend when a core is idle and there are two or
-/// more, as two groups at once, the second half on the idle core. Nothing in a replica batch mixes
-/// replicas, so every replica's results are the same either way; only the wall time changes.
-fn train_on_idle_cores(
-    mut members: Vec<Member>,
-    splits: &Splits,
-    stop_after: Option<usize>,
-) -> Vec<GroupOutcome> {
-    let indices = |members: &[Member]| members.iter().map(|m| m.index).collect::<Vec<_>>();
-    // On a GPU both halves would queue on the one device.
-    let lease = if members.len() >= 2 && members[0].config.train.backend.on_cpu() {
-        crate::cores::try_borrow()
-    } else {
-        None
-    };
-    let Some(lease) = lease else {
-        let all = indices(&members);
-        return vec![(all, train_group(members, splits, stop_after))];
-    };
-    let second = members.split_off(members.len().div_ceil(2));
-    let (first_indices, second_indices) = (indices(&members), indices(&second));
-    let (first, second) = std::thread::scope(|scope| {
-        let job = scope
-            .spawn(|| crate::cores::on_borrowed(lease, || train_group(second, splits, stop_after)));
-        let first = train_group(members, splits, stop_after);
-        match job.join() {
-            Ok(second) => (first, second),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    });
-    vec![(first_indices, first), (second_indices, second)]
-}
-
-/// What one epoch of a replica batch's steps produced, per replica (in the batch's order).
-struct ReplicaEpoch {
-    model: ReplicaModel,
-    loss_sums: Vec<f64>,
-    first_losses: Vec<f64>,
-    /// Why a replica diverged (its first non-finite mini-batch loss), if it did.
-    diverged: Vec<Option<String>>,
-    n_batches: usize,
-    /// Steps and samples of one replica.
-    steps: usize,
-    samples: usize,
-}
-
-impl ReplicaEpoch {
-    /// Keeps replicas `keep` only: what the epoch would have been without the others, since
-    /// nothing in a step mixes replicas.
-    fn keep(&mut self, keep: &[usize]) {
-        self.model = self
-            .model
-            .clone()
-            .with_tensors(select_replicas(self.model.tensors(), keep));
-        let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<_>>();
-        self.loss_sums = pick(&self.loss_sums);
-        self.first_losses = pick(&self.first_losses);
-        self.diverged = keep.iter().map(|&i| self.diverged[i].clone()).collect();
-    }
-}
-
-/// One epoch of steps of every replica in `model` (seeds `seeds`, in order), each in its own
-/// shuffled order. A replica whose mini-batch loss is not finite is marked diverged and steps
-/// on (its rows never reach another replica's); the epoch ends early once all have diverged.
-fn train_epoch(
-    t: &TrainConfig,
-    mut model: ReplicaModel,
-    optimizer: &mut ReplicaOptimizer,
-    seeds: &[u64],
-    train: &SdcDataset,
-    epoch: usize,
-    plain: &Device,
-) -> Result<ReplicaEpoch, TrainError> {
-    let orders: Vec<Vec<usize>> = seeds
-        .iter()
-        .map(|&seed| epoch_order(seed, epoch, train.len()))
-        .collect();
-    let r = seeds.len();
-    let mut loss_sums = vec![0.0; r];
-    let mut first_losses = vec![f64::NAN; r];
-    let mut diverged: Vec<Option<String>> = vec![None; r];
-    let (mut n_batches, mut steps, mut samples) = (0usize, 0usize, 0usize);
-    let batch_size = t.batch_size.max(1);
-    for start in (0..train.len()).step_by(batch_size) {
-        let end = (start + batch_size).min(train.len());
-        let b = end - start;
-        let indices: Vec<usize> = orders
-            .iter()
-            .flat_map(|o| o[start..end].iter().copied())
-            .collect();
-        let batch = SdcBatcher.batch_indices(train, &indices, plain);
-        let [_, m, d] = batch.inputs.dims();
-        let inputs = batch.inputs.reshape([r, b, m, d]);
-        let params: Vec<Tensor<3>> = model
-            .tensors()
-            .into_iter()
-            .map(|p| p.autodiff().require_grad())
-            .collect();
-        let live = model.clone().with_tensors(params.clone());
-        let out = live.forward(inputs);
-        let losses = training_losses(&out, batch.labels, &model.attention, t.entropy);
-        let values: Vec<f64> = read(losses.clone(), "losses")?;
-        for (i, &value) in values.iter().enumerate() {
-            if !value.is_finite() {
-                diverged[i].get_or_insert_with(|| format!("the mini-batch loss is {value}"));
-            }
-            if diverged[i].is_some() {
-                continue;
-            }
-            if n_batches == 0 {
-                first_losses[i] = value;
-            }
-            loss_sums[i] += value;
-        }
-        n_batches += 1;
-        if diverged.iter().all(Option::is_some) {
-            break;
-        }
-        // One backward pass for every replica: replica i's parameters only reach loss i,
-        // so the gradient of the sum is each replica's own (a diverged replica's may be NaN;
-        // it never leaves its rows, and the replica is dropped at the end of the epoch).
-        let grads = losses.sum().backward();
-        let grads: Vec<Tensor<3>> = params
-            .iter()
-            .map(|p| {
-                p.grad(&grads)
-                    .ok_or_else(|| TrainError::Device("a parameter has no gradient".into()))
-            })
-            .collect::<Result<_, _>>()?;
-        let next = optimizer.step(
-            params.into_iter().map(|p| p.without_autodiff()).collect(),
-            grads,
-        );
-        model = model.with_tensors(next);
-        steps += 1;
-        samples += b;
-    }
-    Ok(ReplicaEpoch {
-        model,
-        loss_sums,
-        first_losses,
-        diverged,
-        n_batches,
-        steps,
-        samples,
-    })
 }
 
 /// Trains one group of members that start at the same epoch. The error is a failure of the
@@ -758,6 +570,8 @@ fn train_group(
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::cores::lending;
 
