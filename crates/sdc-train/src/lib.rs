@@ -46,5 +46,6 @@ pub use run_dir::{
 };
 pub use run_metric::{BEST_RUN_ACCURACY, is_known_metric, metric_value};
 pub use training::{
-    CHECKPOINT_SECONDS, PretrainReport, Silent, StopReason, TrainObserver, TrainOutcome, fit,
+    CHECKPOINT_SECONDS, InterruptAfter, PretrainReport, Silent, StopReason, TrainObserver,
+    TrainOutcome, fit,
 };

@@ -60,6 +60,31 @@ pub trait TrainObserver {
 pub struct Silent;
 impl TrainObserver for Silent {}
 
+/// An observer that stops the run (with a checkpoint, as Ctrl-C does) once an epoch at or
+/// after `epoch` has ended: a run split in two sessions, which the next call resumes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InterruptAfter {
+    /// The epoch after which to stop.
+    pub epoch: usize,
+    last: usize,
+}
+
+impl InterruptAfter {
+    /// Stops once epoch `epoch` has ended.
+    pub fn new(epoch: usize) -> Self {
+        Self { epoch, last: 0 }
+    }
+}
+
+impl TrainObserver for InterruptAfter {
+    fn on_epoch(&mut self, record: &EpochRecord) {
+        self.last = record.epoch;
+    }
+    fn should_stop(&mut self) -> bool {
+        self.last >= self.epoch
+    }
+}
+
 /// Why training ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -644,18 +669,6 @@ mod tests {
         assert_eq!(run(true), alone);
     }
 
-    /// Asks to stop (as Ctrl-C does) once epoch `.0` has ended.
-    struct StopAfter(usize, usize);
-
-    impl TrainObserver for StopAfter {
-        fn on_epoch(&mut self, record: &EpochRecord) {
-            self.1 = record.epoch;
-        }
-        fn should_stop(&mut self) -> bool {
-            self.1 >= self.0
-        }
-    }
-
     #[test]
     fn training_ahead_on_a_lent_core_changes_no_result() {
         let overrides = [
@@ -695,7 +708,7 @@ mod tests {
             let out = dir();
             let interrupted = {
                 let _lending = cores::lending(lend_first);
-                crate::run_experiment(&config, &out, &mut StopAfter(3, 0))
+                crate::run_experiment(&config, &out, &mut InterruptAfter::new(3))
             };
             assert!(
                 matches!(interrupted, Err(TrainError::Interrupted { epoch: 3 })),

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use sdc_train::metric_value;
 use sdc_train::{
-    EpochRecord, ExperimentConfig, RunSummary, Silent, TrainError, TrainObserver, eval_run,
-    read_rows, run_experiment,
+    ExperimentConfig, InterruptAfter, RunSummary, Silent, TrainError, eval_run, read_rows,
+    run_experiment,
 };
 
 /// Dataset 2, Architecture 2, small: 600 training mosaics, 300 test mosaics, 40 epochs.
@@ -110,17 +110,6 @@ fn the_same_seed_gives_identical_metrics() {
     }
 }
 
-/// Stops the run after a given epoch, as Ctrl-C would.
-struct StopAfter(usize, usize);
-impl TrainObserver for StopAfter {
-    fn on_epoch(&mut self, record: &EpochRecord) {
-        self.1 = record.epoch;
-    }
-    fn should_stop(&mut self) -> bool {
-        self.1 >= self.0
-    }
-}
-
 #[test]
 fn an_interrupted_run_resumes_to_the_same_result() {
     for backend in ["ndarray", "flex"] {
@@ -135,7 +124,8 @@ fn interrupted_run_resumes_on(backend: &str) {
     let uninterrupted = train(&config, whole.path());
 
     let split = tempfile::tempdir().expect("tempdir");
-    let err = run_experiment(&config, split.path(), &mut StopAfter(7, 0)).expect_err("interrupted");
+    let err = run_experiment(&config, split.path(), &mut InterruptAfter::new(7))
+        .expect_err("interrupted");
     assert!(matches!(err, TrainError::Interrupted { epoch: 7 }), "{err}");
     assert!(!split.path().join("summary.json").exists());
     let resumed = train(&config, split.path());

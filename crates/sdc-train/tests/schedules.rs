@@ -12,8 +12,7 @@ use burn::tensor::{Device, Tensor};
 use sdc_data::SdcDataset;
 use sdc_model::AttentionModel;
 use sdc_train::{
-    EpochRecord, ExperimentConfig, RunSummary, Silent, TrainError, TrainObserver, eval_run, fit,
-    run_experiment,
+    ExperimentConfig, InterruptAfter, RunSummary, Silent, TrainError, eval_run, fit, run_experiment,
 };
 
 /// Dataset 2, Architecture 2, tiny: 200 training mosaics in batches of 50.
@@ -266,17 +265,6 @@ fn init_from_errors_name_the_key_and_the_file() {
     .expect("same classifier shape loads");
 }
 
-/// Stops the run after a given epoch, as Ctrl-C would.
-struct StopAfter(usize, usize);
-impl TrainObserver for StopAfter {
-    fn on_epoch(&mut self, record: &EpochRecord) {
-        self.1 = record.epoch;
-    }
-    fn should_stop(&mut self) -> bool {
-        self.1 >= self.0
-    }
-}
-
 #[test]
 fn runs_with_a_frozen_or_idle_network_resume_to_the_same_result() {
     // The focus optimiser never steps before the checkpoint at epoch 2 (classifier-first,
@@ -295,8 +283,8 @@ fn runs_with_a_frozen_or_idle_network_resume_to_the_same_result() {
         let whole = tempfile::tempdir().expect("tempdir");
         let uninterrupted = train_into(&config, whole.path());
         let split = tempfile::tempdir().expect("tempdir");
-        let err =
-            run_experiment(&config, split.path(), &mut StopAfter(3, 0)).expect_err("interrupted");
+        let err = run_experiment(&config, split.path(), &mut InterruptAfter::new(3))
+            .expect_err("interrupted");
         assert!(matches!(err, TrainError::Interrupted { epoch: 3 }), "{err}");
         let resumed = train_into(&config, split.path());
         assert_eq!(resumed.train, uninterrupted.train, "{extra:?}");
