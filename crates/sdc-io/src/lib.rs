@@ -9,10 +9,13 @@
 //!   so a killed run never blocks the next one.
 //! - [`Budget`]: sizes from configs and file headers are checked against the machine's memory
 //!   before anything is allocated.
+//! - [`cores`]: the process's cores, held by the runs and lent when idle to work that splits in
+//!   two (an evaluation beside training, a kernel's two halves).
 //!
 //! This crate knows nothing of datasets, models or metrics; every sdc crate may use it.
 
 mod budget;
+pub mod cores;
 mod lock;
 
 use std::io::{Read, Write};

@@ -12,7 +12,6 @@
 
 pub mod config;
 mod config_error;
-pub mod cores;
 mod device;
 mod error;
 mod evaluate;
@@ -45,6 +44,8 @@ pub use run_dir::{
     Manifest, RunDir, SUMMARY_FILE, TIMING_FILE, config_sha256,
 };
 pub use run_metric::{BEST_RUN_ACCURACY, is_known_metric, metric_value};
+/// The process's cores (moved to `sdc-io`, where the kernels of `sdc-model` reach them too).
+pub use sdc_io::cores;
 pub use training::{
     CHECKPOINT_SECONDS, InterruptAfter, PretrainReport, Silent, StopReason, TrainObserver,
     TrainOutcome, fit,

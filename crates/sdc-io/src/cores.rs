@@ -27,7 +27,7 @@ struct Cores {
 /// A core of `Cores` in use until the lease drops.
 #[derive(Debug)]
 #[must_use = "the core is released when the lease drops"]
-pub(crate) struct CoreLease<'a>(&'a Cores);
+pub struct CoreLease<'a>(&'a Cores);
 
 impl Drop for CoreLease<'_> {
     fn drop(&mut self) {
@@ -112,7 +112,6 @@ impl Drop for ThreadLease {
     }
 }
 
-#[cfg(test)]
 thread_local! {
     /// A test's choice for this thread: always lend a core (`Some(true)`), never (`Some(false)`),
     /// or lend what is idle (`None`), so a test can take each path whatever else runs.
@@ -120,9 +119,9 @@ thread_local! {
 }
 
 /// Makes [`try_borrow`] on this thread always (`true`) or never (`false`) lend a core until
-/// the guard drops.
-#[cfg(test)]
-pub(crate) fn lending(lend: bool) -> impl Drop {
+/// the guard drops: for tests, so that each path runs whatever else the machine does.
+#[doc(hidden)]
+pub fn lending(lend: bool) -> impl Drop {
     struct Restore(Option<bool>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -133,8 +132,7 @@ pub(crate) fn lending(lend: bool) -> impl Drop {
 }
 
 /// An idle core, if there is one right now.
-pub(crate) fn try_borrow() -> Option<CoreLease<'static>> {
-    #[cfg(test)]
+pub fn try_borrow() -> Option<CoreLease<'static>> {
     if let Some(lend) = LENDING.get() {
         return lend.then(|| cores().hold());
     }
@@ -147,7 +145,7 @@ pub(crate) fn try_borrow() -> Option<CoreLease<'static>> {
 /// result allows (training the next epoch while this one is evaluated): with a core to spare
 /// it starts at once and is discarded when not wanted; without one, nothing is wasted. A panic
 /// in `evaluate` goes on unwinding here.
-pub(crate) fn look_ahead<A, B: Send>(
+pub fn look_ahead<A, B: Send>(
     evaluate: impl FnOnce() -> B + Send,
     ahead: impl FnOnce() -> A,
 ) -> (B, Option<A>) {
@@ -166,7 +164,7 @@ pub(crate) fn look_ahead<A, B: Send>(
 
 /// Runs `work` on this thread (a new one, on the core `lease` borrowed) as that core's holder:
 /// a [`hold`] inside counts nothing more, and the core is returned when `work` ends.
-pub(crate) fn on_borrowed<T>(lease: CoreLease<'static>, work: impl FnOnce() -> T) -> T {
+pub fn on_borrowed<T>(lease: CoreLease<'static>, work: impl FnOnce() -> T) -> T {
     let held = ThreadLease(Some(lease));
     HOLDING.set(true);
     let out = work();
@@ -176,7 +174,7 @@ pub(crate) fn on_borrowed<T>(lease: CoreLease<'static>, work: impl FnOnce() -> T
 
 /// `(first(), second())`: `second` on a borrowed idle core's thread when there is one, else
 /// after `first` on this thread. A panic in `second` goes on unwinding here.
-pub(crate) fn alongside<A, B: Send>(
+pub fn alongside<A, B: Send>(
     first: impl FnOnce() -> A,
     second: impl FnOnce() -> B + Send,
 ) -> (A, B) {
