@@ -219,6 +219,11 @@ fn im2col_product(
     bias: Option<Tensor<1>>,
     padding: usize,
 ) -> Tensor<4> {
+    if let Some(bias) = &bias
+        && kernels::on_cpu(&x)
+    {
+        return kernels::conv_bias(x, weight, bias.clone(), padding);
+    }
     let [o, c, k, _] = weight.dims();
     let [n, _, h, w] = x.dims();
     let (ho, wo) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);

@@ -7,7 +7,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::{AutodiffBackend, Backend, TensorMetadata, tensor::FloatTensor};
 
-use super::{AdamScalars, KernelOps};
+use super::{AdamScalars, ConvGeometry, KernelOps};
 
 /// `im2col`'s backward pass: the patch gradient added back onto the pixels (`col2im`).
 #[derive(Debug)]
@@ -103,6 +103,32 @@ impl<B: Backend + KernelOps> Backward<B, 3> for BatchNormRelu {
         let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
         let (dx, dgamma, dbeta) = B::batch_norm_relu_backward(x, gamma, beta, stats, grad);
         for (parent, grad) in [(x_parent, dx), (gamma_parent, dgamma), (beta_parent, dbeta)] {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// `conv_bias`'s backward pass, to the input, the weights and the bias.
+#[derive(Debug)]
+struct ConvBias;
+
+impl<B: Backend + KernelOps> Backward<B, 3> for ConvBias {
+    /// The patch matrix, the weights as `[1, o, c k k]`, and the input's geometry.
+    type State = (FloatTensor<B>, FloatTensor<B>, ConvGeometry);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_parent, weight_parent, bias_parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (cols, weight_rows, geometry) = ops.state;
+        let want_x = x_parent.is_some();
+        let (dx, dweight, dbias) = B::conv_bias_backward(cols, weight_rows, grad, geometry, want_x);
+        for (parent, grad) in [
+            (x_parent, dx),
+            (weight_parent, dweight),
+            (bias_parent, dbias),
+        ] {
             if let Some(node) = parent {
                 grads.register::<B>(node.id, grad);
             }
@@ -231,6 +257,52 @@ impl<B: Backend + KernelOps, C: CheckpointStrategy> KernelOps for Autodiff<B, C>
             }
             OpsKind::UnTracked(prep) => prep.finish(B::tanh(x.into_primitive())),
         }
+    }
+
+    fn conv_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        padding: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let shape = x.primitive().shape();
+        let geometry = ConvGeometry {
+            chw: [shape[1], shape[2], shape[3]],
+            kernel: weight.primitive().shape()[2],
+            padding,
+        };
+        let nodes = [x.node(), weight.node(), bias.node()];
+        let run = |x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>| {
+            B::conv_bias(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                padding,
+            )
+        };
+        let (out, cols, weight_rows) = match ConvBias.prepare::<C>(nodes).compute_bound().stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (out, cols, weight_rows) = run(x, weight, bias);
+                let state = (cols.clone(), weight_rows.clone(), geometry);
+                (prep.finish(state, out), cols, weight_rows)
+            }
+            OpsKind::UnTracked(prep) => {
+                let (out, cols, weight_rows) = run(x, weight, bias);
+                (prep.finish(out), cols, weight_rows)
+            }
+        };
+        (out, Self::from_inner(cols), Self::from_inner(weight_rows))
+    }
+
+    fn conv_bias_backward(
+        _cols: FloatTensor<Self>,
+        _weight_rows: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _geometry: ConvGeometry,
+        _want_x: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("sdc never differentiates a convolution's backward pass")
     }
 
     fn tanh_keeping_exp(_x: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {

@@ -13,6 +13,7 @@ use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{Backend, DType, Flex, TensorData, tensor::FloatTensor};
 
 use super::KernelOps;
+use super::convolution::{self, ConvGeometry, Saved};
 use super::host::{self, AdamScalars, Window};
 
 fn window(shape: &[usize], kernel: usize, padding: usize) -> Window {
@@ -41,6 +42,9 @@ fn ready<T>(future: impl Future<Output = T>) -> T {
 trait Host: Backend {
     /// A tensor's values, contiguous.
     type Values: Slices;
+    /// Whether a convolution's products run in two halves of the batch (`convolution.rs`):
+    /// on flex, whose batched `matmul` computes each sample's product alone.
+    const SPLITS: bool;
     fn read(x: FloatTensor<Self>) -> Self::Values;
     fn write(data: TensorData) -> FloatTensor<Self>;
 }
@@ -55,6 +59,7 @@ trait Slices {
 
 impl Host for Flex {
     type Values = burn::backend::flex::FlexTensor;
+    const SPLITS: bool = true;
 
     fn read(x: FloatTensor<Self>) -> Self::Values {
         // A strided view is copied; a contiguous tensor is read in place.
@@ -87,6 +92,7 @@ impl Slices for burn::backend::flex::FlexTensor {
 
 impl Host for NdArray {
     type Values = NdArrayTensor;
+    const SPLITS: bool = false;
 
     fn read(x: FloatTensor<Self>) -> Self::Values {
         let standard = match &x {
@@ -283,6 +289,53 @@ fn host_adam_step<B: Host>(
     (B::write(p), B::write(m1), B::write(m2))
 }
 
+/// The parts' products `[n_i, o, p]` joined into `[n, o, p]` with `bias` (`[o]`) added to each
+/// channel.
+fn host_add_bias<B: Host>(parts: Vec<FloatTensor<B>>, bias: FloatTensor<B>) -> FloatTensor<B> {
+    let parts: Vec<B::Values> = parts.into_iter().map(B::read).collect();
+    let bias = B::read(bias);
+    let [_, o, p] = parts[0].shape()[..] else {
+        unreachable!("a convolution's products are [n, o, p]")
+    };
+    let n: usize = parts.iter().map(|part| part.shape()[0]).sum();
+    let shape = [n, o, p];
+    let out = match bias.dtype() {
+        DType::F32 => {
+            let parts: Vec<&[f32]> = parts.iter().map(Slices::f32).collect();
+            data(host::add_bias(&parts, bias.f32(), p), &shape)
+        }
+        DType::F64 => {
+            let parts: Vec<&[f64]> = parts.iter().map(Slices::f64).collect();
+            data(host::add_bias(&parts, bias.f64(), p), &shape)
+        }
+        other => unreachable!("image kernels run on f32 and f64 only, got {other:?}"),
+    };
+    B::write(out)
+}
+
+fn host_conv_bias<B: Host + KernelOps>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    padding: usize,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let (out, saved) =
+        convolution::forward::<B>(x, weight, bias, padding, B::SPLITS, host_add_bias::<B>);
+    (out, saved.cols, saved.weight_rows)
+}
+
+fn host_conv_bias_backward<B: Host + KernelOps>(
+    saved: Saved<B>,
+    grad: FloatTensor<B>,
+    geometry: ConvGeometry,
+    want_x: bool,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let (dx, dweight, dbias) = convolution::backward::<B>(saved, grad, geometry, want_x, B::SPLITS);
+    // Not asked for: an empty tensor stands in.
+    let dx = dx.unwrap_or_else(|| convolution::empty::<B>(&dbias));
+    (dx, dweight, dbias)
+}
+
 /// The trait's methods on a [`Host`] backend.
 macro_rules! host_kernel_ops {
     ($backend:ty) => {
@@ -336,6 +389,26 @@ macro_rules! host_kernel_ops {
 
             fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
                 host_tanh::<Self>(x, false).0
+            }
+
+            fn conv_bias(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                padding: usize,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                host_conv_bias::<Self>(x, weight, bias, padding)
+            }
+
+            fn conv_bias_backward(
+                cols: FloatTensor<Self>,
+                weight_rows: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                geometry: ConvGeometry,
+                want_x: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                let saved = Saved { cols, weight_rows };
+                host_conv_bias_backward::<Self>(saved, grad, geometry, want_x)
             }
 
             fn adam_step(

@@ -7,9 +7,13 @@
 
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
+use super::halves::{collect_items, fill_items};
+
 /// The element types the kernels run on (the float types a run trains in).
 pub(crate) trait Real:
     Copy
+    + Send
+    + Sync
     + Default
     + PartialOrd
     + AddAssign
@@ -109,21 +113,26 @@ fn valid_outputs(d: usize, padding: usize, side: usize, out: usize) -> (usize, u
 pub(crate) fn im2col<E: Real>(x: &[E], g: Window) -> Vec<E> {
     let (ho, wo) = g.conv_out();
     let k = g.kernel;
-    let mut cols = vec![E::default(); g.n * g.c * k * k * ho * wo];
-    for (plane_index, plane) in x.chunks_exact(g.plane()).enumerate() {
-        for di in 0..k {
-            let (i0, i1) = valid_outputs(di, g.padding, g.h, ho);
-            for dj in 0..k {
-                let (j0, j1) = valid_outputs(dj, g.padding, g.w, wo);
-                let row = (plane_index * k + di) * k + dj;
-                let dst = &mut cols[row * ho * wo..][..ho * wo];
-                for oi in i0..i1 {
-                    let src = (oi + di - g.padding) * g.w + j0 + dj - g.padding;
-                    dst[oi * wo + j0..oi * wo + j1].copy_from_slice(&plane[src..src + j1 - j0]);
+    // The patch rows of one input plane, `k k` rows of `h' w'`.
+    let per_plane = k * k * ho * wo;
+    let mut cols = vec![E::default(); g.n * g.c * per_plane];
+    let values = cols.len();
+    fill_items(&mut cols, per_plane, values, |first, part| {
+        for (i, rows) in part.chunks_exact_mut(per_plane).enumerate() {
+            let plane = &x[(first + i) * g.plane()..][..g.plane()];
+            for di in 0..k {
+                let (i0, i1) = valid_outputs(di, g.padding, g.h, ho);
+                for dj in 0..k {
+                    let (j0, j1) = valid_outputs(dj, g.padding, g.w, wo);
+                    let dst = &mut rows[(di * k + dj) * ho * wo..][..ho * wo];
+                    for oi in i0..i1 {
+                        let src = (oi + di - g.padding) * g.w + j0 + dj - g.padding;
+                        dst[oi * wo + j0..oi * wo + j1].copy_from_slice(&plane[src..src + j1 - j0]);
+                    }
                 }
             }
         }
-    }
+    });
     cols
 }
 
@@ -134,26 +143,47 @@ pub(crate) fn col2im<E: Real>(cols: &[E], g: Window) -> Vec<E> {
     let (ho, wo) = g.conv_out();
     let k = g.kernel;
     let mut x = vec![E::default(); g.n * g.c * g.plane()];
-    for (plane_index, plane) in x.chunks_exact_mut(g.plane()).enumerate() {
-        for di in 0..k {
-            let (i0, i1) = valid_outputs(di, g.padding, g.h, ho);
-            for dj in 0..k {
-                let (j0, j1) = valid_outputs(dj, g.padding, g.w, wo);
-                let row = (plane_index * k + di) * k + dj;
-                let src = &cols[row * ho * wo..][..ho * wo];
-                for oi in i0..i1 {
-                    let dst = (oi + di - g.padding) * g.w + j0 + dj - g.padding;
-                    for (d, s) in plane[dst..dst + j1 - j0]
-                        .iter_mut()
-                        .zip(&src[oi * wo + j0..oi * wo + j1])
-                    {
-                        *d += *s;
+    fill_items(&mut x, g.plane(), cols.len(), |first, part| {
+        for (i, plane) in part.chunks_exact_mut(g.plane()).enumerate() {
+            let plane_index = first + i;
+            for di in 0..k {
+                let (i0, i1) = valid_outputs(di, g.padding, g.h, ho);
+                for dj in 0..k {
+                    let (j0, j1) = valid_outputs(dj, g.padding, g.w, wo);
+                    let row = (plane_index * k + di) * k + dj;
+                    let src = &cols[row * ho * wo..][..ho * wo];
+                    for oi in i0..i1 {
+                        let dst = (oi + di - g.padding) * g.w + j0 + dj - g.padding;
+                        for (d, s) in plane[dst..dst + j1 - j0]
+                            .iter_mut()
+                            .zip(&src[oi * wo + j0..oi * wo + j1])
+                        {
+                            *d += *s;
+                        }
                     }
                 }
             }
         }
-    }
+    });
     x
+}
+
+/// `parts` (`[n_i, o, pixels]` each) joined into `[n, o, pixels]` with `bias[ch]` added to every
+/// value of channel `ch`: the additions of a broadcast `+`, one pass.
+pub(crate) fn add_bias<E: Real>(parts: &[&[E]], bias: &[E], pixels: usize) -> Vec<E> {
+    let per_sample = bias.len() * pixels;
+    let total = parts.iter().map(|part| part.len()).sum();
+    let samples: Vec<&[E]> = parts
+        .iter()
+        .flat_map(|part| part.chunks_exact(per_sample))
+        .collect();
+    collect_items(samples.len(), per_sample, total, |first, count, out| {
+        for src in &samples[first..first + count] {
+            for (s, b) in src.chunks_exact(pixels).zip(bias) {
+                out.extend(s.iter().map(|v| *v + *b));
+            }
+        }
+    })
 }
 
 /// Index (within its plane) of the maximum of output `(oi, oj)`'s window: the first maximum in
@@ -183,26 +213,36 @@ fn argmax<E: Real>(plane: &[E], g: &Window, oi: usize, oj: usize) -> usize {
 pub(crate) fn max_pool<E: Real>(x: &[E], g: Window) -> Vec<E> {
     let (ho, wo) = g.pool_out();
     let mut out = vec![E::default(); g.n * g.c * ho * wo];
-    for (plane, out) in x.chunks_exact(g.plane()).zip(out.chunks_exact_mut(ho * wo)) {
-        if g.kernel == 2 && g.padding == 0 {
-            // The mosaic CNNs' pooling: two rows at a time, the same choice as `argmax`.
-            for (orow, rows) in out.chunks_exact_mut(wo).zip(plane.chunks_exact(2 * g.w)) {
-                let (top, bottom) = rows.split_at(g.w);
-                for ((o, t), b) in orow
-                    .iter_mut()
-                    .zip(top.chunks_exact(2))
-                    .zip(bottom.chunks_exact(2))
-                {
-                    *o = max_of([t[0], t[1], b[0], b[1]]).0;
-                }
-            }
-        } else {
-            for (o, value) in out.iter_mut().enumerate() {
-                *value = plane[argmax(plane, &g, o / wo, o % wo)];
+    fill_items(&mut out, ho * wo, x.len(), |first, part| {
+        let planes = x[first * g.plane()..].chunks_exact(g.plane());
+        for (plane, out) in planes.zip(part.chunks_exact_mut(ho * wo)) {
+            max_pool_plane(plane, out, &g);
+        }
+    });
+    out
+}
+
+/// [`max_pool`] of one plane into `out` (`h' w'` values).
+fn max_pool_plane<E: Real>(plane: &[E], out: &mut [E], g: &Window) {
+    let (ho, wo) = g.pool_out();
+    debug_assert_eq!(out.len(), ho * wo);
+    if g.kernel == 2 && g.padding == 0 {
+        // The mosaic CNNs' pooling: two rows at a time, the same choice as `argmax`.
+        for (orow, rows) in out.chunks_exact_mut(wo).zip(plane.chunks_exact(2 * g.w)) {
+            let (top, bottom) = rows.split_at(g.w);
+            for ((o, t), b) in orow
+                .iter_mut()
+                .zip(top.chunks_exact(2))
+                .zip(bottom.chunks_exact(2))
+            {
+                *o = max_of([t[0], t[1], b[0], b[1]]).0;
             }
         }
+    } else {
+        for (o, value) in out.iter_mut().enumerate() {
+            *value = plane[argmax(plane, g, o / wo, o % wo)];
+        }
     }
-    out
 }
 
 /// The maximum of a 2x2 window in row-major order and its position, as [`argmax`] chooses:
@@ -231,42 +271,48 @@ fn first_nan<E: Real>(window: [E; 4]) -> (E, usize) {
 pub(crate) fn max_pool_backward<E: Real>(x: &[E], grad: &[E], g: Window) -> Vec<E> {
     let (ho, wo) = g.pool_out();
     let mut dx = vec![E::default(); x.len()];
-    for ((plane, dplane), gplane) in x
-        .chunks_exact(g.plane())
-        .zip(dx.chunks_exact_mut(g.plane()))
-        .zip(grad.chunks_exact(ho * wo))
-    {
-        if g.kernel == 2 && g.padding == 0 {
-            // Windows do not overlap: each input takes its output's gradient or zero.
-            for ((rows, drows), grow) in plane
-                .chunks_exact(2 * g.w)
-                .zip(dplane.chunks_exact_mut(2 * g.w))
-                .zip(gplane.chunks_exact(wo))
+    fill_items(&mut dx, g.plane(), x.len(), |first, part| {
+        let planes = x[first * g.plane()..].chunks_exact(g.plane());
+        let grads = grad[first * ho * wo..].chunks_exact(ho * wo);
+        for ((plane, dplane), gplane) in planes.zip(part.chunks_exact_mut(g.plane())).zip(grads) {
+            max_pool_backward_plane(plane, gplane, dplane, &g);
+        }
+    });
+    dx
+}
+
+/// [`max_pool_backward`] of one plane into `dplane` (zeros on entry).
+fn max_pool_backward_plane<E: Real>(plane: &[E], gplane: &[E], dplane: &mut [E], g: &Window) {
+    let wo = g.pool_out().1;
+    if g.kernel == 2 && g.padding == 0 {
+        // Windows do not overlap: each input takes its output's gradient or zero.
+        for ((rows, drows), grow) in plane
+            .chunks_exact(2 * g.w)
+            .zip(dplane.chunks_exact_mut(2 * g.w))
+            .zip(gplane.chunks_exact(wo))
+        {
+            let (top, bottom) = rows.split_at(g.w);
+            let (dtop, dbottom) = drows.split_at_mut(g.w);
+            for ((((t, b), dt), db), gv) in top
+                .chunks_exact(2)
+                .zip(bottom.chunks_exact(2))
+                .zip(dtop.chunks_exact_mut(2))
+                .zip(dbottom.chunks_exact_mut(2))
+                .zip(grow)
             {
-                let (top, bottom) = rows.split_at(g.w);
-                let (dtop, dbottom) = drows.split_at_mut(g.w);
-                for ((((t, b), dt), db), gv) in top
-                    .chunks_exact(2)
-                    .zip(bottom.chunks_exact(2))
-                    .zip(dtop.chunks_exact_mut(2))
-                    .zip(dbottom.chunks_exact_mut(2))
-                    .zip(grow)
-                {
-                    let at = max_of([t[0], t[1], b[0], b[1]]).1;
-                    let zero = E::default();
-                    dt[0] = if at == 0 { *gv } else { zero };
-                    dt[1] = if at == 1 { *gv } else { zero };
-                    db[0] = if at == 2 { *gv } else { zero };
-                    db[1] = if at == 3 { *gv } else { zero };
-                }
-            }
-        } else {
-            for (o, gv) in gplane.iter().enumerate() {
-                dplane[argmax(plane, &g, o / wo, o % wo)] += *gv;
+                let at = max_of([t[0], t[1], b[0], b[1]]).1;
+                let zero = E::default();
+                dt[0] = if at == 0 { *gv } else { zero };
+                dt[1] = if at == 1 { *gv } else { zero };
+                db[0] = if at == 2 { *gv } else { zero };
+                db[1] = if at == 3 { *gv } else { zero };
             }
         }
+    } else {
+        for (o, gv) in gplane.iter().enumerate() {
+            dplane[argmax(plane, g, o / wo, o % wo)] += *gv;
+        }
     }
-    dx
 }
 
 /// `[n, c, hw]`: `n` samples of `c` channels of `hw` contiguous pixels.
@@ -302,26 +348,56 @@ fn fold_lanes<E: Real>(acc: [E; 8], tail: E) -> E {
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
-/// `(channel, plane of x, plane of the gradient)` for every `[n, c]` plane, in memory order.
-fn planes_with_grad<'a, E>(
-    x: &'a [E],
-    grad: &'a [E],
+/// `f(channel, plane of x, plane of the gradient)` for every plane, in memory order (planes
+/// in two halves at once when a core is idle).
+fn per_plane<E: Real, T: Copy + Default + Send>(
+    x: &[E],
+    grad: &[E],
     p: Planes,
-) -> impl Iterator<Item = (usize, &'a [E], &'a [E])> {
-    x.chunks_exact(p.hw)
-        .zip(grad.chunks_exact(p.hw))
-        .enumerate()
-        .map(move |(i, (plane, gplane))| (i % p.c, plane, gplane))
+    f: impl Fn(usize, &[E], &[E]) -> T + Sync,
+) -> Vec<T> {
+    let mut out = vec![T::default(); p.n * p.c];
+    fill_items(&mut out, 1, x.len(), |first, part| {
+        for (i, value) in part.iter_mut().enumerate() {
+            let at = (first + i) * p.hw;
+            *value = f((first + i) % p.c, &x[at..][..p.hw], &grad[at..][..p.hw]);
+        }
+    });
+    out
+}
+
+/// Per-channel sums of the planes' values `[n, c]`: the samples in order, from zero.
+fn sum_per_channel<E: Real>(planes: &[E], p: Planes) -> Vec<E> {
+    let mut sums = vec![E::default(); p.c];
+    for sample in planes.chunks_exact(p.c) {
+        for (sum, v) in sums.iter_mut().zip(sample) {
+            *sum += *v;
+        }
+    }
+    sums
 }
 
 /// Per-channel sums of `f(x)`: each sample's plane summed in lanes, the samples in order.
-fn channel_sums<E: Real>(x: &[E], p: Planes, f: impl Fn(usize, E) -> E) -> Vec<E> {
-    let mut sums = vec![E::default(); p.c];
-    for (i, plane) in x.chunks_exact(p.hw).enumerate() {
-        let ch = i % p.c;
-        sums[ch] += lane_sum(plane, |v| f(ch, v));
-    }
-    sums
+fn channel_sums<E: Real>(x: &[E], p: Planes, f: impl Fn(usize, E) -> E + Sync) -> Vec<E> {
+    let planes = per_plane(x, x, p, |ch, plane, _| lane_sum(plane, |v| f(ch, v)));
+    sum_per_channel(&planes, p)
+}
+
+/// The planes of `x`'s layout mapped by `f(channel, plane of x, plane of the gradient, out)`,
+/// which pushes one plane's values onto `out`.
+fn map_planes<E: Real>(
+    x: &[E],
+    grad: &[E],
+    p: Planes,
+    values: usize,
+    f: impl Fn(usize, &[E], &[E], &mut Vec<E>) + Sync,
+) -> Vec<E> {
+    collect_items(p.n * p.c, p.hw, values, |first, count, out| {
+        for index in first..first + count {
+            let at = index * p.hw;
+            f(index % p.c, &x[at..][..p.hw], &grad[at..][..p.hw], out);
+        }
+    })
 }
 
 /// ReLU that keeps NaN (as Burn's and PyTorch's do).
@@ -341,6 +417,7 @@ pub(crate) fn batch_norm_relu<E: Real>(
     eps: f64,
 ) -> (Vec<E>, Vec<E>) {
     let count = E::from_f64((p.n * p.hw) as f64);
+    let one = E::from_f64(1.0);
     let mean: Vec<E> = channel_sums(x, p, |_, v| v)
         .into_iter()
         .map(|s| s / count)
@@ -349,17 +426,14 @@ pub(crate) fn batch_norm_relu<E: Real>(
         let d = v - mean[ch];
         d * d
     });
-    let one = E::from_f64(1.0);
     let inv_std: Vec<E> = var
         .into_iter()
         .map(|v| one / (v / count + E::from_f64(eps)).sqrt())
         .collect();
-    let mut y = Vec::with_capacity(x.len());
-    for (i, plane) in x.chunks_exact(p.hw).enumerate() {
-        let ch = i % p.c;
+    let y = map_planes(x, x, p, x.len(), |ch, plane, _, out| {
         let (m, scale, shift) = (mean[ch], inv_std[ch] * gamma[ch], beta[ch]);
-        y.extend(plane.iter().map(|v| relu((*v - m) * scale + shift)));
-    }
+        out.extend(plane.iter().map(|v| relu((*v - m) * scale + shift)));
+    });
     let mut stats = mean;
     stats.extend(inv_std);
     (y, stats)
@@ -389,9 +463,17 @@ pub(crate) fn batch_norm_relu_backward<E: Real>(
             g
         }
     };
+    // On one thread, in memory order (a sixth of the kernel's time): split by channel, or
+    // called per plane from the halves, this loop ran slower on one core and gained nothing on
+    // two.
     let mut dbeta = vec![zero; p.c];
     let mut dgamma = vec![zero; p.c];
-    for (ch, plane, gplane) in planes_with_grad(x, grad, p) {
+    for (i, (plane, gplane)) in x
+        .chunks_exact(p.hw)
+        .zip(grad.chunks_exact(p.hw))
+        .enumerate()
+    {
+        let ch = i % p.c;
         let k = channel(ch);
         let (m, inv) = (k.0, k.1);
         let (mut db, mut dg) = ([zero; 8], [zero; 8]);
@@ -414,18 +496,17 @@ pub(crate) fn batch_norm_relu_backward<E: Real>(
         dgamma[ch] += fold_lanes(dg, dg_tail);
     }
     let count = E::from_f64((p.n * p.hw) as f64);
-    let mut dx = Vec::with_capacity(x.len());
-    for (ch, plane, gplane) in planes_with_grad(x, grad, p) {
+    let dx = map_planes(x, grad, p, 2 * x.len(), |ch, plane, gplane, out| {
         let k = channel(ch);
         let (m, inv, scale) = (k.0, k.1, k.2);
         let (db, dg) = (dbeta[ch] / count, dgamma[ch] / count);
-        dx.extend(
+        out.extend(
             plane
                 .iter()
                 .zip(gplane)
                 .map(|(v, g)| (past_relu(k, *v, *g) - db - ((*v - m) * inv) * dg) * scale),
         );
-    }
+    });
     (dx, dgamma, dbeta)
 }
 

@@ -27,7 +27,9 @@
 
 mod autodiff;
 mod backends;
+mod convolution;
 mod expf;
+mod halves;
 mod host;
 
 use burn::backend::{Backend, DType, Dispatch, backend_extension, tensor::FloatTensor};
@@ -35,6 +37,7 @@ use burn::backend::{DispatchDevice, DispatchTensor};
 use burn::tensor::ops::{MaxPoolOptions, PadMode};
 use burn::tensor::{Tensor, module::max_pool2d};
 
+pub use convolution::ConvGeometry;
 pub use host::AdamScalars;
 
 /// Operations with hand-written CPU kernels and backward passes.
@@ -81,6 +84,26 @@ pub(crate) trait KernelOps: Backend {
         beta: FloatTensor<Self>,
         stats: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// `conv2d(x, weight) + bias` (`[n, c, h, w]`, `[o, c, k, k]`, `[o]`; stride 1, `padding`
+    /// zeros): the output, and the patch matrix and the weights as `[1, o, c k k]` that the
+    /// backward pass needs (`convolution.rs`).
+    fn conv_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        padding: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The gradients `(dx, dweight, dbias)` of `conv_bias` from its patch matrix, weights and
+    /// output gradient; `dx` is an empty tensor unless `want_x`.
+    fn conv_bias_backward(
+        cols: FloatTensor<Self>,
+        weight_rows: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        geometry: ConvGeometry,
+        want_x: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// `tanh` as `1 - 2 / (exp(2 clamp(x, -20, 20)) + 1)`, element by element, any shape.
@@ -168,6 +191,30 @@ fn im2col_composed(x: Tensor<4>, kernel: usize, padding: usize) -> Tensor<3> {
         .collect();
     // [n, c, k*k, h', w'] read as [n, c*k*k, h'*w']: the stack is already in that order.
     Tensor::stack::<5>(slices, 2).reshape([n, c * k * k, ho * wo])
+}
+
+/// Whether `x` runs the CPU kernels (flex or ndarray, `f32` or `f64`).
+pub(crate) fn on_cpu(x: &Tensor<4>) -> bool {
+    use_kernels(&x.device(), x.dtype())
+}
+
+/// `conv2d(x, weight) + bias` with stride 1 and `padding` zeros, as one operation with its
+/// backward pass, for `x` that runs the CPU kernels ([`on_cpu`]): the values and gradients of
+/// `im2col`, Burn's `matmul` and broadcast `+`, with the batch's halves at once on an idle
+/// core.
+pub(crate) fn conv_bias(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    padding: usize,
+) -> Tensor<4> {
+    let (out, _, _) = <Dispatch as KernelOps>::conv_bias(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        padding,
+    );
+    Tensor::from_dispatch(out)
 }
 
 /// Max-pooling with stride equal to `kernel` and `padding` ignored (PyTorch's `MaxPool2d`).

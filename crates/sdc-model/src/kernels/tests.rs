@@ -291,3 +291,121 @@ fn tanh_keeps_nan_and_runs_on_untracked_tensors() {
         "{y:?}"
     );
 }
+
+/// `im2col`, Burn's `matmul` and broadcast `+`: the composition [`conv_bias`] replaces.
+fn conv_bias_composed(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    padding: usize,
+) -> Tensor<4> {
+    let [o, c, k, _] = weight.dims();
+    let [n, _, h, w] = x.dims();
+    let (ho, wo) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
+    let cols = im2col(x, k, padding);
+    let out = weight.reshape([1, o, c * k * k]).matmul(cols) + bias.reshape([1, o, 1]);
+    out.reshape([n, o, ho, wo])
+}
+
+/// The output and the gradients of `x`, the weights and the bias of `conv(x, w, b)` under the
+/// loss `sum(out * r)`, as bits.
+fn conv_case(
+    device: &Device,
+    (shape, kernel, padding): ([usize; 4], usize, usize),
+    dtype: FloatDType,
+    conv: impl Fn(Tensor<4>, Tensor<4>, Tensor<1>, usize) -> Tensor<4>,
+) -> [Vec<u64>; 4] {
+    let x = input(shape, device, dtype);
+    let channels = 3;
+    let weight = input([channels, shape[1], kernel, kernel], device, dtype);
+    let bias: Vec<f32> = (0..channels).map(|i| i as f32 * 0.75 - 1.0).collect();
+    let bias = Tensor::<1>::from_data(TensorData::new(bias, [channels]), device)
+        .cast(dtype)
+        .require_grad();
+    let out = conv(x.clone(), weight.clone(), bias.clone(), padding);
+    let grads = (out.clone() * weights(&out)).sum().backward();
+    let bits = |v: Vec<f64>| v.into_iter().map(f64::to_bits).collect();
+    [
+        bits(values(out)),
+        bits(values(x.grad(&grads).expect("x is tracked"))),
+        bits(values(weight.grad(&grads).expect("weights are tracked"))),
+        bits(values(bias.grad(&grads).expect("the bias is tracked"))),
+    ]
+}
+
+#[test]
+fn conv_bias_is_the_composition_bit_for_bit_in_halves_or_whole() {
+    for device in cpu_devices() {
+        // One sample (no halves), an odd batch, and the kernels' other cases.
+        let cases = [([1, 2, 6, 5], 3, 1), ([5, 2, 6, 5], 3, 1)]
+            .into_iter()
+            .chain(
+                CASES
+                    .into_iter()
+                    .filter(|&(shape, k, p)| shape[2] + 2 * p >= k),
+            );
+        for case in cases {
+            for dtype in [FloatDType::F32, FloatDType::F64] {
+                let burns = conv_case(&device, case, dtype, conv_bias_composed);
+                for lend in [true, false] {
+                    let _lending = sdc_io::cores::lending(lend);
+                    let _any_size = halves::any_size();
+                    let ours = conv_case(&device, case, dtype, conv_bias);
+                    for (what, (a, b)) in ["output", "dx", "dweight", "dbias"]
+                        .iter()
+                        .zip(ours.iter().zip(&burns))
+                    {
+                        assert_eq!(a, b, "{what} {device:?} {case:?} {dtype:?} lent {lend}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An operation on images, for tests that run several.
+type ImageOp = fn(Tensor<4>) -> Tensor<4>;
+
+#[test]
+fn every_kernel_gives_the_same_bits_in_halves_as_whole() {
+    let ops: [(&str, ImageOp); 4] = [
+        ("im2col", |x| {
+            let [n, c, h, w] = x.dims();
+            im2col(x, 3, 1).reshape([n, c * 9, h, w])
+        }),
+        ("max_pool", |x| max_pool(x, 2, 0)),
+        ("batch_norm_relu", |x| {
+            let c = x.dims()[1];
+            let device = x.device();
+            let gamma = Tensor::<1>::from_data(TensorData::new(vec![1.5f32; c], [c]), &device);
+            let beta = Tensor::<1>::from_data(TensorData::new(vec![0.25f32; c], [c]), &device);
+            fused(x, gamma.cast(FloatDType::F32), beta.cast(FloatDType::F32))
+        }),
+        ("tanh", |x| tanh(x).expect("a CPU device")),
+    ];
+    for device in cpu_devices() {
+        for shape in [[5, 3, 6, 8], [2, 1, 7, 5], [1, 2, 4, 4]] {
+            let x = input(shape, &device, FloatDType::F32);
+            for (name, op) in ops {
+                let whole = {
+                    let _lending = sdc_io::cores::lending(false);
+                    forward_backward(&x, op)
+                };
+                let _lending = sdc_io::cores::lending(true);
+                let _any_size = halves::any_size();
+                let halves = forward_backward(&x, op);
+                let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&halves.0),
+                    bits(&whole.0),
+                    "{name} {device:?} {shape:?}"
+                );
+                assert_eq!(
+                    bits(&halves.1),
+                    bits(&whole.1),
+                    "{name} {device:?} {shape:?}"
+                );
+            }
+        }
+    }
+}

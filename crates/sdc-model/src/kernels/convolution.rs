@@ -1,0 +1,153 @@
+//! A convolution with a bias as one operation on the CPU backends: the patch matrix
+//! ([`super::im2col`]), the weights' product with each sample's patches, and the bias, with
+//! the backward pass Burn's autodiff records for those operations.
+//!
+//! Every product and sum is the very operation Burn's composition runs (the backend's
+//! `matmul` per half of the batch, its `sum_dim` and `sum_dims`), on the same operands in the
+//! same layout, so values and gradients keep their bits. What changes is that the batch's two
+//! halves run at once when a core is idle ([`super::halves`]): each sample's product is its own
+//! matrix product, and the one sum over the samples (the weights' gradient) runs over all of
+//! them in order after the halves join.
+
+use std::ops::Range;
+
+use burn::backend::{Backend, TensorMetadata, tensor::FloatTensor};
+use burn::tensor::{Shape, Slice};
+
+use super::KernelOps;
+use super::halves::halves_or_whole;
+
+/// `tensor[range]` along the first dimension (a view on the CPU backends).
+fn samples<B: Backend>(tensor: &FloatTensor<B>, range: Range<usize>) -> FloatTensor<B> {
+    let rank = tensor.shape().num_dims();
+    let mut slices = vec![Slice::full(); rank];
+    slices[0] = Slice::new(range.start as isize, Some(range.end as isize), 1);
+    B::float_slice(tensor.clone(), &slices)
+}
+
+/// `work` on the batch's two halves at once where the backend splits (`split`) and a core is
+/// idle, else on the whole batch: one result per part, in order.
+fn on_parts<T: Send>(
+    n: usize,
+    split: bool,
+    values: usize,
+    work: impl Fn(Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    if split {
+        halves_or_whole(n, values, work)
+    } else {
+        vec![work(0..n)]
+    }
+}
+
+/// The input side of a convolution: what its backward pass needs besides tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// `[c, h, w]` of the input.
+    pub chw: [usize; 3],
+    /// Kernel side.
+    pub kernel: usize,
+    /// Zero padding on every side.
+    pub padding: usize,
+}
+
+/// What a convolution's forward pass keeps for its backward pass.
+pub(crate) struct Saved<B: Backend> {
+    /// The patch matrix `[n, c k k, h' w']`.
+    pub cols: FloatTensor<B>,
+    /// The weights as `[1, o, c k k]`.
+    pub weight_rows: FloatTensor<B>,
+}
+
+/// `conv(x) + bias` for `x` `[n, c, h, w]`, `weight` `[o, c, k, k]` and `bias` `[o]`, stride 1,
+/// `padding` zeros on every side: the output `[n, o, h', w']` and what the backward pass
+/// needs. `add_bias(products, bias)` joins the parts' products `[n_i, o, h' w']` into
+/// `[n, o, h' w']` with `bias` added to each channel (one host pass, the additions Burn's
+/// broadcast `+` makes). `split`: whether the backend's products run in halves.
+pub(crate) fn forward<B: Backend + KernelOps>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    padding: usize,
+    split: bool,
+    add_bias: impl FnOnce(Vec<FloatTensor<B>>, FloatTensor<B>) -> FloatTensor<B>,
+) -> (FloatTensor<B>, Saved<B>) {
+    let [o, c, k, _] = weight.shape().dims();
+    let [n, _, h, w] = x.shape().dims();
+    let (ho, wo) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
+    let cols = B::im2col(x, k, padding);
+    let weight_rows = B::float_reshape(weight, Shape::new([1, o, c * k * k]));
+    let mut products = on_parts(n, split, n * o * c * k * k * ho * wo, |range| {
+        B::float_matmul(weight_rows.clone(), samples::<B>(&cols, range))
+    });
+    let out = if products.len() == 1 {
+        // Whole: Burn's broadcast `+` itself (in place on flex).
+        let bias = B::float_reshape(bias, Shape::new([1, o, 1]));
+        B::float_add(products.pop().expect("one part"), bias)
+    } else {
+        add_bias(products, bias)
+    };
+    let out = B::float_reshape(out, Shape::new([n, o, ho, wo]));
+    (out, Saved { cols, weight_rows })
+}
+
+/// The gradients `(dx, dweight, dbias)` of [`forward`] given what it saved and the output
+/// gradient `[n, o, h', w']`; `dx` (`[n, c, h, w]`, of `x_chw`) only when `want_x`.
+pub(crate) fn backward<B: Backend + KernelOps>(
+    saved: Saved<B>,
+    grad: FloatTensor<B>,
+    geometry: ConvGeometry,
+    want_x: bool,
+    split: bool,
+) -> (Option<FloatTensor<B>>, FloatTensor<B>, FloatTensor<B>) {
+    let Saved { cols, weight_rows } = saved;
+    let [n, o, ho, wo] = grad.shape().dims();
+    let ConvGeometry {
+        chw: [c, h, w],
+        kernel,
+        padding,
+    } = geometry;
+    let rows = c * kernel * kernel;
+    let grad = B::float_reshape(grad, Shape::new([n, o, ho * wo]));
+    // Burn's broadcast `+` sums the bias's gradient over the dimensions it was broadcast along.
+    let dbias = B::float_reshape(B::float_sum_dims(grad.clone(), &[0, 2]), Shape::new([o]));
+    let weight_t = B::float_transpose(weight_rows);
+    let halves = on_parts(n, split, 2 * n * o * rows * ho * wo, |range| {
+        let g = samples::<B>(&grad, range.clone());
+        // matmul's backward pass: `grad cols^T` per sample, and `weight^T grad` for the patches.
+        let cols_t = B::float_transpose(samples::<B>(&cols, range));
+        let dweight = B::float_matmul(g.clone(), cols_t);
+        let dx = want_x.then(|| {
+            let dcols = B::float_matmul(weight_t.clone(), g);
+            B::col2im(dcols, c, h, w, kernel, padding)
+        });
+        (dweight, dx)
+    });
+    let (dweights, dxs): (Vec<_>, Vec<_>) = halves.into_iter().unzip();
+    let per_sample = cat::<B>(dweights);
+    // The weights were broadcast over the samples: their gradient is the sum over all of them,
+    // in order (none to sum for a batch of one, as autodiff does).
+    let dweight = if n == 1 {
+        per_sample
+    } else {
+        B::float_sum_dim(per_sample, 0)
+    };
+    let dweight = B::float_reshape(dweight, Shape::new([o, c, kernel, kernel]));
+    let dx = want_x.then(|| cat::<B>(dxs.into_iter().flatten().collect()));
+    (dx, dweight, dbias)
+}
+
+/// An empty tensor of `like`'s kind: the stand-in for a gradient nobody asked for.
+pub(crate) fn empty<B: Backend>(like: &FloatTensor<B>) -> FloatTensor<B> {
+    let flat = B::float_reshape(like.clone(), Shape::new([like.shape().num_elements()]));
+    B::float_slice(flat, &[Slice::new(0, Some(0), 1)])
+}
+
+/// The parts joined along the first dimension (the one part itself when there is one).
+fn cat<B: Backend>(mut parts: Vec<FloatTensor<B>>) -> FloatTensor<B> {
+    if parts.len() == 1 {
+        parts.pop().expect("one part")
+    } else {
+        B::float_cat(parts, 0)
+    }
+}
