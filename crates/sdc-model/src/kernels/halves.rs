@@ -38,9 +38,11 @@ fn worth_a_thread(values: usize) -> bool {
     values >= MIN_VALUES
 }
 
-/// Work that touches fewer values than this stays on one thread: starting and joining a thread
-/// (tens of microseconds) would cost more than half of it saves.
-pub(crate) const MIN_VALUES: usize = 1 << 16;
+/// Work that touches fewer values than this stays on one thread: handing a half to a helper
+/// thread (a few microseconds) would cost more than it saves. Measured on the mnist-mosaic model
+/// at batch 64 on two threads (`xtask bench child`, alternating builds): 1,051-1,074 mosaics/s
+/// with 65,536, 1,202-1,293 with 16,384, 1,313-1,336 with 4,096, 1,260-1,343 with 1,024.
+pub(crate) const MIN_VALUES: usize = 1 << 12;
 
 /// An idle core for work that touches `values` values, if the work is worth a thread.
 fn idle_core(values: usize) -> Option<CoreLease<'static>> {
