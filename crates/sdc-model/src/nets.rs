@@ -68,7 +68,8 @@ const CLASSIFIER_STREAM: u64 = 2;
 /// The one stream both networks draw from under [`InitSeeding::Shared`].
 const SHARED_STREAM: u64 = 0;
 
-/// A dense layer, `x W + b`, with the bias added as the product of a ones column and the bias
+/// A dense layer after convolutions, `x W + b` (an MLP network runs [`focus_mlp`] or
+/// [`classifier_mlp`] instead), with the bias added as the product of a ones column and the bias
 /// row. The values are those of `Linear::forward` (`1 * b` is exact); the difference is the
 /// bias gradient, which becomes one matrix product instead of a broadcast reduction that
 /// burn-ndarray sums row by row, allocating per row (41% of a training step at batch 256,
@@ -84,6 +85,63 @@ pub(crate) fn dense(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
             out + ones.matmul(bias.val().unsqueeze_dim::<2>(0))
         }
     }
+}
+
+/// The weights `[r, in, out]` and bias `[r, 1, out]` of one dense layer of `r` models.
+pub(crate) type StackedDense = (Tensor<3>, Option<Tensor<3>>);
+
+/// One model's dense layer as a stack of one: weights `[1, in, out]`, bias `[1, 1, out]`.
+fn one_model(layer: &Linear) -> StackedDense {
+    let weight = layer.weight.val().unsqueeze_dim::<3>(0);
+    let bias = layer.bias.as_ref().map(|b| {
+        let [out] = b.dims();
+        b.val().reshape([1, 1, out])
+    });
+    (weight, bias)
+}
+
+/// An MLP focus network of `r` models (no convolutions) in feature-major layout
+/// (`kernels::dense_features`): segments `[r, d, n]` -> scores `[r, 1, n]`, plus `tanh` of the
+/// pre-activation of hidden layer `k` (`[r, width_k, n]`) when `k >= 1`. A single model and a
+/// replica batch both run this, so a replica computes its single model's bits.
+pub(crate) fn focus_mlp(
+    hidden: &[StackedDense],
+    output: &StackedDense,
+    x: Tensor<3>,
+    k: usize,
+) -> (Tensor<3>, Option<Tensor<3>>) {
+    let mut features = None;
+    let mut h = x;
+    for (i, (weight, bias)) in hidden.iter().enumerate() {
+        let pre = crate::kernels::dense_features(h, weight.clone(), bias.clone());
+        if i + 1 == k {
+            features = Some(tanh(pre.clone()));
+        }
+        h = activation::relu(pre);
+    }
+    let (weight, bias) = output;
+    (
+        crate::kernels::dense_features(h, weight.clone(), bias.clone()),
+        features,
+    )
+}
+
+/// An MLP classification network of `r` models in feature-major layout: averaged vectors
+/// `[r, width, n]` -> logits `[r, classes, n]` ([`focus_mlp`]).
+pub(crate) fn classifier_mlp(
+    hidden: &[StackedDense],
+    output: &StackedDense,
+    x: Tensor<3>,
+) -> Tensor<3> {
+    let h = hidden.iter().fold(x, |h, (weight, bias)| {
+        activation::relu(crate::kernels::dense_features(
+            h,
+            weight.clone(),
+            bias.clone(),
+        ))
+    });
+    let (weight, bias) = output;
+    crate::kernels::dense_features(h, weight.clone(), bias.clone())
 }
 
 /// `tanh(x) = 1 - 2 / (exp(2x) + 1)`, from tensor operations in the tensor's own precision.
@@ -285,6 +343,14 @@ impl FocusNet {
                 img.flatten::<2>(1, 3)
             }
         };
+        if self.convs.is_empty() {
+            let n = h.dims()[0];
+            let hidden: Vec<_> = self.hidden.iter().map(one_model).collect();
+            let x = h.transpose().unsqueeze_dim::<3>(0);
+            let (scores, features) = focus_mlp(&hidden, &one_model(&self.output), x, k);
+            let features = features.map(|f| f.squeeze_dim::<2>(0).transpose());
+            return (scores.reshape([n, 1]), features);
+        }
         let offset = self.convs.len();
         for (i, layer) in self.hidden.iter().enumerate() {
             let pre = dense(layer, h);
@@ -386,6 +452,12 @@ impl ClassifierNet {
                 img.flatten::<2>(1, 3)
             }
         };
+        if self.convs.is_empty() {
+            let hidden: Vec<_> = self.hidden.iter().map(one_model).collect();
+            let x = x.transpose().unsqueeze_dim::<3>(0);
+            let logits = classifier_mlp(&hidden, &one_model(&self.output), x);
+            return logits.squeeze_dim::<2>(0).transpose();
+        }
         let h = self
             .hidden
             .iter()

@@ -1,21 +1,22 @@
 //! Replica-batched models: `R` attention models of one configuration (one per seed) held as one
 //! model whose every weight has a leading replica axis, so a sweep trains `R` seeds in one pass.
 //!
-//! Dense layers become batched matrix products (`[R, n, in] x [R, in, out]`), which the CPU
-//! backends compute as one matrix product per replica with the shapes a single model uses, so
-//! every replica's arithmetic is the single model's. Nothing here mixes replicas: the attention
-//! map and the weighted average run on `[R * batch, m]` rows, each row on its own.
+//! The networks are [`crate::nets`]'s feature-major MLPs (`focus_mlp`, `classifier_mlp`) on `R`
+//! models at once, which a single model runs as a stack of one; their dense layers give each
+//! model the same bits whatever stands beside it (`kernels/dense.rs`), so every replica's
+//! arithmetic is the single model's. Nothing here mixes replicas: the attention map and the
+//! weighted average run on `[R * batch, m]` rows, each row on its own.
 //!
 //! Only MLP focus and classification networks are batched (no convolutions); any averaging
 //! layer and any attention map works, since maps are row-wise.
 
 use burn::nn::Linear;
-use burn::tensor::{Tensor, activation};
+use burn::tensor::Tensor;
 
 use crate::attention::AttentionMap;
 use crate::error::ModelError;
 use crate::model::{AttentionModel, ModelConfig, weighted_average};
-use crate::nets::tanh;
+use crate::nets::{StackedDense, classifier_mlp, focus_mlp};
 
 /// One dense layer of `R` replicas: weight `[R, in, out]`, bias `[R, 1, out]`.
 #[derive(Clone, Debug)]
@@ -37,15 +38,9 @@ impl ReplicaDense {
         Self { weight, bias }
     }
 
-    /// `x W + 1 b` per replica, as [`crate::nets::dense`] computes it for one model.
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [r, n, _] = x.dims();
-        let device = x.device();
-        let out = x.matmul(self.weight.clone());
-        match &self.bias {
-            None => out,
-            Some(bias) => out + Tensor::<3>::ones([r, n, 1], &device).matmul(bias.clone()),
-        }
+    /// The weights and bias as [`crate::nets`]'s feature-major layers take them.
+    fn stacked(&self) -> StackedDense {
+        (self.weight.clone(), self.bias.clone())
     }
 
     fn write_into(&self, r: usize, layer: &mut Linear) {
@@ -198,25 +193,28 @@ impl ReplicaModel {
     }
 
     /// Scores `[R, batch, m]` and the per-segment vectors that are averaged `[R * batch, m,
-    /// width]`, for inputs `[R, batch, m, d]`.
+    /// width]`, for inputs `[R, batch, m, d]`: the single model's focus network
+    /// ([`crate::nets::focus_mlp`]) on `R` models at once.
     fn scores_and_features(&self, inputs: Tensor<4>) -> (Tensor<3>, Tensor<3>) {
         let [r, batch, m, d] = inputs.dims();
-        let k = self.averaging_layer;
-        let mut h = inputs.clone().reshape([r, batch * m, d]);
-        let mut features = None;
-        for (i, layer) in self.focus_hidden.iter().enumerate() {
-            let pre = layer.forward(h);
-            if i + 1 == k {
-                features = Some(tanh(pre.clone()));
-            }
-            h = activation::relu(pre);
-        }
-        let scores = self.focus_output.forward(h).reshape([r, batch, m]);
+        let hidden: Vec<_> = self
+            .focus_hidden
+            .iter()
+            .map(ReplicaDense::stacked)
+            .collect();
+        let x = inputs.clone().reshape([r, batch * m, d]).swap_dims(1, 2);
+        let (scores, features) = focus_mlp(
+            &hidden,
+            &self.focus_output.stacked(),
+            x,
+            self.averaging_layer,
+        );
+        let scores = scores.reshape([r, batch, m]);
         let features = match features {
             None => inputs.reshape([r * batch, m, d]),
             Some(f) => {
-                let [_, _, width] = f.dims();
-                f.reshape([r * batch, m, width])
+                let [_, width, _] = f.dims();
+                f.swap_dims(1, 2).reshape([r * batch, m, width])
             }
         };
         (scores, features)
@@ -229,17 +227,17 @@ impl ReplicaModel {
         let alpha = self.attention.apply(scores.clone().reshape([r * batch, m]));
         let averaged = weighted_average(alpha.clone(), features);
         let [_, width] = averaged.dims();
-        let h = self
+        let hidden: Vec<_> = self
             .classifier_hidden
             .iter()
-            .fold(averaged.reshape([r, batch, width]), |h, layer| {
-                activation::relu(layer.forward(h))
-            });
-        let logits = self.classifier_output.forward(h);
+            .map(ReplicaDense::stacked)
+            .collect();
+        let x = averaged.reshape([r, batch, width]).swap_dims(1, 2);
+        let logits = classifier_mlp(&hidden, &self.classifier_output.stacked(), x);
         ReplicaOutput {
             scores,
             alpha: alpha.reshape([r, batch, m]),
-            logits,
+            logits: logits.swap_dims(1, 2),
         }
     }
 }

@@ -136,6 +136,32 @@ impl<B: Backend + KernelOps> Backward<B, 3> for ConvBias {
     }
 }
 
+/// `dense`'s backward pass, to the inputs, the weights and the bias.
+#[derive(Debug)]
+struct Dense;
+
+impl<B: Backend + KernelOps> Backward<B, 3> for Dense {
+    /// The inputs and the weights.
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_parent, weight_parent, bias_parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, weight) = ops.state;
+        let want_x = x_parent.is_some();
+        let (dx, dweight, dbias) = B::dense_backward(x, weight, grad, want_x);
+        for (parent, grad) in [
+            (x_parent, dx),
+            (weight_parent, dweight),
+            (bias_parent, dbias),
+        ] {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
 /// `tanh`'s backward pass.
 #[derive(Debug)]
 struct Tanh;
@@ -293,6 +319,35 @@ impl<B: Backend + KernelOps, C: CheckpointStrategy> KernelOps for Autodiff<B, C>
             }
         };
         (out, Self::from_inner(cols), Self::from_inner(weight_rows))
+    }
+
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let nodes = [x.node(), weight.node(), bias.node()];
+        match Dense.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (x, weight) = (x.into_primitive(), weight.into_primitive());
+                let out = B::dense(x.clone(), weight.clone(), bias.into_primitive());
+                prep.finish((x, weight), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::dense(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+            )),
+        }
+    }
+
+    fn dense_backward(
+        _x: FloatTensor<Self>,
+        _weight: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _want_x: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("sdc never differentiates a dense layer's backward pass")
     }
 
     fn conv_bias_backward(

@@ -14,6 +14,7 @@ use burn::backend::{Backend, DType, Flex, TensorData, tensor::FloatTensor};
 
 use super::KernelOps;
 use super::convolution::{self, ConvGeometry, Saved};
+use super::dense::{self, DenseDims};
 use super::host::{self, AdamScalars, Window};
 
 fn window(shape: &[usize], kernel: usize, padding: usize) -> Window {
@@ -289,6 +290,49 @@ fn host_adam_step<B: Host>(
     (B::write(p), B::write(m1), B::write(m2))
 }
 
+fn dense_dims(x: &[usize], weight: &[usize]) -> DenseDims {
+    let (&[r, i, n], &[_, _, o]) = (x, weight) else {
+        unreachable!(
+            "dense layers take [r, i, n] inputs and [r, i, o] weights, got {x:?}, {weight:?}"
+        )
+    };
+    DenseDims { r, i, o, n }
+}
+
+fn host_dense<B: Host>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let (x, weight, bias) = (B::read(x), B::read(weight), B::read(bias));
+    let d = dense_dims(&x.shape(), &weight.shape());
+    B::write(on_host!(x.dtype(), |x, weight, bias| data(
+        dense::forward(x, weight, bias, d),
+        &[d.r, d.o, d.n]
+    )))
+}
+
+fn host_dense_backward<B: Host>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    want_x: bool,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let (x, weight, grad) = (B::read(x), B::read(weight), B::read(grad));
+    let d = dense_dims(&x.shape(), &weight.shape());
+    let (dx, dw, db) = on_host!(x.dtype(), |x, weight, grad| {
+        // Not asked for (the network's input): an empty tensor stands in.
+        let dx = if want_x {
+            data(dense::input_grad(weight, grad, d), &[d.r, d.i, d.n])
+        } else {
+            data(x[..0].to_vec(), &[0])
+        };
+        let (dw, db) = dense::param_grads(x, grad, d);
+        (dx, data(dw, &[d.r, d.i, d.o]), data(db, &[d.r, 1, d.o]))
+    });
+    (B::write(dx), B::write(dw), B::write(db))
+}
+
 /// The parts' products `[n_i, o, p]` joined into `[n, o, p]` with `bias` (`[o]`) added to each
 /// channel.
 fn host_add_bias<B: Host>(parts: Vec<FloatTensor<B>>, bias: FloatTensor<B>) -> FloatTensor<B> {
@@ -433,6 +477,23 @@ macro_rules! host_kernel_ops {
                 grad: FloatTensor<Self>,
             ) -> FloatTensor<Self> {
                 host_tanh_backward::<Self>(x, exp2, grad)
+            }
+
+            fn dense(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                host_dense::<Self>(x, weight, bias)
+            }
+
+            fn dense_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                want_x: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                host_dense_backward::<Self>(x, weight, grad, want_x)
             }
         }
     };

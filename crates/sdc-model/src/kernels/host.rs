@@ -27,6 +27,8 @@ pub(crate) trait Real:
     fn is_nan(self) -> bool;
     fn sqrt(self) -> Self;
     fn exp(self) -> Self;
+    /// `self * a + b` with one rounding (fused multiply-add: the same bits on every machine).
+    fn mul_add(self, a: Self, b: Self) -> Self;
     fn from_f64(value: f64) -> Self;
     /// `values[i] = values[i].exp()`, the same bits as [`Real::exp`] element by element (in
     /// `f32`, vectorised: [`super::expf`]).
@@ -51,6 +53,10 @@ macro_rules! real {
             }
             fn exp(self) -> Self {
                 <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
             }
             fn from_f64(value: f64) -> Self {
                 value as $t

@@ -11,6 +11,9 @@
 //! BatchNorm with the batch's statistics and ReLU in three passes forward and two backward,
 //! where Burn's operations took seven passes forward and more backward.
 //!
+//! For the MLP networks: [`dense_features`], a dense layer in feature-major layout with a fixed
+//! order of roundings (`dense.rs`), for a single model and a replica batch alike.
+//!
 //! For every network: [`tanh`] (the features of averaging at a hidden layer) and
 //! [`adam_step`] (one optimiser step of one parameter) replace seven and about a dozen
 //! element-wise operations with one pass each, and compute the very same bits as those
@@ -28,6 +31,7 @@
 mod autodiff;
 mod backends;
 mod convolution;
+mod dense;
 mod expf;
 mod halves;
 mod host;
@@ -103,6 +107,23 @@ pub(crate) trait KernelOps: Backend {
         weight_rows: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         geometry: ConvGeometry,
+        want_x: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// A dense layer of `r` models in feature-major layout (`dense.rs`): inputs `[r, i, n]`,
+    /// weights `[r, i, o]`, bias `[r, 1, o]` -> outputs `[r, o, n]`.
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// The gradients `(dx, dweight, dbias)` of `dense` from its inputs, weights and output
+    /// gradient; `dx` is an empty tensor unless `want_x`.
+    fn dense_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
         want_x: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
@@ -263,6 +284,35 @@ pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
     Some(Tensor::from_dispatch(<Dispatch as KernelOps>::tanh(
         x.into_dispatch(),
     )))
+}
+
+/// A dense layer of `r` models in feature-major layout: inputs `[r, i, n]` (feature `k` of row
+/// `j` at `[., k, j]`), weights `[r, i, o]`, bias `[r, 1, o]` -> `[r, o, n]`, that is
+/// `w^T x + b` per model. One operation with fixed roundings on the CPU backends (`dense.rs`),
+/// Burn's matrix product elsewhere.
+pub(crate) fn dense_features(
+    x: Tensor<3>,
+    weight: Tensor<3>,
+    bias: Option<Tensor<3>>,
+) -> Tensor<3> {
+    let dtype = x.dtype();
+    let same = weight.dtype() == dtype && bias.as_ref().is_none_or(|b| b.dtype() == dtype);
+    if !(same && use_kernels(&x.device(), dtype)) {
+        let out = weight.swap_dims(1, 2).matmul(x);
+        return match bias {
+            Some(b) => out + b.swap_dims(1, 2),
+            None => out,
+        };
+    }
+    let bias = bias.unwrap_or_else(|| {
+        let [r, _, o] = weight.dims();
+        Tensor::zeros([r, 1, o], (&x.device(), dtype))
+    });
+    Tensor::from_dispatch(<Dispatch as KernelOps>::dense(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+    ))
 }
 
 /// One Adam step of a parameter without autodiff, `(param, m1, m2)`, as one operation on the

@@ -409,3 +409,96 @@ fn every_kernel_gives_the_same_bits_in_halves_as_whole() {
         }
     }
 }
+
+/// A `[dims]` tensor of distinct-looking values, tracked on an autodiff device.
+fn tracked<const D: usize>(
+    dims: [usize; D],
+    salt: usize,
+    device: &Device,
+    dtype: FloatDType,
+) -> Tensor<D> {
+    let len = dims.iter().product();
+    let values: Vec<f32> = (0..len)
+        .map(|i| (((i + salt) * 29 % 19) as f32 - 9.0) / 6.0)
+        .collect();
+    let t = Tensor::<D>::from_data(TensorData::new(values, dims), device).cast(dtype);
+    if device.is_autodiff() {
+        t.require_grad()
+    } else {
+        t
+    }
+}
+
+/// The output and the gradients (inputs, weights, bias) of one dense layer under
+/// `sum(out * r)`, by the kernel on `device` or by Burn's matrix product on `reference`.
+fn dense_case(
+    [r, i, o, n]: [usize; 4],
+    device: &Device,
+    dtype: FloatDType,
+    composed: bool,
+) -> [Vec<f64>; 4] {
+    let x = tracked([r, i, n], 1, device, dtype);
+    let w = tracked([r, i, o], 2, device, dtype);
+    let b = tracked([r, 1, o], 3, device, dtype);
+    let out = if composed {
+        w.clone().swap_dims(1, 2).matmul(x.clone()) + b.clone().swap_dims(1, 2)
+    } else {
+        dense_features(x.clone(), w.clone(), Some(b.clone()))
+    };
+    let grads = (out.clone() * weights(&out)).sum().backward();
+    let grad = |t: &Tensor<3>| values(t.grad(&grads).expect("tracked"));
+    [values(out), grad(&x), grad(&w), grad(&b)]
+}
+
+#[test]
+fn dense_layers_are_the_matrix_product_and_the_same_bits_on_both_cpu_backends() {
+    // The MLPs' shapes (5-6-12-1 on a mini-batch's segments), a row count that is no multiple
+    // of the kernels' chunks, several models, one row.
+    let shapes = [
+        [1, 5, 6, 2250],
+        [3, 12, 1, 37],
+        [2, 6, 12, 250],
+        [1, 1, 1, 1],
+    ];
+    for dtype in [FloatDType::F32, FloatDType::F64] {
+        let tolerance = if dtype == FloatDType::F32 {
+            1e-4
+        } else {
+            1e-12
+        };
+        for shape in shapes {
+            let [ndarray, flex] = cpu_devices();
+            let ours = dense_case(shape, &flex, dtype, false);
+            assert_eq!(
+                dense_case(shape, &ndarray, dtype, false),
+                ours,
+                "{shape:?} {dtype:?}: ndarray and flex differ"
+            );
+            let reference = dense_case(shape, &flex, FloatDType::F64, true);
+            for (what, (got, want)) in ["out", "dx", "dw", "db"]
+                .iter()
+                .zip(ours.iter().zip(&reference))
+            {
+                for (g, w) in got.iter().zip(want) {
+                    assert!(
+                        (g - w).abs() <= tolerance * (1.0 + w.abs()),
+                        "{shape:?} {dtype:?} {what}: {g} vs {w}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_dense_layer_without_bias_or_autodiff_is_the_matrix_product() {
+    let device = Device::flex();
+    let x = tracked([2, 3, 40], 4, &device, FloatDType::F32);
+    let w = tracked([2, 3, 4], 5, &device, FloatDType::F32);
+    let ours = values(dense_features(x.clone(), w.clone(), None));
+    let want = values(w.swap_dims(1, 2).matmul(x));
+    assert_eq!(ours.len(), want.len());
+    for (g, w) in ours.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{g} vs {w}");
+    }
+}

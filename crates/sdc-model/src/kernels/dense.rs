@@ -1,0 +1,326 @@
+//! Dense layers of MLP networks in feature-major layout: activations `[r, width, n]` (`r`
+//! models, `width` features of `n` rows each, a feature's `n` values contiguous), weights
+//! `[r, in, out]`, bias `[r, out]`.
+//!
+//! The focus and classification networks of the MLP architectures are a few features wide
+//! (5-6-12-1 for Dataset 2) and run on thousands of rows (every segment of a mini-batch). As
+//! matrix products, each layer is a `gemm` call of `[n, 5] x [5, 6]`, where the call and the
+//! packing of its operands cost more than the arithmetic, times 29 calls per step and model,
+//! and 29 per replica in a replica batch. In feature-major layout each output feature is a
+//! sum of input rows scaled by one weight: long contiguous runs of multiply-adds that vectorise
+//! with no packing, and the gradients are the same runs plus dot products over the rows.
+//!
+//! Every value has one fixed order of roundings, written out here, so the bits do not depend on
+//! the machine, the vector width, the number of models `r` or the position of a model among
+//! them: a replica batch computes each replica's single model bit for bit.
+//! - output: `y[o, j] = fma(x[i-1, j], w[i-1, o], ... fma(x[0, j], w[0, o], b[o]))`, inputs in
+//!   order;
+//! - input gradient: `dx[i, j] = fma(dy[out-1, j], w[i, out-1], ... fma(dy[0, j], w[i, 0], 0))`;
+//! - weight gradient `dw[i, o]` and bias gradient `db[o]`: sums over the rows `j` in [`LANES`]
+//!   interleaved partial sums (row `j` into lane `j % LANES`, by fused multiply-add for `dw`),
+//!   the lanes then added pairwise in a fixed tree.
+
+use super::host::Real;
+
+/// Partial sums of a reduction over rows: enough independent chains to keep the multiply-add
+/// units busy, in any vector width up to 32 lanes.
+const LANES: usize = 32;
+
+/// Rows whose multiply-add chains the forward and input-gradient passes keep in registers at
+/// once (four AVX2 registers of `f32`).
+const CHUNK: usize = 32;
+
+/// Rows per block of the forward and input-gradient passes: a block of every input and output
+/// feature stays in the first-level cache while the weights are applied.
+const BLOCK: usize = 512;
+
+/// One of this module's passes, run in the widest SIMD the CPU offers (`pulp`'s run-time
+/// dispatch). A closure would not do: pulp calls it as a function of its own, compiled for the
+/// baseline CPU, where every `mul_add` is a library call. This is inlined into the dispatched
+/// function together with the `#[inline(always)]` loops it calls.
+enum Pass<'a, E> {
+    Forward(&'a [E], &'a [E], &'a [E], DenseDims),
+    InputGrad(&'a [E], &'a [E], DenseDims),
+    ParamGrads(&'a [E], &'a [E], DenseDims),
+}
+
+impl<E: Real> pulp::WithSimd for Pass<'_, E> {
+    type Output = (Vec<E>, Vec<E>);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
+        match self {
+            Pass::Forward(x, w, b, d) => (forward_loops(x, w, b, d), Vec::new()),
+            Pass::InputGrad(w, dy, d) => (input_grad_loops(w, dy, d), Vec::new()),
+            Pass::ParamGrads(x, dy, d) => param_grads_loops(x, dy, d),
+        }
+    }
+}
+
+/// The sizes of a dense layer of `r` models: `i` inputs, `o` outputs, `n` rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DenseDims {
+    pub r: usize,
+    pub i: usize,
+    pub o: usize,
+    pub n: usize,
+}
+
+/// `rows[j] = fma(x[k n + start + j], scales[k stride], ... init)` for each `k` in order: the
+/// chain of each row kept in registers, [`CHUNK`] rows at a time.
+#[inline(always)]
+fn accumulate<E: Real>(
+    rows: &mut [E],
+    init: E,
+    scales: &[E],
+    stride: usize,
+    x: &[E],
+    (n, start): (usize, usize),
+) {
+    let len = rows.len();
+    let (chunks, rest) = rows.as_chunks_mut::<CHUNK>();
+    for (c, out) in chunks.iter_mut().enumerate() {
+        let mut acc = [init; CHUNK];
+        for (k, &scale) in scales.iter().step_by(stride).enumerate() {
+            let at = k * n + start + c * CHUNK;
+            let input: &[E; CHUNK] = x[at..at + CHUNK].try_into().expect("a whole chunk");
+            for l in 0..CHUNK {
+                acc[l] = input[l].mul_add(scale, acc[l]);
+            }
+        }
+        *out = acc;
+    }
+    // The last rows: the same chains, one row at a time.
+    let done = len - rest.len();
+    rest.fill(init);
+    for (k, &scale) in scales.iter().step_by(stride).enumerate() {
+        let input = &x[k * n + start + done..k * n + start + len];
+        for (v, &xv) in rest.iter_mut().zip(input) {
+            *v = xv.mul_add(scale, *v);
+        }
+    }
+}
+
+/// The output `[r, o, n]` of inputs `x` `[r, i, n]`, weights `w` `[r, i, o]` and bias `b`
+/// `[r, o]` (module docs: the order of roundings).
+pub(crate) fn forward<E: Real>(x: &[E], w: &[E], b: &[E], d: DenseDims) -> Vec<E> {
+    pulp::Arch::new().dispatch(Pass::Forward(x, w, b, d)).0
+}
+
+#[inline(always)]
+fn forward_loops<E: Real>(x: &[E], w: &[E], b: &[E], d: DenseDims) -> Vec<E> {
+    let DenseDims { r, i, o, n } = d;
+    let mut y = vec![E::default(); r * o * n];
+    for m in 0..r {
+        let (xm, wm) = (
+            &x[m * i * n..(m + 1) * i * n],
+            &w[m * i * o..(m + 1) * i * o],
+        );
+        let ym = &mut y[m * o * n..(m + 1) * o * n];
+        for start in (0..n).step_by(BLOCK) {
+            let len = BLOCK.min(n - start);
+            for out in 0..o {
+                let rows = &mut ym[out * n + start..out * n + start + len];
+                accumulate(rows, b[m * o + out], &wm[out..], o, xm, (n, start));
+            }
+        }
+    }
+    y
+}
+
+/// The input gradient `[r, i, n]` from the weights `w` `[r, i, o]` and the output gradient
+/// `dy` `[r, o, n]` (module docs).
+pub(crate) fn input_grad<E: Real>(w: &[E], dy: &[E], d: DenseDims) -> Vec<E> {
+    pulp::Arch::new().dispatch(Pass::InputGrad(w, dy, d)).0
+}
+
+#[inline(always)]
+fn input_grad_loops<E: Real>(w: &[E], dy: &[E], d: DenseDims) -> Vec<E> {
+    let DenseDims { r, i, o, n } = d;
+    let mut dx = vec![E::default(); r * i * n];
+    for m in 0..r {
+        let (wm, dym) = (
+            &w[m * i * o..(m + 1) * i * o],
+            &dy[m * o * n..(m + 1) * o * n],
+        );
+        let dxm = &mut dx[m * i * n..(m + 1) * i * n];
+        for start in (0..n).step_by(BLOCK) {
+            let len = BLOCK.min(n - start);
+            for k in 0..i {
+                let rows = &mut dxm[k * n + start..k * n + start + len];
+                let scales = &wm[k * o..(k + 1) * o];
+                accumulate(rows, E::default(), scales, 1, dym, (n, start));
+            }
+        }
+    }
+    dx
+}
+
+/// `LANES` partial sums added pairwise in a fixed tree.
+#[inline(always)]
+fn fold_lanes<E: Real>(mut acc: [E; LANES]) -> E {
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            let upper = acc[l + width];
+            acc[l] += upper;
+        }
+    }
+    acc[0]
+}
+
+/// `sum_j a[j] b[j]` in [`LANES`] interleaved fused multiply-add chains, then [`fold_lanes`].
+#[inline(always)]
+fn dot<E: Real>(a: &[E], b: &[E]) -> E {
+    let mut acc = [E::default(); LANES];
+    let (a_chunks, a_rest) = a.as_chunks::<LANES>();
+    let (b_chunks, b_rest) = b.as_chunks::<LANES>();
+    for (ca, cb) in a_chunks.iter().zip(b_chunks) {
+        for l in 0..LANES {
+            acc[l] = ca[l].mul_add(cb[l], acc[l]);
+        }
+    }
+    for (l, (&x, &y)) in a_rest.iter().zip(b_rest).enumerate() {
+        acc[l] = x.mul_add(y, acc[l]);
+    }
+    fold_lanes(acc)
+}
+
+/// `sum_j a[j]` in [`LANES`] interleaved chains, then [`fold_lanes`].
+#[inline(always)]
+fn sum<E: Real>(a: &[E]) -> E {
+    let mut acc = [E::default(); LANES];
+    let (chunks, rest) = a.as_chunks::<LANES>();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += c[l];
+        }
+    }
+    for (l, &x) in rest.iter().enumerate() {
+        acc[l] += x;
+    }
+    fold_lanes(acc)
+}
+
+/// The weight gradient `[r, i, o]` and bias gradient `[r, o]` from the inputs `x` `[r, i, n]`
+/// and the output gradient `dy` `[r, o, n]` (module docs).
+pub(crate) fn param_grads<E: Real>(x: &[E], dy: &[E], d: DenseDims) -> (Vec<E>, Vec<E>) {
+    pulp::Arch::new().dispatch(Pass::ParamGrads(x, dy, d))
+}
+
+#[inline(always)]
+fn param_grads_loops<E: Real>(x: &[E], dy: &[E], d: DenseDims) -> (Vec<E>, Vec<E>) {
+    let DenseDims { r, i, o, n } = d;
+    let mut dw = Vec::with_capacity(r * i * o);
+    let mut db = Vec::with_capacity(r * o);
+    for m in 0..r {
+        let (xm, dym) = (
+            &x[m * i * n..(m + 1) * i * n],
+            &dy[m * o * n..(m + 1) * o * n],
+        );
+        for k in 0..i {
+            let xk = &xm[k * n..(k + 1) * n];
+            for out in 0..o {
+                dw.push(dot(xk, &dym[out * n..(out + 1) * n]));
+            }
+        }
+        for out in 0..o {
+            db.push(sum(&dym[out * n..(out + 1) * n]));
+        }
+    }
+    (dw, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(len: usize, salt: usize) -> Vec<f64> {
+        (0..len)
+            .map(|j| (((j * 37 + salt * 11) % 23) as f64 - 11.0) / 7.0)
+            .collect()
+    }
+
+    /// The sums in f64 with a plain loop, for sizes whose exact sums f64 holds.
+    #[test]
+    fn the_kernels_compute_the_layer_and_its_gradients() {
+        for (r, i, o, n) in [(1, 5, 6, 7), (3, 2, 1, 600), (2, 12, 3, 33), (1, 1, 1, 1)] {
+            let d = DenseDims { r, i, o, n };
+            let (x, w, b, dy) = (
+                values(r * i * n, 1),
+                values(r * i * o, 2),
+                values(r * o, 3),
+                values(r * o * n, 4),
+            );
+            let y = forward(&x, &w, &b, d);
+            let dx = input_grad(&w, &dy, d);
+            let (dw, db) = param_grads(&x, &dy, d);
+            for m in 0..r {
+                for j in 0..n {
+                    for out in 0..o {
+                        let want = b[m * o + out]
+                            + (0..i)
+                                .map(|k| x[(m * i + k) * n + j] * w[(m * i + k) * o + out])
+                                .sum::<f64>();
+                        let got = y[(m * o + out) * n + j];
+                        assert!((got - want).abs() < 1e-12, "y {d:?}: {got} vs {want}");
+                    }
+                    for k in 0..i {
+                        let want: f64 = (0..o)
+                            .map(|out| dy[(m * o + out) * n + j] * w[(m * i + k) * o + out])
+                            .sum();
+                        let got = dx[(m * i + k) * n + j];
+                        assert!((got - want).abs() < 1e-12, "dx {d:?}: {got} vs {want}");
+                    }
+                }
+                for out in 0..o {
+                    for k in 0..i {
+                        let want: f64 = (0..n)
+                            .map(|j| x[(m * i + k) * n + j] * dy[(m * o + out) * n + j])
+                            .sum();
+                        let got = dw[(m * i + k) * o + out];
+                        assert!((got - want).abs() < 1e-9, "dw {d:?}: {got} vs {want}");
+                    }
+                    let want: f64 = (0..n).map(|j| dy[(m * o + out) * n + j]).sum();
+                    let got = db[m * o + out];
+                    assert!((got - want).abs() < 1e-9, "db {d:?}: {got} vs {want}");
+                }
+            }
+        }
+    }
+
+    /// A model's results do not depend on the other models beside it.
+    #[test]
+    fn each_model_of_a_batch_gets_its_own_bits() {
+        let (r, i, o, n) = (3, 4, 5, 77);
+        let d = DenseDims { r, i, o, n };
+        let to32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        let (x, w, b, dy) = (
+            to32(values(r * i * n, 5)),
+            to32(values(r * i * o, 6)),
+            to32(values(r * o, 7)),
+            to32(values(r * o * n, 8)),
+        );
+        let all = (
+            forward(&x, &w, &b, d),
+            input_grad(&w, &dy, d),
+            param_grads(&x, &dy, d),
+        );
+        let one = DenseDims { r: 1, ..d };
+        for m in 0..r {
+            let part = |v: &[f32], len: usize| v[m * len..(m + 1) * len].to_vec();
+            let (xm, wm, bm, dym) = (
+                part(&x, i * n),
+                part(&w, i * o),
+                part(&b, o),
+                part(&dy, o * n),
+            );
+            assert_eq!(forward(&xm, &wm, &bm, one), part(&all.0, o * n));
+            assert_eq!(input_grad(&wm, &dym, one), part(&all.1, i * n));
+            let (dw, db) = param_grads(&xm, &dym, one);
+            assert_eq!(dw, part(&all.2.0, i * o));
+            assert_eq!(db, part(&all.2.1, o));
+        }
+    }
+}
