@@ -66,14 +66,13 @@ pub(crate) struct DenseDims {
     pub n: usize,
 }
 
-/// `rows[j] = fma(x[k n + start + j], scales[k stride], ... init)` for each `k` in order: the
+/// `rows[j] = fma(x[k n + start + j], scales[k stride], ... init)` for each `k < count` in order: the
 /// chain of each row kept in registers, [`CHUNK`] rows at a time.
 #[inline(always)]
 fn accumulate<E: Real>(
     rows: &mut [E],
     init: E,
-    scales: &[E],
-    stride: usize,
+    (scales, stride, count): (&[E], usize, usize),
     x: &[E],
     (n, start): (usize, usize),
 ) {
@@ -81,7 +80,7 @@ fn accumulate<E: Real>(
     let (chunks, rest) = rows.as_chunks_mut::<CHUNK>();
     for (c, out) in chunks.iter_mut().enumerate() {
         let mut acc = [init; CHUNK];
-        for (k, &scale) in scales.iter().step_by(stride).enumerate() {
+        for (k, &scale) in scales.iter().step_by(stride).take(count).enumerate() {
             let at = k * n + start + c * CHUNK;
             let input: &[E; CHUNK] = x[at..at + CHUNK].try_into().expect("a whole chunk");
             for l in 0..CHUNK {
@@ -93,7 +92,7 @@ fn accumulate<E: Real>(
     // The last rows: the same chains, one row at a time.
     let done = len - rest.len();
     rest.fill(init);
-    for (k, &scale) in scales.iter().step_by(stride).enumerate() {
+    for (k, &scale) in scales.iter().step_by(stride).take(count).enumerate() {
         let input = &x[k * n + start + done..k * n + start + len];
         for (v, &xv) in rest.iter_mut().zip(input) {
             *v = xv.mul_add(scale, *v);
@@ -109,23 +108,48 @@ pub(crate) fn forward<E: Real>(x: &[E], w: &[E], b: &[E], d: DenseDims) -> Vec<E
 
 #[inline(always)]
 fn forward_loops<E: Real>(x: &[E], w: &[E], b: &[E], d: DenseDims) -> Vec<E> {
+    // Output row `out` of model `m`: bias `b[m, out]`, then input row `k` times `w[m, k, out]`.
+    let rows = Chains {
+        rows_in: d.i,
+        rows_out: d.o,
+        first: 1,
+        stride: d.o,
+    };
+    chains(x, w, Some(b), rows, d)
+}
+
+/// How [`chains`] reads the weights: output row `t` of a model scales its source row `s` by
+/// the model's weight `t first + s stride`.
+struct Chains {
+    rows_in: usize,
+    rows_out: usize,
+    first: usize,
+    stride: usize,
+}
+
+/// `r` models' output rows `[r, rows_out, n]`, each the chain of fused multiply-adds over the
+/// model's source rows `src` `[r, rows_in, n]` in order, from `init[m, t]` (none: zero), with
+/// the weights `w` (`[r, i, o]`) as [`Chains`] says.
+#[inline(always)]
+fn chains<E: Real>(src: &[E], w: &[E], init: Option<&[E]>, c: Chains, d: DenseDims) -> Vec<E> {
     let DenseDims { r, i, o, n } = d;
-    let mut y = vec![E::default(); r * o * n];
+    let (rows_in, rows_out) = (c.rows_in, c.rows_out);
+    let mut out = vec![E::default(); r * rows_out * n];
     for m in 0..r {
-        let (xm, wm) = (
-            &x[m * i * n..(m + 1) * i * n],
-            &w[m * i * o..(m + 1) * i * o],
-        );
-        let ym = &mut y[m * o * n..(m + 1) * o * n];
+        let src_m = &src[m * rows_in * n..(m + 1) * rows_in * n];
+        let w_m = &w[m * i * o..(m + 1) * i * o];
+        let out_m = &mut out[m * rows_out * n..(m + 1) * rows_out * n];
         for start in (0..n).step_by(BLOCK) {
             let len = BLOCK.min(n - start);
-            for out in 0..o {
-                let rows = &mut ym[out * n + start..out * n + start + len];
-                accumulate(rows, b[m * o + out], &wm[out..], o, xm, (n, start));
+            for t in 0..rows_out {
+                let rows = &mut out_m[t * n + start..t * n + start + len];
+                let from = init.map_or_else(E::default, |init| init[m * rows_out + t]);
+                let scales = (&w_m[t * c.first..], c.stride, rows_in);
+                accumulate(rows, from, scales, src_m, (n, start));
             }
         }
     }
-    y
+    out
 }
 
 /// The input gradient `[r, i, n]` from the weights `w` `[r, i, o]` and the output gradient
@@ -136,24 +160,14 @@ pub(crate) fn input_grad<E: Real>(w: &[E], dy: &[E], d: DenseDims) -> Vec<E> {
 
 #[inline(always)]
 fn input_grad_loops<E: Real>(w: &[E], dy: &[E], d: DenseDims) -> Vec<E> {
-    let DenseDims { r, i, o, n } = d;
-    let mut dx = vec![E::default(); r * i * n];
-    for m in 0..r {
-        let (wm, dym) = (
-            &w[m * i * o..(m + 1) * i * o],
-            &dy[m * o * n..(m + 1) * o * n],
-        );
-        let dxm = &mut dx[m * i * n..(m + 1) * i * n];
-        for start in (0..n).step_by(BLOCK) {
-            let len = BLOCK.min(n - start);
-            for k in 0..i {
-                let rows = &mut dxm[k * n + start..k * n + start + len];
-                let scales = &wm[k * o..(k + 1) * o];
-                accumulate(rows, E::default(), scales, 1, dym, (n, start));
-            }
-        }
-    }
-    dx
+    // Input row `k` of model `m`: zero, then output row `out` times `w[m, k, out]`.
+    let rows = Chains {
+        rows_in: d.o,
+        rows_out: d.i,
+        first: d.o,
+        stride: 1,
+    };
+    chains(dy, w, None, rows, d)
 }
 
 /// `LANES` partial sums added pairwise in a fixed tree.
