@@ -25,11 +25,11 @@ pub const MAX_DEFAULT_REPLICAS: usize = 10;
 /// other backend 1, every run alone.
 ///
 /// Measured with the `replica_throughput` example (Dataset 2, Architecture 2, layer 0, batch
-/// 250, one thread, mimalloc as in `sdc`), when a replica's dense layers were one `gemm` call
-/// each (before the feature-major dense kernel, `sdc_model::kernels`): on flex, R replicas
-/// trained at 1.40x (R = 5), 1.53x (10), 1.39x (20) and 1.30x (40) a single model's mosaics per
-/// CPU second; on ndarray, whose batched matrix product ran one `sgemm` per replica, 20
-/// replicas ran at 0.93x. A group's wall time is still its slowest seed's (a replica that stops
+/// 250, one core, mimalloc as in `sdc`, 200 epochs): on flex, R replicas train at 1.50x (R =
+/// 5), 1.61x (10), 1.35x (20) and 1.32x (40) a single model's mosaics per CPU second (a single
+/// model ran at 770k-828k). Before the MLPs' feature-major dense kernel (`sdc_model::kernels`),
+/// when each replica's layer was one `gemm` call, it was 1.40x, 1.53x, 1.39x and 1.30x, and on
+/// ndarray 0.93x at R = 20. A group's wall time is still its slowest seed's (a replica that stops
 /// leaves the batch, the rest go on), so batching saves CPU time, and wall time only where
 /// workers were the limit. `--replicas N` overrides the choice; runs that cannot be batched
 /// (see `sdc_train::replica::unsupported`) always train alone.

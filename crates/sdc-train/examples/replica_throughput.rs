@@ -45,6 +45,10 @@ fn report(what: &str, samples: usize, (wall, cpu): (f64, Option<f64>)) -> f64 {
 }
 
 fn main() {
+    // One core: with a second one idle, a replica group trains in halves and an epoch is
+    // evaluated beside the next (`sdc_train::cores`), on threads whose CPU time this thread's
+    // clock does not count, and the per-CPU-second rates would overstate the batch.
+    sdc_train::cores::limit(1);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let number = |i: usize, default: usize| {
         args.get(i)
