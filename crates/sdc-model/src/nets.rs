@@ -100,6 +100,11 @@ fn one_model(layer: &Linear) -> StackedDense {
     (weight, bias)
 }
 
+/// `layer` on feature-major inputs `[r, in, n]` -> `[r, out, n]` (`kernels::dense_features`).
+fn apply((weight, bias): &StackedDense, x: Tensor<3>) -> Tensor<3> {
+    crate::kernels::dense_features(x, weight.clone(), bias.clone())
+}
+
 /// An MLP focus network of `r` models (no convolutions) in feature-major layout
 /// (`kernels::dense_features`): segments `[r, d, n]` -> scores `[r, 1, n]`, plus `tanh` of the
 /// pre-activation of hidden layer `k` (`[r, width_k, n]`) when `k >= 1`. A single model and a
@@ -112,18 +117,14 @@ pub(crate) fn focus_mlp(
 ) -> (Tensor<3>, Option<Tensor<3>>) {
     let mut features = None;
     let mut h = x;
-    for (i, (weight, bias)) in hidden.iter().enumerate() {
-        let pre = crate::kernels::dense_features(h, weight.clone(), bias.clone());
+    for (i, layer) in hidden.iter().enumerate() {
+        let pre = apply(layer, h);
         if i + 1 == k {
             features = Some(tanh(pre.clone()));
         }
         h = activation::relu(pre);
     }
-    let (weight, bias) = output;
-    (
-        crate::kernels::dense_features(h, weight.clone(), bias.clone()),
-        features,
-    )
+    (apply(output, h), features)
 }
 
 /// An MLP classification network of `r` models in feature-major layout: averaged vectors
@@ -133,15 +134,10 @@ pub(crate) fn classifier_mlp(
     output: &StackedDense,
     x: Tensor<3>,
 ) -> Tensor<3> {
-    let h = hidden.iter().fold(x, |h, (weight, bias)| {
-        activation::relu(crate::kernels::dense_features(
-            h,
-            weight.clone(),
-            bias.clone(),
-        ))
-    });
-    let (weight, bias) = output;
-    crate::kernels::dense_features(h, weight.clone(), bias.clone())
+    let h = hidden
+        .iter()
+        .fold(x, |h, layer| activation::relu(apply(layer, h)));
+    apply(output, h)
 }
 
 /// `tanh(x) = 1 - 2 / (exp(2x) + 1)`, from tensor operations in the tensor's own precision.
