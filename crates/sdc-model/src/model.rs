@@ -368,7 +368,13 @@ impl AttentionModel {
 }
 
 /// `sum_j alpha_j * features_j`: `[batch, m]` x `[batch, m, width]` -> `[batch, width]`.
+///
+/// On the CPU backends this is one operation with its backward pass, the same bits as the
+/// replica batches' feature-major average (`kernels/attend.rs`).
 pub fn weighted_average(alpha: Tensor<2>, features: Tensor<3>) -> Tensor<2> {
+    if let Some(averaged) = crate::kernels::weighted_average(alpha.clone(), features.clone()) {
+        return averaged;
+    }
     let [batch, _, width] = features.dims();
     (features * alpha.unsqueeze_dim::<3>(2))
         .sum_dim(1)

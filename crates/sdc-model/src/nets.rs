@@ -17,6 +17,7 @@ use crate::conv::{ConvBlock, ConvLayerConfig, ImageShape, stack_shapes};
 use crate::init::{
     ClassifierInit, DenseParams, DrawOrder, FocusInit, InitSeeding, LayerInit, network_rng,
 };
+use crate::kernels::swap_last;
 
 /// The focus ("where") network `f`, applied to every segment: optional convolutional blocks,
 /// then dense ReLU layers `hidden...`, then one score. No `conv` makes it the paper's MLP.
@@ -100,9 +101,10 @@ fn one_model(layer: &Linear) -> StackedDense {
     (weight, bias)
 }
 
-/// `layer` on feature-major inputs `[r, in, n]` -> `[r, out, n]` (`kernels::dense_features`).
-fn apply((weight, bias): &StackedDense, x: Tensor<3>) -> Tensor<3> {
-    crate::kernels::dense_features(x, weight.clone(), bias.clone())
+/// `layer` on feature-major inputs `[r, in, n]` -> `[r, out, n]`, followed by ReLU when `relu`
+/// (`kernels::dense_features`).
+fn apply((weight, bias): &StackedDense, x: Tensor<3>, relu: bool) -> Tensor<3> {
+    crate::kernels::dense_features(x, weight.clone(), bias.clone(), relu)
 }
 
 /// An MLP focus network of `r` models (no convolutions) in feature-major layout
@@ -118,13 +120,16 @@ pub(crate) fn focus_mlp(
     let mut features = None;
     let mut h = x;
     for (i, layer) in hidden.iter().enumerate() {
-        let pre = apply(layer, h);
-        if i + 1 == k {
+        h = if i + 1 == k {
+            // The averaged features need the pre-activation itself.
+            let pre = apply(layer, h, false);
             features = Some(tanh(pre.clone()));
-        }
-        h = activation::relu(pre);
+            activation::relu(pre)
+        } else {
+            apply(layer, h, true)
+        };
     }
-    (apply(output, h), features)
+    (apply(output, h, false), features)
 }
 
 /// An MLP classification network of `r` models in feature-major layout: averaged vectors
@@ -134,10 +139,8 @@ pub(crate) fn classifier_mlp(
     output: &StackedDense,
     x: Tensor<3>,
 ) -> Tensor<3> {
-    let h = hidden
-        .iter()
-        .fold(x, |h, layer| activation::relu(apply(layer, h)));
-    apply(output, h)
+    let h = hidden.iter().fold(x, |h, layer| apply(layer, h, true));
+    apply(output, h, false)
 }
 
 /// `tanh(x) = 1 - 2 / (exp(2x) + 1)`, from tensor operations in the tensor's own precision.
@@ -342,9 +345,9 @@ impl FocusNet {
         if self.convs.is_empty() {
             let n = h.dims()[0];
             let hidden: Vec<_> = self.hidden.iter().map(one_model).collect();
-            let x = h.transpose().unsqueeze_dim::<3>(0);
+            let x = swap_last(h.unsqueeze_dim::<3>(0));
             let (scores, features) = focus_mlp(&hidden, &one_model(&self.output), x, k);
-            let features = features.map(|f| f.squeeze_dim::<2>(0).transpose());
+            let features = features.map(|f| swap_last(f).squeeze_dim::<2>(0));
             return (scores.reshape([n, 1]), features);
         }
         let offset = self.convs.len();
@@ -450,9 +453,9 @@ impl ClassifierNet {
         };
         if self.convs.is_empty() {
             let hidden: Vec<_> = self.hidden.iter().map(one_model).collect();
-            let x = x.transpose().unsqueeze_dim::<3>(0);
+            let x = swap_last(x.unsqueeze_dim::<3>(0));
             let logits = classifier_mlp(&hidden, &one_model(&self.output), x);
-            return logits.squeeze_dim::<2>(0).transpose();
+            return swap_last(logits).squeeze_dim::<2>(0);
         }
         let h = self
             .hidden

@@ -15,7 +15,8 @@ use burn::tensor::Tensor;
 
 use crate::attention::AttentionMap;
 use crate::error::ModelError;
-use crate::model::{AttentionModel, ModelConfig, weighted_average};
+use crate::kernels::{swap_last, weighted_average_features};
+use crate::model::{AttentionModel, ModelConfig};
 use crate::nets::{StackedDense, classifier_mlp, focus_mlp};
 
 /// One dense layer of `R` replicas: weight `[R, in, out]`, bias `[R, 1, out]`.
@@ -192,52 +193,37 @@ impl ReplicaModel {
         template
     }
 
-    /// Scores `[R, batch, m]` and the per-segment vectors that are averaged `[R * batch, m,
-    /// width]`, for inputs `[R, batch, m, d]`: the single model's focus network
-    /// ([`crate::nets::focus_mlp`]) on `R` models at once.
-    fn scores_and_features(&self, inputs: Tensor<4>) -> (Tensor<3>, Tensor<3>) {
+    /// Forward pass on inputs `[R, batch, m, d]` (replica `r` reads `inputs[r]`): the single
+    /// model's focus network ([`crate::nets::focus_mlp`]), attention map, weighted average and
+    /// classification network on `R` models at once, the vectors averaged in the networks'
+    /// feature-major layout (`kernels::weighted_average_features`).
+    pub fn forward(&self, inputs: Tensor<4>) -> ReplicaOutput {
         let [r, batch, m, d] = inputs.dims();
         let hidden: Vec<_> = self
             .focus_hidden
             .iter()
             .map(ReplicaDense::stacked)
             .collect();
-        let x = inputs.clone().reshape([r, batch * m, d]).swap_dims(1, 2);
+        let x = swap_last(inputs.reshape([r, batch * m, d]));
         let (scores, features) = focus_mlp(
             &hidden,
             &self.focus_output.stacked(),
-            x,
+            x.clone(),
             self.averaging_layer,
         );
-        let scores = scores.reshape([r, batch, m]);
-        let features = match features {
-            None => inputs.reshape([r * batch, m, d]),
-            Some(f) => {
-                let [_, width, _] = f.dims();
-                f.swap_dims(1, 2).reshape([r * batch, m, width])
-            }
-        };
-        (scores, features)
-    }
-
-    /// Forward pass on inputs `[R, batch, m, d]` (replica `r` reads `inputs[r]`).
-    pub fn forward(&self, inputs: Tensor<4>) -> ReplicaOutput {
-        let [r, batch, m, _] = inputs.dims();
-        let (scores, features) = self.scores_and_features(inputs);
-        let alpha = self.attention.apply(scores.clone().reshape([r * batch, m]));
-        let averaged = weighted_average(alpha.clone(), features);
-        let [_, width] = averaged.dims();
+        let scores = scores.reshape([r * batch, m]);
+        let alpha = self.attention.apply(scores.clone()).reshape([r, batch, m]);
+        let averaged = weighted_average_features(alpha.clone(), features.unwrap_or(x));
         let hidden: Vec<_> = self
             .classifier_hidden
             .iter()
             .map(ReplicaDense::stacked)
             .collect();
-        let x = averaged.reshape([r, batch, width]).swap_dims(1, 2);
-        let logits = classifier_mlp(&hidden, &self.classifier_output.stacked(), x);
+        let logits = classifier_mlp(&hidden, &self.classifier_output.stacked(), averaged);
         ReplicaOutput {
-            scores,
-            alpha: alpha.reshape([r, batch, m]),
-            logits: logits.swap_dims(1, 2),
+            scores: scores.reshape([r, batch, m]),
+            alpha,
+            logits: swap_last(logits),
         }
     }
 }

@@ -7,7 +7,13 @@ use burn::tensor::{Tensor, activation};
 /// Burn's softmax already subtracts the (detached) row maximum, so large scores are safe and
 /// `-inf` entries get `exp(-inf) = 0`. A row that is entirely `-inf` would give `-inf - -inf =
 /// NaN`; such rows are set to 0 first, which makes them uniform.
+///
+/// On the CPU backends this is one operation with its backward pass (`kernels/attend.rs`,
+/// which gives its order of roundings).
 pub(super) fn softmax(z: Tensor<2>) -> Tensor<2> {
+    if let Some(alpha) = crate::kernels::softmax(z.clone()) {
+        return alpha;
+    }
     let [batch, m] = z.dims();
     let all_masked = z
         .clone()

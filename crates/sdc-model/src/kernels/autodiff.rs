@@ -141,20 +141,79 @@ impl<B: Backend + KernelOps> Backward<B, 3> for ConvBias {
 struct Dense;
 
 impl<B: Backend + KernelOps> Backward<B, 3> for Dense {
-    /// The inputs and the weights.
-    type State = (FloatTensor<B>, FloatTensor<B>);
+    /// The inputs, the weights and, for a layer followed by ReLU, its output.
+    type State = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [x_parent, weight_parent, bias_parent] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (x, weight) = ops.state;
+        let (x, weight, output) = ops.state;
         let want_x = x_parent.is_some();
-        let (dx, dweight, dbias) = B::dense_backward(x, weight, grad, want_x);
+        let relu = output.is_some();
+        // Without ReLU the output is not read; the gradient stands in.
+        let output = output.unwrap_or_else(|| grad.clone());
+        let (dx, dweight, dbias) = B::dense_backward(x, weight, output, grad, want_x, relu);
         for (parent, grad) in [
             (x_parent, dx),
             (weight_parent, dweight),
             (bias_parent, dbias),
         ] {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// `swap_last`'s backward pass: the gradient swapped back.
+#[derive(Debug)]
+struct SwapLast;
+
+impl<B: Backend + KernelOps> Backward<B, 1> for SwapLast {
+    type State = ();
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = parent {
+            grads.register::<B>(node.id, B::swap_last(grad));
+        }
+    }
+}
+
+/// `softmax`'s backward pass.
+#[derive(Debug)]
+struct Softmax;
+
+impl<B: Backend + KernelOps> Backward<B, 1> for Softmax {
+    /// The scores and the weights.
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = parent {
+            let (z, alpha) = ops.state;
+            grads.register::<B>(node.id, B::softmax_rows_backward(z, alpha, grad));
+        }
+    }
+}
+
+/// `weighted_average`'s backward pass.
+#[derive(Debug)]
+struct WeightedAverage;
+
+impl<B: Backend + KernelOps> Backward<B, 2> for WeightedAverage {
+    /// The weights, the vectors and their layout.
+    type State = (FloatTensor<B>, FloatTensor<B>, bool);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [alpha_parent, x_parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (alpha, x, feature_major) = ops.state;
+        let want = [alpha_parent.is_some(), x_parent.is_some()];
+        let (dalpha, dx) = B::weighted_average_backward(alpha, x, grad, feature_major, want);
+        for (parent, grad) in [(alpha_parent, dalpha), (x_parent, dx)] {
             if let Some(node) = parent {
                 grads.register::<B>(node.id, grad);
             }
@@ -325,27 +384,91 @@ impl<B: Backend + KernelOps, C: CheckpointStrategy> KernelOps for Autodiff<B, C>
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let nodes = [x.node(), weight.node(), bias.node()];
         match Dense.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let (x, weight) = (x.into_primitive(), weight.into_primitive());
-                let out = B::dense(x.clone(), weight.clone(), bias.into_primitive());
-                prep.finish((x, weight), out)
+                let out = B::dense(x.clone(), weight.clone(), bias.into_primitive(), relu);
+                prep.finish((x, weight, relu.then(|| out.clone())), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::dense(
                 x.into_primitive(),
                 weight.into_primitive(),
                 bias.into_primitive(),
+                relu,
             )),
         }
+    }
+
+    fn swap_last(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match SwapLast.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((), B::swap_last(x.into_primitive())),
+            OpsKind::UnTracked(prep) => prep.finish(B::swap_last(x.into_primitive())),
+        }
+    }
+
+    fn softmax_rows(z: FloatTensor<Self>) -> FloatTensor<Self> {
+        match Softmax.prepare::<C>([z.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let z = z.into_primitive();
+                let alpha = B::softmax_rows(z.clone());
+                prep.finish((z, alpha.clone()), alpha)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::softmax_rows(z.into_primitive())),
+        }
+    }
+
+    fn softmax_rows_backward(
+        _z: FloatTensor<Self>,
+        _alpha: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        unreachable!("sdc never differentiates the softmax's backward pass")
+    }
+
+    fn weighted_average(
+        alpha: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        feature_major: bool,
+    ) -> FloatTensor<Self> {
+        let nodes = [alpha.node(), x.node()];
+        match WeightedAverage
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (alpha, x) = (alpha.into_primitive(), x.into_primitive());
+                let out = B::weighted_average(alpha.clone(), x.clone(), feature_major);
+                prep.finish((alpha, x, feature_major), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::weighted_average(
+                alpha.into_primitive(),
+                x.into_primitive(),
+                feature_major,
+            )),
+        }
+    }
+
+    fn weighted_average_backward(
+        _alpha: FloatTensor<Self>,
+        _x: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _feature_major: bool,
+        _want: [bool; 2],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("sdc never differentiates a weighted average's backward pass")
     }
 
     fn dense_backward(
         _x: FloatTensor<Self>,
         _weight: FloatTensor<Self>,
+        _output: FloatTensor<Self>,
         _grad: FloatTensor<Self>,
         _want_x: bool,
+        _relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         unreachable!("sdc never differentiates a dense layer's backward pass")
     }

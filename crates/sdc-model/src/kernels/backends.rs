@@ -13,6 +13,7 @@ use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{Backend, DType, Flex, TensorData, tensor::FloatTensor};
 
 use super::KernelOps;
+use super::attend::{self, AverageDims};
 use super::convolution::{self, ConvGeometry, Saved};
 use super::dense::{self, DenseDims};
 use super::host::{self, AdamScalars, Window};
@@ -41,8 +42,8 @@ fn ready<T>(future: impl Future<Output = T>) -> T {
 
 /// A CPU backend whose tensors the [`host`] kernels read and write.
 trait Host: Backend {
-    /// A tensor's values, contiguous.
-    type Values: Slices;
+    /// A tensor's values, contiguous (a clone shares them).
+    type Values: Slices + Clone;
     /// Whether a convolution's products run in two halves of the batch (`convolution.rs`):
     /// on flex, whose batched `matmul` computes each sample's product alone.
     const SPLITS: bool;
@@ -303,24 +304,28 @@ fn host_dense<B: Host>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     bias: FloatTensor<B>,
+    relu: bool,
 ) -> FloatTensor<B> {
     let (x, weight, bias) = (B::read(x), B::read(weight), B::read(bias));
     let d = dense_dims(&x.shape(), &weight.shape());
     B::write(on_host!(x.dtype(), |x, weight, bias| data(
-        dense::forward(x, weight, bias, d),
+        dense::forward(x, weight, bias, d, relu),
         &[d.r, d.o, d.n]
     )))
 }
 
 fn host_dense_backward<B: Host>(
-    x: FloatTensor<B>,
-    weight: FloatTensor<B>,
-    grad: FloatTensor<B>,
+    [x, weight, output, grad]: [FloatTensor<B>; 4],
     want_x: bool,
+    relu: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let (x, weight, grad) = (B::read(x), B::read(weight), B::read(grad));
+    // Read only to mask the gradient; else the gradient stands in, unread.
+    let output = if relu { B::read(output) } else { grad.clone() };
     let d = dense_dims(&x.shape(), &weight.shape());
-    let (dx, dw, db) = on_host!(x.dtype(), |x, weight, grad| {
+    let (dx, dw, db) = on_host!(x.dtype(), |x, weight, grad, output| {
+        let masked = relu.then(|| dense::relu_backward(output, grad));
+        let grad = masked.as_deref().unwrap_or(grad);
         // Not asked for (the network's input): an empty tensor stands in.
         let dx = if want_x {
             data(dense::input_grad(weight, grad, d), &[d.r, d.i, d.n])
@@ -331,6 +336,106 @@ fn host_dense_backward<B: Host>(
         (dx, data(dw, &[d.r, d.i, d.o]), data(db, &[d.r, 1, d.o]))
     });
     (B::write(dx), B::write(dw), B::write(db))
+}
+
+fn host_swap_last<B: Host>(x: FloatTensor<B>) -> FloatTensor<B> {
+    let x = B::read(x);
+    let &[r, a, b] = &x.shape()[..] else {
+        unreachable!("swap_last takes [r, a, b] tensors, got {:?}", x.shape())
+    };
+    B::write(on_host!(x.dtype(), |x| data(
+        host::swap_last(x, [r, a, b]),
+        &[r, b, a]
+    )))
+}
+
+fn host_softmax<B: Host>(z: FloatTensor<B>) -> FloatTensor<B> {
+    let z = B::read(z);
+    let shape = z.shape();
+    let m = shape.last().copied().unwrap_or(0);
+    B::write(on_host!(z.dtype(), |z| data(attend::softmax(z, m), &shape)))
+}
+
+fn host_softmax_backward<B: Host>(
+    z: FloatTensor<B>,
+    alpha: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let (z, alpha, grad) = (B::read(z), B::read(alpha), B::read(grad));
+    let shape = z.shape();
+    let m = shape.last().copied().unwrap_or(0);
+    B::write(on_host!(z.dtype(), |z, alpha, grad| data(
+        attend::softmax_backward(z, alpha, grad, m),
+        &shape
+    )))
+}
+
+/// The sizes of a weighted average of vectors `x` by weights `alpha` (`KernelOps`' shapes).
+fn average_dims(alpha: &[usize], x: &[usize], feature_major: bool) -> AverageDims {
+    match (alpha, x, feature_major) {
+        (&[r, b, m], &[_, w, _], true) => AverageDims {
+            r,
+            b,
+            m,
+            w,
+            feature_major,
+        },
+        (&[n, m], &[_, _, w], false) => AverageDims {
+            r: 1,
+            b: n,
+            m,
+            w,
+            feature_major,
+        },
+        _ => unreachable!(
+            "a weighted average takes [r, b, m] and [r, w, b m] (feature-major) or [n, m] and \
+             [n, m, w], got {alpha:?}, {x:?}"
+        ),
+    }
+}
+
+/// The shape of a weighted average's output.
+fn average_shape(d: AverageDims) -> Vec<usize> {
+    if d.feature_major {
+        vec![d.r, d.w, d.b]
+    } else {
+        vec![d.b, d.w]
+    }
+}
+
+fn host_weighted_average<B: Host>(
+    alpha: FloatTensor<B>,
+    x: FloatTensor<B>,
+    feature_major: bool,
+) -> FloatTensor<B> {
+    let (alpha, x) = (B::read(alpha), B::read(x));
+    let d = average_dims(&alpha.shape(), &x.shape(), feature_major);
+    B::write(on_host!(x.dtype(), |alpha, x| data(
+        attend::average(alpha, x, d),
+        &average_shape(d)
+    )))
+}
+
+fn host_weighted_average_backward<B: Host>(
+    alpha: FloatTensor<B>,
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    feature_major: bool,
+    want: [bool; 2],
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let (alpha, x, grad) = (B::read(alpha), B::read(x), B::read(grad));
+    let (alpha_shape, x_shape) = (alpha.shape(), x.shape());
+    let d = average_dims(&alpha_shape, &x_shape, feature_major);
+    let (da, dx) = on_host!(x.dtype(), |alpha, x, grad| {
+        let (da, dx) = attend::average_backward(alpha, x, grad, d, want);
+        // Not asked for: an empty tensor stands in.
+        let shape = |wanted: bool, shape: &[usize]| if wanted { shape.to_vec() } else { vec![0] };
+        (
+            data(da, &shape(want[0], &alpha_shape)),
+            data(dx, &shape(want[1], &x_shape)),
+        )
+    });
+    (B::write(da), B::write(dx))
 }
 
 /// The parts' products `[n_i, o, p]` joined into `[n, o, p]` with `bias` (`[o]`) added to each
@@ -483,17 +588,54 @@ macro_rules! host_kernel_ops {
                 x: FloatTensor<Self>,
                 weight: FloatTensor<Self>,
                 bias: FloatTensor<Self>,
+                relu: bool,
             ) -> FloatTensor<Self> {
-                host_dense::<Self>(x, weight, bias)
+                host_dense::<Self>(x, weight, bias, relu)
+            }
+
+            fn swap_last(x: FloatTensor<Self>) -> FloatTensor<Self> {
+                host_swap_last::<Self>(x)
+            }
+
+            fn softmax_rows(z: FloatTensor<Self>) -> FloatTensor<Self> {
+                host_softmax::<Self>(z)
+            }
+
+            fn softmax_rows_backward(
+                z: FloatTensor<Self>,
+                alpha: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                host_softmax_backward::<Self>(z, alpha, grad)
+            }
+
+            fn weighted_average(
+                alpha: FloatTensor<Self>,
+                x: FloatTensor<Self>,
+                feature_major: bool,
+            ) -> FloatTensor<Self> {
+                host_weighted_average::<Self>(alpha, x, feature_major)
+            }
+
+            fn weighted_average_backward(
+                alpha: FloatTensor<Self>,
+                x: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                feature_major: bool,
+                want: [bool; 2],
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                host_weighted_average_backward::<Self>(alpha, x, grad, feature_major, want)
             }
 
             fn dense_backward(
                 x: FloatTensor<Self>,
                 weight: FloatTensor<Self>,
+                output: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
                 want_x: bool,
+                relu: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                host_dense_backward::<Self>(x, weight, grad, want_x)
+                host_dense_backward::<Self>([x, weight, output, grad], want_x, relu)
             }
         }
     };

@@ -39,7 +39,7 @@ const BLOCK: usize = 512;
 /// baseline CPU, where every `mul_add` is a library call. This is inlined into the dispatched
 /// function together with the `#[inline(always)]` loops it calls.
 enum Pass<'a, E> {
-    Forward(&'a [E], &'a [E], &'a [E], DenseDims),
+    Forward(&'a [E], &'a [E], &'a [E], DenseDims, bool),
     InputGrad(&'a [E], &'a [E], DenseDims),
     ParamGrads(&'a [E], &'a [E], DenseDims),
 }
@@ -50,7 +50,7 @@ impl<E: Real> pulp::WithSimd for Pass<'_, E> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
         match self {
-            Pass::Forward(x, w, b, d) => (forward_loops(x, w, b, d), Vec::new()),
+            Pass::Forward(x, w, b, d, relu) => (forward_loops(x, w, b, d, relu), Vec::new()),
             Pass::InputGrad(w, dy, d) => (input_grad_loops(w, dy, d), Vec::new()),
             Pass::ParamGrads(x, dy, d) => param_grads_loops(x, dy, d),
         }
@@ -101,19 +101,47 @@ fn accumulate<E: Real>(
 }
 
 /// The output `[r, o, n]` of inputs `x` `[r, i, n]`, weights `w` `[r, i, o]` and bias `b`
-/// `[r, o]` (module docs: the order of roundings).
-pub(crate) fn forward<E: Real>(x: &[E], w: &[E], b: &[E], d: DenseDims) -> Vec<E> {
-    pulp::Arch::new().dispatch(Pass::Forward(x, w, b, d)).0
+/// `[r, o]` (module docs: the order of roundings); with `relu`, its ReLU ([`relu`]).
+pub(crate) fn forward<E: Real>(x: &[E], w: &[E], b: &[E], d: DenseDims, relu: bool) -> Vec<E> {
+    pulp::Arch::new()
+        .dispatch(Pass::Forward(x, w, b, d, relu))
+        .0
+}
+
+/// ReLU as Burn's flex backend computes it: `x` if `x > 0` or NaN, else 0 (NaN propagates).
+#[inline(always)]
+fn relu<E: Real>(x: E) -> E {
+    if x.is_nan() || x > E::default() {
+        x
+    } else {
+        E::default()
+    }
+}
+
+/// The output gradient of a layer followed by ReLU, from the ReLU's output `y` and gradient
+/// `dy`: `dy` where `y > 0` or NaN, else 0 (Burn's `relu_backward`, the same bits).
+pub(crate) fn relu_backward<E: Real>(y: &[E], dy: &[E]) -> Vec<E> {
+    y.iter()
+        .zip(dy)
+        .map(|(&y, &g)| {
+            if y.is_nan() || y > E::default() {
+                g
+            } else {
+                E::default()
+            }
+        })
+        .collect()
 }
 
 #[inline(always)]
-fn forward_loops<E: Real>(x: &[E], w: &[E], b: &[E], d: DenseDims) -> Vec<E> {
+fn forward_loops<E: Real>(x: &[E], w: &[E], b: &[E], d: DenseDims, relu: bool) -> Vec<E> {
     // Output row `out` of model `m`: bias `b[m, out]`, then input row `k` times `w[m, k, out]`.
     let rows = Chains {
         rows_in: d.i,
         rows_out: d.o,
         first: 1,
         stride: d.o,
+        relu,
     };
     chains(x, w, Some(b), rows, d)
 }
@@ -125,6 +153,8 @@ struct Chains {
     rows_out: usize,
     first: usize,
     stride: usize,
+    /// ReLU applied to each block of outputs while it is in the cache.
+    relu: bool,
 }
 
 /// `r` models' output rows `[r, rows_out, n]`, each the chain of fused multiply-adds over the
@@ -146,6 +176,11 @@ fn chains<E: Real>(src: &[E], w: &[E], init: Option<&[E]>, c: Chains, d: DenseDi
                 let from = init.map_or_else(E::default, |init| init[m * rows_out + t]);
                 let scales = (&w_m[t * c.first..], c.stride, rows_in);
                 accumulate(rows, from, scales, src_m, (n, start));
+                if c.relu {
+                    for v in rows.iter_mut() {
+                        *v = relu(*v);
+                    }
+                }
             }
         }
     }
@@ -166,6 +201,7 @@ fn input_grad_loops<E: Real>(w: &[E], dy: &[E], d: DenseDims) -> Vec<E> {
         rows_out: d.i,
         first: d.o,
         stride: 1,
+        relu: false,
     };
     chains(dy, w, None, rows, d)
 }
@@ -267,7 +303,13 @@ mod tests {
                 values(r * o, 3),
                 values(r * o * n, 4),
             );
-            let y = forward(&x, &w, &b, d);
+            let y = forward(&x, &w, &b, d, false);
+            let relu_y: Vec<f64> = y.iter().map(|&v| v.max(0.0)).collect();
+            assert_eq!(forward(&x, &w, &b, d, true), relu_y);
+            let masked = relu_backward(&relu_y, &dy);
+            for (g, (&m, &y)) in dy.iter().zip(masked.iter().zip(&relu_y)) {
+                assert_eq!(m, if y > 0.0 { *g } else { 0.0 });
+            }
             let dx = input_grad(&w, &dy, d);
             let (dw, db) = param_grads(&x, &dy, d);
             for m in 0..r {
@@ -317,7 +359,7 @@ mod tests {
             to32(values(r * o * n, 8)),
         );
         let all = (
-            forward(&x, &w, &b, d),
+            forward(&x, &w, &b, d, true),
             input_grad(&w, &dy, d),
             param_grads(&x, &dy, d),
         );
@@ -330,7 +372,7 @@ mod tests {
                 part(&b, o),
                 part(&dy, o * n),
             );
-            assert_eq!(forward(&xm, &wm, &bm, one), part(&all.0, o * n));
+            assert_eq!(forward(&xm, &wm, &bm, one, true), part(&all.0, o * n));
             assert_eq!(input_grad(&wm, &dym, one), part(&all.1, i * n));
             let (dw, db) = param_grads(&xm, &dym, one);
             assert_eq!(dw, part(&all.2.0, i * o));

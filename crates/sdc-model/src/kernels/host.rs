@@ -657,6 +657,39 @@ fn tanh_clamp<E: Real>(x: E) -> (E, bool) {
     }
 }
 
+/// `[r, a, b]` -> `[r, b, a]`. A narrow source (`b <= TILE`, the networks' inputs and
+/// activations) is read row by row into `b` output runs; a wide one in tiles of [`TILE`] x
+/// [`TILE`], so that both the reads and the writes stay within a few cache lines at a time.
+pub(crate) fn swap_last<E: Real>(x: &[E], [_, a, b]: [usize; 3]) -> Vec<E> {
+    let mut out = vec![E::default(); x.len()];
+    if a == 0 || b == 0 {
+        return out;
+    }
+    for (src, dst) in x.chunks_exact(a * b).zip(out.chunks_exact_mut(a * b)) {
+        if b <= TILE {
+            for (q, run) in dst.chunks_exact_mut(a).enumerate() {
+                for (v, row) in run.iter_mut().zip(src.chunks_exact(b)) {
+                    *v = row[q];
+                }
+            }
+            continue;
+        }
+        for p0 in (0..a).step_by(TILE) {
+            for q0 in (0..b).step_by(TILE) {
+                for q in q0..(q0 + TILE).min(b) {
+                    for p in p0..(p0 + TILE).min(a) {
+                        dst[q * a + p] = src[p * b + q];
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The side of [`swap_last`]'s tiles.
+const TILE: usize = 16;
+
 /// `tanh(x) = 1 - 2 / (exp(2 clamp(x)) + 1)` element by element: the operations of
 /// `nets::tanh`'s composition of Burn's operations (clamp, `* 2`, `exp`, `+ 1`, reciprocal,
 /// `* -2`, `+ 1`), one rounding each in the same order, so the values are the same bits.

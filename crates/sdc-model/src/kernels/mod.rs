@@ -28,6 +28,7 @@
 // NdArray is deprecated in Burn 0.22 and still one of sdc's backends (`train.backend`).
 #![allow(deprecated)]
 
+mod attend;
 mod autodiff;
 mod backends;
 mod convolution;
@@ -111,21 +112,59 @@ pub(crate) trait KernelOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// A dense layer of `r` models in feature-major layout (`dense.rs`): inputs `[r, i, n]`,
-    /// weights `[r, i, o]`, bias `[r, 1, o]` -> outputs `[r, o, n]`.
+    /// weights `[r, i, o]`, bias `[r, 1, o]` -> outputs `[r, o, n]`, followed by ReLU when
+    /// `relu`.
     fn dense(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu: bool,
     ) -> FloatTensor<Self>;
 
-    /// The gradients `(dx, dweight, dbias)` of `dense` from its inputs, weights and output
-    /// gradient; `dx` is an empty tensor unless `want_x`.
+    /// The gradients `(dx, dweight, dbias)` of `dense` from its inputs, weights, output and
+    /// output gradient (`output` is read only with `relu`, to mask the gradient as ReLU's
+    /// backward pass does); `dx` is an empty tensor unless `want_x`.
     fn dense_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
+        output: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         want_x: bool,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// `[r, a, b]` -> `[r, b, a]`, contiguous (a transposed view that several kernels read is
+    /// copied once, not by each).
+    fn swap_last(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The softmax of each row of `z` (its last axis), in `attend.rs`'s order of roundings.
+    fn softmax_rows(z: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The score gradient of `softmax` from its scores, weights and the weights' gradient.
+    fn softmax_rows_backward(
+        z: FloatTensor<Self>,
+        alpha: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// The weighted average of each sample's segment vectors (`attend.rs`): weights `[n, m]`
+    /// and vectors `[n, m, w]` -> `[n, w]`, or, `feature_major`, weights `[r, b, m]` and
+    /// vectors `[r, w, b m]` -> `[r, w, b]`.
+    fn weighted_average(
+        alpha: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        feature_major: bool,
+    ) -> FloatTensor<Self>;
+
+    /// The gradients `(dalpha, dx)` of `weighted_average`; each an empty tensor unless `want`
+    /// says so.
+    fn weighted_average_backward(
+        alpha: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        feature_major: bool,
+        want: [bool; 2],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
     /// `tanh` as `1 - 2 / (exp(2 clamp(x, -20, 20)) + 1)`, element by element, any shape.
     fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -288,20 +327,27 @@ pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
 
 /// A dense layer of `r` models in feature-major layout: inputs `[r, i, n]` (feature `k` of row
 /// `j` at `[., k, j]`), weights `[r, i, o]`, bias `[r, 1, o]` -> `[r, o, n]`, that is
-/// `w^T x + b` per model. One operation with fixed roundings on the CPU backends (`dense.rs`),
-/// Burn's matrix product elsewhere.
+/// `w^T x + b` per model, followed by ReLU when `relu`. One operation with fixed roundings on
+/// the CPU backends (`dense.rs`; its ReLU and ReLU's gradient are Burn's bits), Burn's matrix
+/// product and `relu` elsewhere.
 pub(crate) fn dense_features(
     x: Tensor<3>,
     weight: Tensor<3>,
     bias: Option<Tensor<3>>,
+    relu: bool,
 ) -> Tensor<3> {
     let dtype = x.dtype();
     let same = weight.dtype() == dtype && bias.as_ref().is_none_or(|b| b.dtype() == dtype);
     if !(same && use_kernels(&x.device(), dtype)) {
         let out = weight.swap_dims(1, 2).matmul(x);
-        return match bias {
+        let out = match bias {
             Some(b) => out + b.swap_dims(1, 2),
             None => out,
+        };
+        return if relu {
+            burn::tensor::activation::relu(out)
+        } else {
+            out
         };
     }
     let bias = bias.unwrap_or_else(|| {
@@ -312,6 +358,66 @@ pub(crate) fn dense_features(
         x.into_dispatch(),
         weight.into_dispatch(),
         bias.into_dispatch(),
+        relu,
+    ))
+}
+
+/// `[r, a, b]` -> `[r, b, a]`: on the CPU backends a contiguous copy, made once (every CPU
+/// kernel that reads a transposed view copies it first); Burn's `swap_dims` elsewhere.
+pub(crate) fn swap_last(x: Tensor<3>) -> Tensor<3> {
+    if !use_kernels(&x.device(), x.dtype()) {
+        return x.swap_dims(1, 2);
+    }
+    Tensor::from_dispatch(<Dispatch as KernelOps>::swap_last(x.into_dispatch()))
+}
+
+/// Whether every tensor runs the CPU kernels, in one float type.
+fn all_on_cpu<const D: usize, const E: usize>(a: &Tensor<D>, b: &Tensor<E>) -> bool {
+    a.dtype() == b.dtype() && use_kernels(&a.device(), a.dtype())
+}
+
+/// The softmax of each row of scores `[n, m]` as one operation with its backward pass on the
+/// CPU backends (`attend.rs`); `None` elsewhere.
+pub(crate) fn softmax(z: Tensor<2>) -> Option<Tensor<2>> {
+    if !use_kernels(&z.device(), z.dtype()) {
+        return None;
+    }
+    Some(Tensor::from_dispatch(
+        <Dispatch as KernelOps>::softmax_rows(z.into_dispatch()),
+    ))
+}
+
+/// `sum_j alpha_j * features_j`: weights `[n, m]` and vectors `[n, m, w]` -> `[n, w]`, as one
+/// operation on the CPU backends (`attend.rs`); `None` elsewhere.
+pub(crate) fn weighted_average(alpha: Tensor<2>, features: Tensor<3>) -> Option<Tensor<2>> {
+    if !all_on_cpu(&alpha, &features) {
+        return None;
+    }
+    Some(Tensor::from_dispatch(
+        <Dispatch as KernelOps>::weighted_average(
+            alpha.into_dispatch(),
+            features.into_dispatch(),
+            false,
+        ),
+    ))
+}
+
+/// The weighted average in feature-major layout: weights `[r, b, m]` and vectors `[r, w, b m]`
+/// (feature `f` of segment `j` of sample `i` at `[., f, i m + j]`) -> `[r, w, b]`, the layout
+/// the MLP networks take. One operation on the CPU backends with the bits of
+/// [`weighted_average`]; Burn's operations elsewhere.
+pub(crate) fn weighted_average_features(alpha: Tensor<3>, x: Tensor<3>) -> Tensor<3> {
+    if !all_on_cpu(&alpha, &x) {
+        let [r, b, m] = alpha.dims();
+        let [_, w, _] = x.dims();
+        return (x.reshape([r, w, b, m]) * alpha.unsqueeze_dim::<4>(1))
+            .sum_dim(3)
+            .reshape([r, w, b]);
+    }
+    Tensor::from_dispatch(<Dispatch as KernelOps>::weighted_average(
+        alpha.into_dispatch(),
+        x.into_dispatch(),
+        true,
     ))
 }
 

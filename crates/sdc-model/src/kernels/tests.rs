@@ -429,21 +429,28 @@ fn tracked<const D: usize>(
     }
 }
 
-/// The output and the gradients (inputs, weights, bias) of one dense layer under
-/// `sum(out * r)`, by the kernel on `device` or by Burn's matrix product on `reference`.
+/// The output and the gradients (inputs, weights, bias) of one dense layer (followed by ReLU
+/// when `relu`) under `sum(out * r)`, by the kernel on `device` or by Burn's matrix product
+/// and `relu` on `reference`.
 fn dense_case(
     [r, i, o, n]: [usize; 4],
     device: &Device,
     dtype: FloatDType,
     composed: bool,
+    relu: bool,
 ) -> [Vec<f64>; 4] {
     let x = tracked([r, i, n], 1, device, dtype);
     let w = tracked([r, i, o], 2, device, dtype);
     let b = tracked([r, 1, o], 3, device, dtype);
     let out = if composed {
-        w.clone().swap_dims(1, 2).matmul(x.clone()) + b.clone().swap_dims(1, 2)
+        let pre = w.clone().swap_dims(1, 2).matmul(x.clone()) + b.clone().swap_dims(1, 2);
+        if relu {
+            burn::tensor::activation::relu(pre)
+        } else {
+            pre
+        }
     } else {
-        dense_features(x.clone(), w.clone(), Some(b.clone()))
+        dense_features(x.clone(), w.clone(), Some(b.clone()), relu)
     };
     let grads = (out.clone() * weights(&out)).sum().backward();
     let grad = |t: &Tensor<3>| values(t.grad(&grads).expect("tracked"));
@@ -466,15 +473,15 @@ fn dense_layers_are_the_matrix_product_and_the_same_bits_on_both_cpu_backends() 
         } else {
             1e-12
         };
-        for shape in shapes {
+        for (shape, relu) in shapes.into_iter().flat_map(|s| [(s, false), (s, true)]) {
             let [ndarray, flex] = cpu_devices();
-            let ours = dense_case(shape, &flex, dtype, false);
+            let ours = dense_case(shape, &flex, dtype, false, relu);
             assert_eq!(
-                dense_case(shape, &ndarray, dtype, false),
+                dense_case(shape, &ndarray, dtype, false, relu),
                 ours,
                 "{shape:?} {dtype:?}: ndarray and flex differ"
             );
-            let reference = dense_case(shape, &flex, FloatDType::F64, true);
+            let reference = dense_case(shape, &flex, FloatDType::F64, true, relu);
             for (what, (got, want)) in ["out", "dx", "dw", "db"]
                 .iter()
                 .zip(ours.iter().zip(&reference))
@@ -482,7 +489,7 @@ fn dense_layers_are_the_matrix_product_and_the_same_bits_on_both_cpu_backends() 
                 for (g, w) in got.iter().zip(want) {
                     assert!(
                         (g - w).abs() <= tolerance * (1.0 + w.abs()),
-                        "{shape:?} {dtype:?} {what}: {g} vs {w}"
+                        "{shape:?} relu {relu} {dtype:?} {what}: {g} vs {w}"
                     );
                 }
             }
@@ -495,10 +502,102 @@ fn a_dense_layer_without_bias_or_autodiff_is_the_matrix_product() {
     let device = Device::flex();
     let x = tracked([2, 3, 40], 4, &device, FloatDType::F32);
     let w = tracked([2, 3, 4], 5, &device, FloatDType::F32);
-    let ours = values(dense_features(x.clone(), w.clone(), None));
+    let ours = values(dense_features(x.clone(), w.clone(), None, false));
     let want = values(w.swap_dims(1, 2).matmul(x));
     assert_eq!(ours.len(), want.len());
     for (g, w) in ours.iter().zip(&want) {
         assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{g} vs {w}");
+    }
+}
+
+/// The weights and the score and vector gradients of the attention head (softmax, then the
+/// weighted average) under `sum(out * r) + sum(alpha * r')`, for scores `[r b, m]` and vectors
+/// `[r, w, b m]`: by the kernels on `device`, or by Burn's operations (`reference`).
+fn attention_case(
+    [r, b, m, w]: [usize; 4],
+    device: &Device,
+    dtype: FloatDType,
+    reference: bool,
+) -> [Vec<f64>; 4] {
+    let z = tracked([r * b, m], 6, device, dtype);
+    let x = tracked([r, w, b * m], 7, device, dtype);
+    let (alpha, out) = if reference {
+        let alpha = burn::tensor::activation::softmax(z.clone(), 1).reshape([r, b, m]);
+        let out = (x.clone().reshape([r, w, b, m]) * alpha.clone().unsqueeze_dim::<4>(1))
+            .sum_dim(3)
+            .reshape([r, w, b]);
+        (alpha, out)
+    } else {
+        let alpha = softmax(z.clone()).expect("a CPU device").reshape([r, b, m]);
+        (alpha.clone(), weighted_average_features(alpha, x.clone()))
+    };
+    let loss = (out.clone() * weights(&out)).sum() + (alpha.clone() * weights(&alpha)).sum();
+    let grads = loss.backward();
+    let grad_z = values(z.grad(&grads).expect("tracked"));
+    let grad_x = values(x.grad(&grads).expect("tracked"));
+    [values(alpha), values(out), grad_z, grad_x]
+}
+
+#[test]
+fn the_attention_head_is_burns_softmax_and_average_and_the_same_bits_on_both_cpu_backends() {
+    for dtype in [FloatDType::F32, FloatDType::F64] {
+        let tolerance = if dtype == FloatDType::F32 {
+            1e-5
+        } else {
+            1e-13
+        };
+        for shape in [[2, 250, 9, 5], [1, 3, 1, 1], [3, 7, 4, 12]] {
+            let [ndarray, flex] = cpu_devices();
+            let ours = attention_case(shape, &flex, dtype, false);
+            assert_eq!(
+                attention_case(shape, &ndarray, dtype, false),
+                ours,
+                "{shape:?} {dtype:?}: ndarray and flex differ"
+            );
+            let reference = attention_case(shape, &flex, FloatDType::F64, true);
+            for (what, (got, want)) in ["alpha", "average", "dz", "dx"]
+                .iter()
+                .zip(ours.iter().zip(&reference))
+            {
+                assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(want) {
+                    assert!(
+                        (g - w).abs() <= tolerance * (1.0 + w.abs()),
+                        "{shape:?} {dtype:?} {what}: {g} vs {w}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_row_major_average_is_the_feature_major_one_bit_for_bit() {
+    let device = Device::flex();
+    let (r, b, m, w) = (2, 5, 9, 3);
+    let alpha = tracked([r * b, m], 8, &device, FloatDType::F32);
+    let rows = tracked([r * b, m, w], 9, &device, FloatDType::F32);
+    let by_rows = weighted_average(alpha.clone(), rows.clone()).expect("a CPU device");
+    // [r b, m, w] -> [r, w, b m]
+    let cols = rows.reshape([r, b * m, w]).swap_dims(1, 2);
+    let by_cols = weighted_average_features(alpha.reshape([r, b, m]), cols);
+    // [r, w, b] -> [r b, w]
+    assert_eq!(
+        values(by_rows),
+        values(by_cols.swap_dims(1, 2).reshape([r * b, w]))
+    );
+}
+
+#[test]
+fn swapping_the_last_axes_is_burns_swap_dims_with_its_gradient() {
+    for device in cpu_devices() {
+        for dims in [[2, 2250, 5], [3, 40, 37], [1, 1, 1]] {
+            let x = tracked(dims, 10, &device, FloatDType::F32);
+            let ours = swap_last(x.clone());
+            assert_eq!(values(ours.clone()), values(x.clone().swap_dims(1, 2)));
+            let grads = (ours.clone() * weights(&ours)).sum().backward();
+            let want = weights(&ours).swap_dims(1, 2);
+            assert_eq!(values(x.grad(&grads).expect("tracked")), values(want));
+        }
     }
 }
