@@ -141,7 +141,9 @@ fn softmax_backward_loops<E: Real>(z: &[E], alpha: &[E], g: &[E], m: usize) -> V
         for (&gj, &aj) in g.iter().zip(a) {
             dot = gj.mul_add(aj, dot);
         }
-        dz.extend(g.iter().zip(a).map(|(&gj, &aj)| aj * (gj - dot)));
+        for (&gj, &aj) in g.iter().zip(a) {
+            dz.push(aj * (gj - dot));
+        }
     }
     dz
 }
@@ -157,23 +159,20 @@ fn average_loops<E: Real>(alpha: &[E], x: &[E], d: AverageDims) -> Vec<E> {
     let AverageDims { r, b, m, w, .. } = d;
     let mut out = Vec::with_capacity(r * b * w);
     if d.feature_major {
-        // Model `k`, feature `f`, sample `i`: a dot product of two contiguous runs.
+        // Model `k`, feature `f`, sample `i`: a dot product of two contiguous runs. Plain loops,
+        // no closures: a closure that is not inlined is compiled without the dispatched target
+        // features, and each `mul_add` becomes a library call.
         for k in 0..r {
             let alpha_k = &alpha[k * b * m..(k + 1) * b * m];
             for f in 0..w {
                 let x_kf = &x[(k * w + f) * b * m..(k * w + f + 1) * b * m];
-                out.extend(
-                    alpha_k
-                        .chunks_exact(m)
-                        .zip(x_kf.chunks_exact(m))
-                        .map(|(a, x)| {
-                            let mut y = E::default();
-                            for (&aj, &xj) in a.iter().zip(x) {
-                                y = aj.mul_add(xj, y);
-                            }
-                            y
-                        }),
-                );
+                for (a, x) in alpha_k.chunks_exact(m).zip(x_kf.chunks_exact(m)) {
+                    let mut y = E::default();
+                    for (&aj, &xj) in a.iter().zip(x) {
+                        y = aj.mul_add(xj, y);
+                    }
+                    out.push(y);
+                }
             }
         }
     } else {
@@ -242,7 +241,9 @@ fn average_backward_loops<E: Real>(
                 for f in 0..w {
                     let g_kf = &g[(k * w + f) * b..(k * w + f + 1) * b];
                     for (a, &gi) in alpha_k.chunks_exact(m).zip(g_kf) {
-                        dx.extend(a.iter().map(|&aj| aj * gi));
+                        for &aj in a {
+                            dx.push(aj * gi);
+                        }
                     }
                 }
             }
@@ -251,20 +252,22 @@ fn average_backward_loops<E: Real>(
         if want_alpha {
             da.reserve(r * b * m);
             for (x_i, g_i) in x.chunks_exact(m * w).zip(g.chunks_exact(w)) {
-                da.extend(x_i.chunks_exact(w).map(|xj| {
+                for xj in x_i.chunks_exact(w) {
                     let mut a = E::default();
                     for (&gf, &xf) in g_i.iter().zip(xj) {
                         a = gf.mul_add(xf, a);
                     }
-                    a
-                }));
+                    da.push(a);
+                }
             }
         }
         if want_x {
             dx.reserve(r * b * m * w);
             for (a_i, g_i) in alpha.chunks_exact(m).zip(g.chunks_exact(w)) {
                 for &aj in a_i {
-                    dx.extend(g_i.iter().map(|&gf| aj * gf));
+                    for &gf in g_i {
+                        dx.push(aj * gf);
+                    }
                 }
             }
         }

@@ -109,13 +109,11 @@ pub(crate) fn forward<E: Real>(x: &[E], w: &[E], b: &[E], d: DenseDims, relu: bo
 }
 
 /// ReLU as Burn's flex backend computes it: `x` if `x > 0` or NaN, else 0 (NaN propagates).
+/// Written as one comparison (`x <= 0` is false for NaN), which compiles to a vector select
+/// rather than a branch per value.
 #[inline(always)]
 fn relu<E: Real>(x: E) -> E {
-    if x.is_nan() || x > E::default() {
-        x
-    } else {
-        E::default()
-    }
+    if x <= E::default() { E::default() } else { x }
 }
 
 /// The output gradient of a layer followed by ReLU, from the ReLU's output `y` and gradient
@@ -123,13 +121,7 @@ fn relu<E: Real>(x: E) -> E {
 pub(crate) fn relu_backward<E: Real>(y: &[E], dy: &[E]) -> Vec<E> {
     y.iter()
         .zip(dy)
-        .map(|(&y, &g)| {
-            if y.is_nan() || y > E::default() {
-                g
-            } else {
-                E::default()
-            }
-        })
+        .map(|(&y, &g)| if y <= E::default() { E::default() } else { g })
         .collect()
 }
 

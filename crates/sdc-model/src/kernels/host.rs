@@ -658,22 +658,24 @@ fn tanh_clamp<E: Real>(x: E) -> (E, bool) {
 }
 
 /// `[r, a, b]` -> `[r, b, a]`. A narrow source (`b <= TILE`, the networks' inputs and
-/// activations) is read row by row into `b` output runs; a wide one in tiles of [`TILE`] x
-/// [`TILE`], so that both the reads and the writes stay within a few cache lines at a time.
+/// activations) is gathered run by run, in the output's order; a wide one is copied in tiles of
+/// [`TILE`] x [`TILE`], so that both the reads and the writes stay within a few cache lines at
+/// a time.
 pub(crate) fn swap_last<E: Real>(x: &[E], [_, a, b]: [usize; 3]) -> Vec<E> {
-    let mut out = vec![E::default(); x.len()];
     if a == 0 || b == 0 {
+        return Vec::new();
+    }
+    if b <= TILE {
+        let mut out = Vec::with_capacity(x.len());
+        for src in x.chunks_exact(a * b) {
+            for q in 0..b {
+                out.extend(src[q..].iter().step_by(b).copied());
+            }
+        }
         return out;
     }
+    let mut out = vec![E::default(); x.len()];
     for (src, dst) in x.chunks_exact(a * b).zip(out.chunks_exact_mut(a * b)) {
-        if b <= TILE {
-            for (q, run) in dst.chunks_exact_mut(a).enumerate() {
-                for (v, row) in run.iter_mut().zip(src.chunks_exact(b)) {
-                    *v = row[q];
-                }
-            }
-            continue;
-        }
         for p0 in (0..a).step_by(TILE) {
             for q0 in (0..b).step_by(TILE) {
                 for q in q0..(q0 + TILE).min(b) {
