@@ -30,10 +30,6 @@ const LANES: usize = 32;
 /// once (four AVX2 registers of `f32`).
 const CHUNK: usize = 32;
 
-/// Rows per block of the forward and input-gradient passes: a block of every input and output
-/// feature stays in the first-level cache while the weights are applied.
-const BLOCK: usize = 512;
-
 /// One of this module's passes, run in the widest SIMD the CPU offers (`pulp`'s run-time
 /// dispatch). A closure would not do: pulp calls it as a function of its own, compiled for the
 /// baseline CPU, where every `mul_add` is a library call. This is inlined into the dispatched
@@ -66,38 +62,52 @@ pub(crate) struct DenseDims {
     pub n: usize,
 }
 
-/// `rows[j] = fma(x[k n + start + j], scales[k stride], ... init)` for each `k < count` in order: the
-/// chain of each row kept in registers, [`CHUNK`] rows at a time.
+/// Appends one output row to `out`: `y[j] = fma(x[k n + j], scales[k stride], ... init)` for
+/// each `k < count` in order, for `j < n`, then ReLU when `relu`. The chains of [`CHUNK`] rows
+/// at a time are kept in registers, and each finished chunk is appended, so the output is
+/// written once, in order (a zeroed buffer would be written twice).
 #[inline(always)]
-fn accumulate<E: Real>(
-    rows: &mut [E],
+fn append_row<E: Real>(
+    out: &mut Vec<E>,
     init: E,
     (scales, stride, count): (&[E], usize, usize),
     x: &[E],
-    (n, start): (usize, usize),
+    n: usize,
+    relu_after: bool,
 ) {
-    let len = rows.len();
-    let (chunks, rest) = rows.as_chunks_mut::<CHUNK>();
-    for (c, out) in chunks.iter_mut().enumerate() {
+    let chunks = n / CHUNK;
+    for c in 0..chunks {
         let mut acc = [init; CHUNK];
         for (k, &scale) in scales.iter().step_by(stride).take(count).enumerate() {
-            let at = k * n + start + c * CHUNK;
+            let at = k * n + c * CHUNK;
             let input: &[E; CHUNK] = x[at..at + CHUNK].try_into().expect("a whole chunk");
             for l in 0..CHUNK {
                 acc[l] = input[l].mul_add(scale, acc[l]);
             }
         }
-        *out = acc;
+        if relu_after {
+            for v in &mut acc {
+                *v = relu(*v);
+            }
+        }
+        out.extend_from_slice(&acc);
     }
     // The last rows: the same chains, one row at a time.
-    let done = len - rest.len();
-    rest.fill(init);
+    let done = chunks * CHUNK;
+    let mut rest = [init; CHUNK];
+    let rest = &mut rest[..n - done];
     for (k, &scale) in scales.iter().step_by(stride).take(count).enumerate() {
-        let input = &x[k * n + start + done..k * n + start + len];
+        let input = &x[k * n + done..k * n + n];
         for (v, &xv) in rest.iter_mut().zip(input) {
             *v = xv.mul_add(scale, *v);
         }
     }
+    if relu_after {
+        for v in rest.iter_mut() {
+            *v = relu(*v);
+        }
+    }
+    out.extend_from_slice(rest);
 }
 
 /// The output `[r, o, n]` of inputs `x` `[r, i, n]`, weights `w` `[r, i, o]` and bias `b`
@@ -145,7 +155,7 @@ struct Chains {
     rows_out: usize,
     first: usize,
     stride: usize,
-    /// ReLU applied to each block of outputs while it is in the cache.
+    /// ReLU applied to each chunk of outputs while it is in registers.
     relu: bool,
 }
 
@@ -156,24 +166,14 @@ struct Chains {
 fn chains<E: Real>(src: &[E], w: &[E], init: Option<&[E]>, c: Chains, d: DenseDims) -> Vec<E> {
     let DenseDims { r, i, o, n } = d;
     let (rows_in, rows_out) = (c.rows_in, c.rows_out);
-    let mut out = vec![E::default(); r * rows_out * n];
+    let mut out = Vec::with_capacity(r * rows_out * n);
     for m in 0..r {
         let src_m = &src[m * rows_in * n..(m + 1) * rows_in * n];
         let w_m = &w[m * i * o..(m + 1) * i * o];
-        let out_m = &mut out[m * rows_out * n..(m + 1) * rows_out * n];
-        for start in (0..n).step_by(BLOCK) {
-            let len = BLOCK.min(n - start);
-            for t in 0..rows_out {
-                let rows = &mut out_m[t * n + start..t * n + start + len];
-                let from = init.map_or_else(E::default, |init| init[m * rows_out + t]);
-                let scales = (&w_m[t * c.first..], c.stride, rows_in);
-                accumulate(rows, from, scales, src_m, (n, start));
-                if c.relu {
-                    for v in rows.iter_mut() {
-                        *v = relu(*v);
-                    }
-                }
-            }
+        for t in 0..rows_out {
+            let from = init.map_or_else(E::default, |init| init[m * rows_out + t]);
+            let scales = (&w_m[t * c.first..], c.stride, rows_in);
+            append_row(&mut out, from, scales, src_m, n, c.relu);
         }
     }
     out
