@@ -27,7 +27,9 @@ pub const MAX_DEFAULT_REPLICAS: usize = 10;
 /// Measured with the `replica_throughput` example (Dataset 2, Architecture 2, layer 0, batch
 /// 250, one core, mimalloc as in `sdc`, 200 epochs): on flex, R replicas train at 1.50x (R =
 /// 5), 1.61x (10), 1.35x (20) and 1.32x (40) a single model's mosaics per CPU second (a single
-/// model ran at 770k-828k). Before the MLPs' feature-major dense kernel (`sdc_model::kernels`),
+/// model ran at 770k-828k). With the attention head and ReLU as kernels too (one run each, a
+/// noisier machine): 1.60x (5), 2.07x (10), 1.21x (20), summed 1,162k, 1,295k and 1,186k per
+/// CPU second; ten stays the best group. Before the MLPs' feature-major dense kernel (`sdc_model::kernels`),
 /// when each replica's layer was one `gemm` call, it was 1.40x, 1.53x, 1.39x and 1.30x, and on
 /// ndarray 0.93x at R = 20. A group's wall time is still its slowest seed's (a replica that stops
 /// leaves the batch, the rest go on), so batching saves CPU time, and wall time only where

@@ -11,8 +11,14 @@
 //! BatchNorm with the batch's statistics and ReLU in three passes forward and two backward,
 //! where Burn's operations took seven passes forward and more backward.
 //!
-//! For the MLP networks: [`dense_features`], a dense layer in feature-major layout with a fixed
-//! order of roundings (`dense.rs`), for a single model and a replica batch alike.
+//! For the MLP networks: [`dense_features`], a dense layer (and its ReLU) in feature-major layout
+//! with a fixed order of roundings (`dense.rs`), for a single model and a replica batch alike,
+//! and [`swap_last`], a transpose copied once.
+//!
+//! For the attention head of every model: [`softmax`] over each sample's segments and the
+//! weighted average of its vectors, row-major ([`weighted_average`]) or feature-major
+//! ([`weighted_average_features`], a replica batch's), each one pass with a fixed order of
+//! roundings (`attend.rs`), where Burn's operations took a dozen passes and more backward.
 //!
 //! For every network: [`tanh`] (the features of averaging at a hidden layer) and
 //! [`adam_step`] (one optimiser step of one parameter) replace seven and about a dozen
