@@ -279,11 +279,7 @@ fn average_backward_loops<E: Real>(
 mod tests {
     use super::*;
 
-    fn values(len: usize, salt: usize) -> Vec<f64> {
-        (0..len)
-            .map(|j| (((j * 37 + salt * 11) % 23) as f64 - 11.0) / 7.0)
-            .collect()
-    }
+    use super::super::test_values as values;
 
     /// `[r, b, m, w]` row-major vectors as `[r, w, b m]`.
     fn feature_major(x: &[f32], d: AverageDims) -> Vec<f32> {

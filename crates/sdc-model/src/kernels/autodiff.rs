@@ -63,6 +63,21 @@ fn backward_from_input<B: Backend, T>(
     }
 }
 
+/// Registers each gradient on its parent where the parent is tracked; `id` reads a parent's
+/// node id (Burn's node type is private to burn-autodiff, so it is never named here).
+fn register_each<B: Backend, P, const N: usize>(
+    grads: &mut Gradients,
+    parents: [Option<P>; N],
+    tensors: [FloatTensor<B>; N],
+    id: impl Fn(&P) -> NodeId,
+) {
+    for (parent, grad) in parents.into_iter().zip(tensors) {
+        if let Some(node) = parent {
+            grads.register::<B>(id(&node), grad);
+        }
+    }
+}
+
 /// `max_pool`'s backward pass: each output's gradient to the input it came from.
 #[derive(Debug)]
 struct MaxPool;
@@ -102,11 +117,8 @@ impl<B: Backend + KernelOps> Backward<B, 3> for BatchNormRelu {
         let (x_state, gamma, beta, stats) = ops.state;
         let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
         let (dx, dgamma, dbeta) = B::batch_norm_relu_backward(x, gamma, beta, stats, grad);
-        for (parent, grad) in [(x_parent, dx), (gamma_parent, dgamma), (beta_parent, dbeta)] {
-            if let Some(node) = parent {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        let parents = [x_parent, gamma_parent, beta_parent];
+        register_each::<B, _, 3>(grads, parents, [dx, dgamma, dbeta], |node| node.id);
     }
 }
 
@@ -124,15 +136,8 @@ impl<B: Backend + KernelOps> Backward<B, 3> for ConvBias {
         let (cols, weight_rows, geometry) = ops.state;
         let want_x = x_parent.is_some();
         let (dx, dweight, dbias) = B::conv_bias_backward(cols, weight_rows, grad, geometry, want_x);
-        for (parent, grad) in [
-            (x_parent, dx),
-            (weight_parent, dweight),
-            (bias_parent, dbias),
-        ] {
-            if let Some(node) = parent {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        let parents = [x_parent, weight_parent, bias_parent];
+        register_each::<B, _, 3>(grads, parents, [dx, dweight, dbias], |node| node.id);
     }
 }
 
@@ -153,15 +158,8 @@ impl<B: Backend + KernelOps> Backward<B, 3> for Dense {
         // Without ReLU the output is not read; the gradient stands in.
         let output = output.unwrap_or_else(|| grad.clone());
         let (dx, dweight, dbias) = B::dense_backward(x, weight, output, grad, want_x, relu);
-        for (parent, grad) in [
-            (x_parent, dx),
-            (weight_parent, dweight),
-            (bias_parent, dbias),
-        ] {
-            if let Some(node) = parent {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        let parents = [x_parent, weight_parent, bias_parent];
+        register_each::<B, _, 3>(grads, parents, [dx, dweight, dbias], |node| node.id);
     }
 }
 
@@ -213,11 +211,9 @@ impl<B: Backend + KernelOps> Backward<B, 2> for WeightedAverage {
         let (alpha, x, feature_major) = ops.state;
         let want = [alpha_parent.is_some(), x_parent.is_some()];
         let (dalpha, dx) = B::weighted_average_backward(alpha, x, grad, feature_major, want);
-        for (parent, grad) in [(alpha_parent, dalpha), (x_parent, dx)] {
-            if let Some(node) = parent {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        register_each::<B, _, 2>(grads, [alpha_parent, x_parent], [dalpha, dx], |node| {
+            node.id
+        });
     }
 }
 

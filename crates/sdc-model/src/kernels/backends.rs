@@ -13,7 +13,6 @@ use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{Backend, DType, Flex, TensorData, tensor::FloatTensor};
 
 use super::KernelOps;
-use super::attend::{self, AverageDims};
 use super::convolution::{self, ConvGeometry, Saved};
 use super::dense::{self, DenseDims};
 use super::host::{self, AdamScalars, Window};
@@ -161,6 +160,13 @@ macro_rules! on_host {
 fn data<E: burn::tensor::Element>(values: Vec<E>, shape: &[usize]) -> TensorData {
     TensorData::new(values, shape.to_vec())
 }
+
+/// The attention head's and the transpose's host calls (after `on_host!`, which they use).
+mod attention;
+use attention::{
+    host_softmax, host_softmax_backward, host_swap_last, host_weighted_average,
+    host_weighted_average_backward,
+};
 
 fn host_im2col<B: Host>(x: FloatTensor<B>, kernel: usize, padding: usize) -> FloatTensor<B> {
     let x = B::read(x);
@@ -336,106 +342,6 @@ fn host_dense_backward<B: Host>(
         (dx, data(dw, &[d.r, d.i, d.o]), data(db, &[d.r, 1, d.o]))
     });
     (B::write(dx), B::write(dw), B::write(db))
-}
-
-fn host_swap_last<B: Host>(x: FloatTensor<B>) -> FloatTensor<B> {
-    let x = B::read(x);
-    let &[r, a, b] = &x.shape()[..] else {
-        unreachable!("swap_last takes [r, a, b] tensors, got {:?}", x.shape())
-    };
-    B::write(on_host!(x.dtype(), |x| data(
-        host::swap_last(x, [r, a, b]),
-        &[r, b, a]
-    )))
-}
-
-fn host_softmax<B: Host>(z: FloatTensor<B>) -> FloatTensor<B> {
-    let z = B::read(z);
-    let shape = z.shape();
-    let m = shape.last().copied().unwrap_or(0);
-    B::write(on_host!(z.dtype(), |z| data(attend::softmax(z, m), &shape)))
-}
-
-fn host_softmax_backward<B: Host>(
-    z: FloatTensor<B>,
-    alpha: FloatTensor<B>,
-    grad: FloatTensor<B>,
-) -> FloatTensor<B> {
-    let (z, alpha, grad) = (B::read(z), B::read(alpha), B::read(grad));
-    let shape = z.shape();
-    let m = shape.last().copied().unwrap_or(0);
-    B::write(on_host!(z.dtype(), |z, alpha, grad| data(
-        attend::softmax_backward(z, alpha, grad, m),
-        &shape
-    )))
-}
-
-/// The sizes of a weighted average of vectors `x` by weights `alpha` (`KernelOps`' shapes).
-fn average_dims(alpha: &[usize], x: &[usize], feature_major: bool) -> AverageDims {
-    match (alpha, x, feature_major) {
-        (&[r, b, m], &[_, w, _], true) => AverageDims {
-            r,
-            b,
-            m,
-            w,
-            feature_major,
-        },
-        (&[n, m], &[_, _, w], false) => AverageDims {
-            r: 1,
-            b: n,
-            m,
-            w,
-            feature_major,
-        },
-        _ => unreachable!(
-            "a weighted average takes [r, b, m] and [r, w, b m] (feature-major) or [n, m] and \
-             [n, m, w], got {alpha:?}, {x:?}"
-        ),
-    }
-}
-
-/// The shape of a weighted average's output.
-fn average_shape(d: AverageDims) -> Vec<usize> {
-    if d.feature_major {
-        vec![d.r, d.w, d.b]
-    } else {
-        vec![d.b, d.w]
-    }
-}
-
-fn host_weighted_average<B: Host>(
-    alpha: FloatTensor<B>,
-    x: FloatTensor<B>,
-    feature_major: bool,
-) -> FloatTensor<B> {
-    let (alpha, x) = (B::read(alpha), B::read(x));
-    let d = average_dims(&alpha.shape(), &x.shape(), feature_major);
-    B::write(on_host!(x.dtype(), |alpha, x| data(
-        attend::average(alpha, x, d),
-        &average_shape(d)
-    )))
-}
-
-fn host_weighted_average_backward<B: Host>(
-    alpha: FloatTensor<B>,
-    x: FloatTensor<B>,
-    grad: FloatTensor<B>,
-    feature_major: bool,
-    want: [bool; 2],
-) -> (FloatTensor<B>, FloatTensor<B>) {
-    let (alpha, x, grad) = (B::read(alpha), B::read(x), B::read(grad));
-    let (alpha_shape, x_shape) = (alpha.shape(), x.shape());
-    let d = average_dims(&alpha_shape, &x_shape, feature_major);
-    let (da, dx) = on_host!(x.dtype(), |alpha, x, grad| {
-        let (da, dx) = attend::average_backward(alpha, x, grad, d, want);
-        // Not asked for: an empty tensor stands in.
-        let shape = |wanted: bool, shape: &[usize]| if wanted { shape.to_vec() } else { vec![0] };
-        (
-            data(da, &shape(want[0], &alpha_shape)),
-            data(dx, &shape(want[1], &x_shape)),
-        )
-    });
-    (B::write(da), B::write(dx))
 }
 
 /// The parts' products `[n_i, o, p]` joined into `[n, o, p]` with `bias` (`[o]`) added to each

@@ -278,11 +278,7 @@ fn param_grads_loops<E: Real>(x: &[E], dy: &[E], d: DenseDims) -> (Vec<E>, Vec<E
 mod tests {
     use super::*;
 
-    fn values(len: usize, salt: usize) -> Vec<f64> {
-        (0..len)
-            .map(|j| (((j * 37 + salt * 11) % 23) as f64 - 11.0) / 7.0)
-            .collect()
-    }
+    use super::super::test_values as values;
 
     /// The sums in f64 with a plain loop, for sizes whose exact sums f64 holds.
     #[test]

@@ -463,5 +463,13 @@ pub fn adam_step<const D: usize>(
     ))
 }
 
+/// `len` distinct-looking values in [-11/7, 11/7], varied by `salt`: the host loops' test inputs.
+#[cfg(test)]
+fn test_values(len: usize, salt: usize) -> Vec<f64> {
+    (0..len)
+        .map(|j| (((j * 37 + salt * 11) % 23) as f64 - 11.0) / 7.0)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;
