@@ -9,6 +9,20 @@ use burn::backend::{AutodiffBackend, Backend, TensorMetadata, tensor::FloatTenso
 
 use super::{AdamScalars, ConvGeometry, KernelOps};
 
+/// The backward pass of a one-input operation: `input_grad(grad, state)` registered on the
+/// input, where the input is tracked.
+fn backward_unary<B: Backend, S>(
+    ops: Ops<S, 1>,
+    grads: &mut Gradients,
+    input_grad: impl FnOnce(FloatTensor<B>, S) -> FloatTensor<B>,
+) {
+    let [parent] = ops.parents;
+    let grad = grads.consume::<B>(&ops.node);
+    if let Some(node) = parent {
+        grads.register::<B>(node.id, input_grad(grad, ops.state));
+    }
+}
+
 /// `im2col`'s backward pass: the patch gradient added back onto the pixels (`col2im`).
 #[derive(Debug)]
 struct Im2col;
@@ -20,12 +34,9 @@ impl<B: Backend + KernelOps> Backward<B, 1> for Im2col {
     type State = ConvState;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [parent] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        if let Some(node) = parent {
-            let ([c, h, w], kernel, padding) = ops.state;
-            grads.register::<B>(node.id, B::col2im(grad, c, h, w, kernel, padding));
-        }
+        backward_unary::<B, _>(ops, grads, |grad, ([c, h, w], kernel, padding)| {
+            B::col2im(grad, c, h, w, kernel, padding)
+        });
     }
 }
 
@@ -37,12 +48,9 @@ impl<B: Backend + KernelOps> Backward<B, 1> for Col2im {
     type State = (usize, usize);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [parent] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        if let Some(node) = parent {
-            let (kernel, padding) = ops.state;
-            grads.register::<B>(node.id, B::im2col(grad, kernel, padding));
-        }
+        backward_unary::<B, _>(ops, grads, |grad, (kernel, padding)| {
+            B::im2col(grad, kernel, padding)
+        });
     }
 }
 
@@ -171,11 +179,7 @@ impl<B: Backend + KernelOps> Backward<B, 1> for SwapLast {
     type State = ();
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [parent] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        if let Some(node) = parent {
-            grads.register::<B>(node.id, B::swap_last(grad));
-        }
+        backward_unary::<B, _>(ops, grads, |grad, ()| B::swap_last(grad));
     }
 }
 
@@ -188,12 +192,9 @@ impl<B: Backend + KernelOps> Backward<B, 1> for Softmax {
     type State = (FloatTensor<B>, FloatTensor<B>);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [parent] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        if let Some(node) = parent {
-            let (z, alpha) = ops.state;
-            grads.register::<B>(node.id, B::softmax_rows_backward(z, alpha, grad));
-        }
+        backward_unary::<B, _>(ops, grads, |grad, (z, alpha)| {
+            B::softmax_rows_backward(z, alpha, grad)
+        });
     }
 }
 
