@@ -312,8 +312,14 @@ impl ConvBlock {
         let mut out = match &self.norm {
             Some(norm) => {
                 let (gamma, beta) = (norm.gamma.val(), norm.beta.val());
-                kernels::batch_norm_relu(pre.clone(), gamma, beta, BN_EPS)
-                    .unwrap_or_else(|| activation::relu(norm.forward(pre.clone())))
+                let (pool, padding) = (self.pool, self.pool_padding);
+                // On the CPU, one operation with the pool.
+                if let Some(out) =
+                    kernels::batch_norm_relu(pre.clone(), gamma, beta, BN_EPS, pool, padding)
+                {
+                    return (out, pre);
+                }
+                activation::relu(norm.forward(pre.clone()))
             }
             None => activation::relu(pre.clone()),
         };

@@ -111,8 +111,9 @@ impl<B: Backend + KernelOps> Backward<B, 1> for MaxPool {
 struct BatchNormRelu;
 
 impl<B: Backend + KernelOps> Backward<B, 3> for BatchNormRelu {
-    /// The input (checkpointed), gamma, beta and the batch statistics.
-    type State = (NodeId, FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+    /// The input (checkpointed), gamma, beta, the batch statistics, the pool windows'
+    /// choices, and the pool's kernel and padding.
+    type State = (NodeId, [FloatTensor<B>; 4], (usize, usize));
 
     fn backward(
         self,
@@ -122,9 +123,10 @@ impl<B: Backend + KernelOps> Backward<B, 3> for BatchNormRelu {
     ) {
         let [x_parent, gamma_parent, beta_parent] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (x_state, gamma, beta, stats) = ops.state;
+        let (x_state, [gamma, beta, stats, choice], (pool, pool_padding)) = ops.state;
         let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
-        let (dx, dgamma, dbeta) = B::batch_norm_relu_backward(x, gamma, beta, stats, grad);
+        let (dx, dgamma, dbeta) =
+            B::batch_norm_relu_backward(x, gamma, beta, stats, choice, grad, pool, pool_padding);
         let parents = [x_parent, gamma_parent, beta_parent];
         register_each::<B, _, 3>(grads, parents, [dx, dgamma, dbeta], |node| node.id);
     }
@@ -297,25 +299,37 @@ impl<B: Backend + KernelOps, C: CheckpointStrategy> KernelOps for Autodiff<B, C>
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         eps: f64,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        pool: usize,
+        pool_padding: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let nodes = [x.node(), gamma.node(), beta.node()];
+        let inner = |t: FloatTensor<B>| Autodiff::<B, C>::from_inner(t);
         match BatchNormRelu.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let (gamma, beta) = (gamma.into_primitive(), beta.into_primitive());
-                let (y, stats) =
-                    B::batch_norm_relu(x.into_primitive(), gamma.clone(), beta.clone(), eps);
-                let y = prep.finish((x_state, gamma, beta, stats.clone()), y);
-                (y, Autodiff::<B, C>::from_inner(stats))
+                let (y, stats, choice) = B::batch_norm_relu(
+                    x.into_primitive(),
+                    gamma.clone(),
+                    beta.clone(),
+                    eps,
+                    pool,
+                    pool_padding,
+                );
+                let saved = [gamma, beta, stats.clone(), choice.clone()];
+                let y = prep.finish((x_state, saved, (pool, pool_padding)), y);
+                (y, inner(stats), inner(choice))
             }
             OpsKind::UnTracked(prep) => {
-                let (y, stats) = B::batch_norm_relu(
+                let (y, stats, choice) = B::batch_norm_relu(
                     x.into_primitive(),
                     gamma.into_primitive(),
                     beta.into_primitive(),
                     eps,
+                    pool,
+                    pool_padding,
                 );
-                (prep.finish(y), Autodiff::<B, C>::from_inner(stats))
+                (prep.finish(y), inner(stats), inner(choice))
             }
         }
     }
@@ -325,7 +339,10 @@ impl<B: Backend + KernelOps, C: CheckpointStrategy> KernelOps for Autodiff<B, C>
         _gamma: FloatTensor<Self>,
         _beta: FloatTensor<Self>,
         _stats: FloatTensor<Self>,
+        _choice: FloatTensor<Self>,
         _grad: FloatTensor<Self>,
+        _pool: usize,
+        _pool_padding: usize,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         unreachable!("sdc never differentiates a BatchNorm's backward pass")
     }

@@ -16,6 +16,7 @@ use super::KernelOps;
 use super::convolution::{self, ConvGeometry, Saved};
 use super::dense::{self, DenseDims};
 use super::host::{self, AdamScalars, Window};
+use super::norm;
 
 fn window(shape: &[usize], kernel: usize, padding: usize) -> Window {
     let [n, c, h, w] = shape[..] else {
@@ -215,11 +216,16 @@ fn host_max_pool_backward<B: Host>(
     )))
 }
 
-fn planes(shape: &[usize]) -> host::Planes {
+fn planes(shape: &[usize]) -> norm::Planes {
     let [n, c, h, w] = shape[..] else {
         unreachable!("BatchNorm takes [n, c, h, w] tensors, got {shape:?}")
     };
-    host::Planes { n, c, hw: h * w }
+    norm::Planes { n, c, hw: h * w }
+}
+
+/// The max-pool window that follows a BatchNorm-ReLU of `shape`, if any (`pool` 0: none).
+fn pool_window(shape: &[usize], pool: usize, pool_padding: usize) -> Option<Window> {
+    (pool > 0).then(|| window(shape, pool, pool_padding))
 }
 
 fn host_batch_norm_relu<B: Host>(
@@ -227,30 +233,52 @@ fn host_batch_norm_relu<B: Host>(
     gamma: FloatTensor<B>,
     beta: FloatTensor<B>,
     eps: f64,
-) -> (FloatTensor<B>, FloatTensor<B>) {
+    pool: [usize; 2],
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let (x, gamma, beta) = (B::read(x), B::read(gamma), B::read(beta));
     let shape = x.shape();
     let p = planes(&shape);
-    let (y, stats) = on_host!(x.dtype(), |x, gamma, beta| {
-        let (y, stats) = host::batch_norm_relu(x, gamma, beta, p, eps);
-        (data(y, &shape), data(stats, &[2, p.c]))
+    let window = pool_window(&shape, pool[0], pool[1]);
+    let (y, stats, choice) = on_host!(x.dtype(), |x, gamma, beta| {
+        let stats_shape = [2, p.c];
+        match window {
+            None => {
+                let (y, stats) = norm::batch_norm_relu(x, gamma, beta, p, eps);
+                let none = x[..0].to_vec();
+                (data(y, &shape), data(stats, &stats_shape), data(none, &[0]))
+            }
+            Some(g) => {
+                let (y, stats, choice) = norm::batch_norm_relu_pool(x, gamma, beta, p, eps, g);
+                let (ho, wo) = g.pool_out();
+                let pooled = [p.n, p.c, ho, wo];
+                let stats = data(stats, &stats_shape);
+                (data(y, &pooled), stats, data(choice, &pooled))
+            }
+        }
     });
-    (B::write(y), B::write(stats))
+    (B::write(y), B::write(stats), B::write(choice))
 }
 
 fn host_batch_norm_relu_backward<B: Host>(
-    x: FloatTensor<B>,
-    gamma: FloatTensor<B>,
-    beta: FloatTensor<B>,
-    stats: FloatTensor<B>,
-    grad: FloatTensor<B>,
+    [x, gamma, beta]: [FloatTensor<B>; 3],
+    [stats, choice, grad]: [FloatTensor<B>; 3],
+    pool: [usize; 2],
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let (x, gamma, beta) = (B::read(x), B::read(gamma), B::read(beta));
-    let (stats, grad) = (B::read(stats), B::read(grad));
+    let (stats, choice, grad) = (B::read(stats), B::read(choice), B::read(grad));
     let shape = x.shape();
     let p = planes(&shape);
-    let (dx, dgamma, dbeta) = on_host!(x.dtype(), |x, gamma, beta, stats, grad| {
-        let (dx, dgamma, dbeta) = host::batch_norm_relu_backward(x, gamma, beta, stats, grad, p);
+    let window = pool_window(&shape, pool[0], pool[1]);
+    let (dx, dgamma, dbeta) = on_host!(x.dtype(), |x, gamma, beta, stats, choice, grad| {
+        let grad = match window {
+            None => norm::OutputGrad::Whole(grad),
+            Some(window) => norm::OutputGrad::Pooled {
+                grad,
+                choice,
+                window,
+            },
+        };
+        let (dx, dgamma, dbeta) = norm::batch_norm_relu_backward(x, gamma, beta, stats, grad, p);
         (data(dx, &shape), data(dgamma, &[p.c]), data(dbeta, &[p.c]))
     });
     (B::write(dx), B::write(dgamma), B::write(dbeta))
@@ -428,8 +456,10 @@ macro_rules! host_kernel_ops {
                 gamma: FloatTensor<Self>,
                 beta: FloatTensor<Self>,
                 eps: f64,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-                host_batch_norm_relu::<Self>(x, gamma, beta, eps)
+                pool: usize,
+                pool_padding: usize,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                host_batch_norm_relu::<Self>(x, gamma, beta, eps, [pool, pool_padding])
             }
 
             fn batch_norm_relu_backward(
@@ -437,9 +467,13 @@ macro_rules! host_kernel_ops {
                 gamma: FloatTensor<Self>,
                 beta: FloatTensor<Self>,
                 stats: FloatTensor<Self>,
+                choice: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
+                pool: usize,
+                pool_padding: usize,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                host_batch_norm_relu_backward::<Self>(x, gamma, beta, stats, grad)
+                let saved = [stats, choice, grad];
+                host_batch_norm_relu_backward::<Self>([x, gamma, beta], saved, [pool, pool_padding])
             }
 
             fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {

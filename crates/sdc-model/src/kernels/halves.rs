@@ -117,6 +117,27 @@ pub(crate) fn fill_items<E: Send>(
     }
 }
 
+/// [`fill_items`] of two outputs at once, item by item: `a` holds `len_a` values per item and
+/// `b` `len_b`; `fill(first_item, part of a, part of b)`.
+pub(crate) fn fill_items_of_two<E: Send, F: Send>(
+    (a, len_a): (&mut [E], usize),
+    (b, len_b): (&mut [F], usize),
+    values: usize,
+    fill: impl Fn(usize, &mut [E], &mut [F]) + Sync,
+) {
+    let items = a.len().checked_div(len_a).unwrap_or(0);
+    debug_assert_eq!(b.len(), items * len_b);
+    match idle_core(values).filter(|_| items >= 2) {
+        Some(core) => {
+            let mid = items / 2;
+            let (a0, a1) = a.split_at_mut(mid * len_a);
+            let (b0, b1) = b.split_at_mut(mid * len_b);
+            on_two(core, || fill(0, a0, b0), || fill(mid, a1, b1));
+        }
+        None => fill(0, a, b),
+    }
+}
+
 /// `items` items of `len` values each, which `make(first_item, count, out)` pushes onto `out`:
 /// without zeroing the memory first, as [`fill_items`] needs. On each half of the items at
 /// once when a core is idle (the second half then copied after the first), else on all of

@@ -1,5 +1,5 @@
-//! The kernels on host memory: im2col and its adjoint, max-pooling, BatchNorm-ReLU and tanh
-//! with their backward passes, and an Adam step.
+//! The kernels on host memory: im2col and its adjoint, max-pooling and tanh
+//! with their backward passes, and an Adam step (BatchNorm-ReLU: `norm.rs`).
 //!
 //! Every function reads contiguous `[n, c, h, w]` (or `[n, c k k, h' w']`) slices and returns
 //! a fresh contiguous vector. Sums run in one fixed order, so a result depends on the values
@@ -30,6 +30,12 @@ pub(crate) trait Real:
     /// `self * a + b` with one rounding (fused multiply-add: the same bits on every machine).
     fn mul_add(self, a: Self, b: Self) -> Self;
     fn from_f64(value: f64) -> Self;
+    /// A small non-negative whole number stored as `Self` (a max-pool's choice), back as an
+    /// index.
+    fn to_index(self) -> usize;
+    /// `self` where `keep`, else `+0`, as a select without a branch (an `if` here became a
+    /// branch per value in the BatchNorm backward pass, `norm.rs`).
+    fn zero_unless(self, keep: bool) -> Self;
     /// `values[i] = values[i].exp()`, the same bits as [`Real::exp`] element by element (in
     /// `f32`, vectorised: [`super::expf`]).
     fn exp_in_place(values: &mut [Self]);
@@ -60,6 +66,14 @@ macro_rules! real {
             }
             fn from_f64(value: f64) -> Self {
                 value as $t
+            }
+            #[inline(always)]
+            fn to_index(self) -> usize {
+                self as usize
+            }
+            #[inline(always)]
+            fn zero_unless(self, keep: bool) -> Self {
+                std::hint::select_unpredictable(keep, self, 0.0)
             }
             fn exp_in_place(values: &mut [Self]) {
                 $exp_in_place(values)
@@ -186,7 +200,8 @@ pub(crate) fn add_bias<E: Real>(parts: &[&[E]], bias: &[E], pixels: usize) -> Ve
     collect_items(samples.len(), per_sample, total, |first, count, out| {
         for src in &samples[first..first + count] {
             for (s, b) in src.chunks_exact(pixels).zip(bias) {
-                out.extend(s.iter().map(|v| *v + *b));
+                let b = *b;
+                out.extend(s.iter().map(move |v| *v + b));
             }
         }
     })
@@ -251,6 +266,92 @@ fn max_pool_plane<E: Real>(plane: &[E], out: &mut [E], g: &Window) {
     }
 }
 
+/// [`max_pool_plane`] that also records each window's choice: the offset `di k + dj` of the
+/// input it took within the window (rows and columns counted from the window's first one
+/// inside the plane), the input [`max_pool_backward`] would find again. Offsets are below
+/// `k k`, exact in any float type for the kernels this is used for ([`MAX_CHOICE_KERNEL`]).
+pub(crate) fn max_pool_plane_choosing<E: Real>(
+    plane: &[E],
+    out: &mut [E],
+    choice: &mut [E],
+    g: &Window,
+) {
+    let (ho, wo) = g.pool_out();
+    debug_assert_eq!((out.len(), choice.len()), (ho * wo, ho * wo));
+    if g.kernel == 2 && g.padding == 0 {
+        let rows = out.chunks_exact_mut(wo).zip(choice.chunks_exact_mut(wo));
+        for ((orow, crow), pair) in rows.zip(plane.chunks_exact(2 * g.w)) {
+            let (top, bottom) = pair.split_at(g.w);
+            let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            for ((o, c), (t, b)) in orow.iter_mut().zip(crow.iter_mut()).zip(windows) {
+                // `max_of`'s position is the row-major offset in the 2x2 window.
+                let (value, at) = max_of([t[0], t[1], b[0], b[1]]);
+                *o = value;
+                *c = E::from_f64(at as f64);
+            }
+        }
+    } else {
+        for (o, (value, c)) in out.iter_mut().zip(choice.iter_mut()).enumerate() {
+            let (oi, oj) = (o / wo, o % wo);
+            let at = argmax(plane, g, oi, oj);
+            let (r0, c0) = window_start(g, oi, oj);
+            *value = plane[at];
+            *c = E::from_f64(((at / g.w - r0) * g.kernel + at % g.w - c0) as f64);
+        }
+    }
+}
+
+/// The largest max-pool kernel whose choices [`max_pool_plane_choosing`] records (offsets
+/// below 225, exact as floats).
+pub(crate) const MAX_CHOICE_KERNEL: usize = 15;
+
+/// The first row and column inside the plane of output `(oi, oj)`'s window.
+fn window_start(g: &Window, oi: usize, oj: usize) -> (usize, usize) {
+    (
+        (oi * g.kernel).saturating_sub(g.padding),
+        (oj * g.kernel).saturating_sub(g.padding),
+    )
+}
+
+/// The gradient of one pooled plane back at the inputs its windows chose
+/// ([`max_pool_plane_choosing`]): into `dplane` (`h w` values, any on entry), the values
+/// [`max_pool_backward_plane`] writes.
+#[inline(always)]
+pub(crate) fn route_plane<E: Real>(choice: &[E], gplane: &[E], dplane: &mut [E], g: &Window) {
+    let (ho, wo) = g.pool_out();
+    let zero = E::default();
+    if g.kernel == 2 && g.padding == 0 {
+        // Every window's four inputs written, as `max_pool_backward_plane` writes them; the
+        // row and column no window reads (odd sides) are zero.
+        let offsets = [0.0, 1.0, 2.0, 3.0].map(E::from_f64);
+        let (pairs, rest) = dplane.split_at_mut(ho * 2 * g.w);
+        rest.fill(zero);
+        let rows = choice.chunks_exact(wo).zip(gplane.chunks_exact(wo));
+        for ((crow, grow), drows) in rows.zip(pairs.chunks_exact_mut(2 * g.w)) {
+            let (top, bottom) = drows.split_at_mut(g.w);
+            top[2 * wo..].fill(zero);
+            bottom[2 * wo..].fill(zero);
+            let windows = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+            for ((c, gv), (dt, db)) in crow.iter().zip(grow).zip(windows) {
+                // Selects on float comparisons, not branches: which input a window chose is
+                // as good as random.
+                dt[0] = gv.zero_unless(*c == offsets[0]);
+                dt[1] = gv.zero_unless(*c == offsets[1]);
+                db[0] = gv.zero_unless(*c == offsets[2]);
+                db[1] = gv.zero_unless(*c == offsets[3]);
+            }
+        }
+    } else {
+        // As its general path: each output's gradient added to a zero.
+        dplane.fill(zero);
+        for (o, (c, gv)) in choice.iter().zip(gplane).enumerate() {
+            let (r0, c0) = window_start(g, o / wo, o % wo);
+            let at = c.to_index();
+            dplane[(r0 + at / g.kernel) * g.w + c0 + at % g.kernel] += *gv;
+        }
+    }
+}
+
 /// The maximum of a 2x2 window in row-major order and its position, as [`argmax`] chooses:
 /// the first maximum, or the first NaN.
 #[inline]
@@ -259,10 +360,12 @@ fn max_of<E: Real>(window: [E; 4]) -> (E, usize) {
     if a.is_nan() | b.is_nan() | c.is_nan() | d.is_nan() {
         return first_nan(window);
     }
-    // A tournament in which the earlier value wins ties chooses as a row-major scan does.
-    let (m0, i0) = if b > a { (b, 1) } else { (a, 0) };
-    let (m1, i1) = if d > c { (d, 3) } else { (c, 2) };
-    if m1 > m0 { (m1, i1) } else { (m0, i0) }
+    // A tournament in which the earlier value wins ties chooses as a row-major scan does;
+    // selects rather than branches, as the winner is as good as random.
+    use std::hint::select_unpredictable as select;
+    let (m0, i0) = select(b > a, (b, 1), (a, 0));
+    let (m1, i1) = select(d > c, (d, 3), (c, 2));
+    select(m1 > m0, (m1, i1), (m0, i0))
 }
 
 /// The first NaN of a window that has one.
@@ -319,201 +422,6 @@ fn max_pool_backward_plane<E: Real>(plane: &[E], gplane: &[E], dplane: &mut [E],
             dplane[argmax(plane, g, o / wo, o % wo)] += *gv;
         }
     }
-}
-
-/// `[n, c, hw]`: `n` samples of `c` channels of `hw` contiguous pixels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Planes {
-    pub n: usize,
-    pub c: usize,
-    pub hw: usize,
-}
-
-/// Sums of `f(x)` over `xs` in eight interleaved lanes, added in a fixed order at the end: the
-/// loop vectorises, and the result depends on the values alone.
-#[inline]
-fn lane_sum<E: Real>(xs: &[E], f: impl Fn(E) -> E) -> E {
-    let mut acc = [E::default(); 8];
-    let chunks = xs.chunks_exact(8);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for (a, x) in acc.iter_mut().zip(chunk) {
-            *a += f(*x);
-        }
-    }
-    let mut tail = E::default();
-    for x in rest {
-        tail += f(*x);
-    }
-    fold_lanes(acc, tail)
-}
-
-/// Eight lane sums and the tail, added in one fixed order.
-#[inline]
-fn fold_lanes<E: Real>(acc: [E; 8], tail: E) -> E {
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
-}
-
-/// `f(channel, plane of x, plane of the gradient)` for every plane, in memory order (planes
-/// in two halves at once when a core is idle).
-fn per_plane<E: Real, T: Copy + Default + Send>(
-    x: &[E],
-    grad: &[E],
-    p: Planes,
-    f: impl Fn(usize, &[E], &[E]) -> T + Sync,
-) -> Vec<T> {
-    let mut out = vec![T::default(); p.n * p.c];
-    fill_items(&mut out, 1, x.len(), |first, part| {
-        for (i, value) in part.iter_mut().enumerate() {
-            let at = (first + i) * p.hw;
-            *value = f((first + i) % p.c, &x[at..][..p.hw], &grad[at..][..p.hw]);
-        }
-    });
-    out
-}
-
-/// Per-channel sums of the planes' values `[n, c]`: the samples in order, from zero.
-fn sum_per_channel<E: Real>(planes: &[E], p: Planes) -> Vec<E> {
-    let mut sums = vec![E::default(); p.c];
-    for sample in planes.chunks_exact(p.c) {
-        for (sum, v) in sums.iter_mut().zip(sample) {
-            *sum += *v;
-        }
-    }
-    sums
-}
-
-/// Per-channel sums of `f(x)`: each sample's plane summed in lanes, the samples in order.
-fn channel_sums<E: Real>(x: &[E], p: Planes, f: impl Fn(usize, E) -> E + Sync) -> Vec<E> {
-    let planes = per_plane(x, x, p, |ch, plane, _| lane_sum(plane, |v| f(ch, v)));
-    sum_per_channel(&planes, p)
-}
-
-/// The planes of `x`'s layout mapped by `f(channel, plane of x, plane of the gradient, out)`,
-/// which pushes one plane's values onto `out`.
-fn map_planes<E: Real>(
-    x: &[E],
-    grad: &[E],
-    p: Planes,
-    values: usize,
-    f: impl Fn(usize, &[E], &[E], &mut Vec<E>) + Sync,
-) -> Vec<E> {
-    collect_items(p.n * p.c, p.hw, values, |first, count, out| {
-        for index in first..first + count {
-            let at = index * p.hw;
-            f(index % p.c, &x[at..][..p.hw], &grad[at..][..p.hw], out);
-        }
-    })
-}
-
-/// ReLU that keeps NaN (as Burn's and PyTorch's do).
-#[inline]
-fn relu<E: Real>(y: E) -> E {
-    if y <= E::default() { E::default() } else { y }
-}
-
-/// BatchNorm with this batch's statistics (biased variance), then ReLU:
-/// `relu((x - mean) * (gamma / sqrt(var + eps)) + beta)` per channel. Returns the output and
-/// the statistics `[mean..., 1 / sqrt(var + eps)...]` (`2c` values) its backward pass reuses.
-pub(crate) fn batch_norm_relu<E: Real>(
-    x: &[E],
-    gamma: &[E],
-    beta: &[E],
-    p: Planes,
-    eps: f64,
-) -> (Vec<E>, Vec<E>) {
-    let count = E::from_f64((p.n * p.hw) as f64);
-    let one = E::from_f64(1.0);
-    let mean: Vec<E> = channel_sums(x, p, |_, v| v)
-        .into_iter()
-        .map(|s| s / count)
-        .collect();
-    let var = channel_sums(x, p, |ch, v| {
-        let d = v - mean[ch];
-        d * d
-    });
-    let inv_std: Vec<E> = var
-        .into_iter()
-        .map(|v| one / (v / count + E::from_f64(eps)).sqrt())
-        .collect();
-    let y = map_planes(x, x, p, x.len(), |ch, plane, _, out| {
-        let (m, scale, shift) = (mean[ch], inv_std[ch] * gamma[ch], beta[ch]);
-        out.extend(plane.iter().map(|v| relu((*v - m) * scale + shift)));
-    });
-    let mut stats = mean;
-    stats.extend(inv_std);
-    (y, stats)
-}
-
-/// The gradients of [`batch_norm_relu`] with respect to `x`, `gamma` and `beta`, given its
-/// statistics and the output gradient. With `g` the gradient past ReLU and `xhat` the
-/// normalised input: `dbeta = sum g`, `dgamma = sum g xhat`, and
-/// `dx = gamma / std * (g - dbeta / count - xhat dgamma / count)`.
-pub(crate) fn batch_norm_relu_backward<E: Real>(
-    x: &[E],
-    gamma: &[E],
-    beta: &[E],
-    stats: &[E],
-    grad: &[E],
-    p: Planes,
-) -> (Vec<E>, Vec<E>, Vec<E>) {
-    let (mean, inv_std) = stats.split_at(p.c);
-    let zero = E::default();
-    // Per channel: the mean, 1 / std, and the forward pass's scale and shift.
-    let channel = |ch: usize| (mean[ch], inv_std[ch], inv_std[ch] * gamma[ch], beta[ch]);
-    // The gradient past ReLU: zero where the output was clipped (the forward pass's value).
-    let past_relu = |(m, _, scale, shift): (E, E, E, E), v: E, g: E| {
-        if (v - m) * scale + shift <= zero {
-            zero
-        } else {
-            g
-        }
-    };
-    // On one thread, in memory order (a sixth of the kernel's time): split by channel, or
-    // called per plane from the halves, this loop ran slower on one core and gained nothing on
-    // two.
-    let mut dbeta = vec![zero; p.c];
-    let mut dgamma = vec![zero; p.c];
-    for (i, (plane, gplane)) in x
-        .chunks_exact(p.hw)
-        .zip(grad.chunks_exact(p.hw))
-        .enumerate()
-    {
-        let ch = i % p.c;
-        let k = channel(ch);
-        let (m, inv) = (k.0, k.1);
-        let (mut db, mut dg) = ([zero; 8], [zero; 8]);
-        let (values, grads) = (plane.chunks_exact(8), gplane.chunks_exact(8));
-        let (value_rest, grad_rest) = (values.remainder(), grads.remainder());
-        for (vs, gs) in values.zip(grads) {
-            for lane in 0..8 {
-                let g = past_relu(k, vs[lane], gs[lane]);
-                db[lane] += g;
-                dg[lane] += g * ((vs[lane] - m) * inv);
-            }
-        }
-        let (mut db_tail, mut dg_tail) = (zero, zero);
-        for (v, g) in value_rest.iter().zip(grad_rest) {
-            let g = past_relu(k, *v, *g);
-            db_tail += g;
-            dg_tail += g * ((*v - m) * inv);
-        }
-        dbeta[ch] += fold_lanes(db, db_tail);
-        dgamma[ch] += fold_lanes(dg, dg_tail);
-    }
-    let count = E::from_f64((p.n * p.hw) as f64);
-    let dx = map_planes(x, grad, p, 2 * x.len(), |ch, plane, gplane, out| {
-        let k = channel(ch);
-        let (m, inv, scale) = (k.0, k.1, k.2);
-        let (db, dg) = (dbeta[ch] / count, dgamma[ch] / count);
-        out.extend(
-            plane
-                .iter()
-                .zip(gplane)
-                .map(|(v, g)| (past_relu(k, *v, *g) - db - ((*v - m) * inv) * dg) * scale),
-        );
-    });
-    (dx, dgamma, dbeta)
 }
 
 #[cfg(test)]

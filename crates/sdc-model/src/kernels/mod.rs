@@ -9,7 +9,11 @@
 //! its backward pass adds the patch gradient back ([`host::col2im`]); [`max_pool`] keeps no
 //! indices and its backward pass finds each window's maximum again; [`batch_norm_relu`] is
 //! BatchNorm with the batch's statistics and ReLU in three passes forward and two backward,
-//! where Burn's operations took seven passes forward and more backward.
+//! where Burn's operations took seven passes forward and more backward. A block's max-pool
+//! runs inside [`batch_norm_relu`], one plane at a time (`norm.rs`): the output before pooling
+//! is never stored whole, and the backward pass routes each pooled gradient to the input its
+//! window chose (a choice per window, kept from the forward pass) in one plane of scratch
+//! memory, with the same bits as the two kernels one after the other.
 //!
 //! For the MLP networks: [`dense_features`], a dense layer (and its ReLU) in feature-major layout
 //! with a fixed order of roundings (`dense.rs`), for a single model and a replica batch alike,
@@ -42,6 +46,7 @@ mod dense;
 mod expf;
 mod halves;
 mod host;
+mod norm;
 
 use burn::backend::{Backend, DType, Dispatch, backend_extension, tensor::FloatTensor};
 use burn::backend::{DispatchDevice, DispatchTensor};
@@ -79,22 +84,32 @@ pub(crate) trait KernelOps: Backend {
         padding: usize,
     ) -> FloatTensor<Self>;
 
-    /// BatchNorm of `[n, c, h, w]` with the batch's statistics, then ReLU; returns the output
-    /// and the statistics `[2, c]` (mean, `1 / sqrt(var + eps)`) for the backward pass.
+    /// BatchNorm of `[n, c, h, w]` with the batch's statistics, then ReLU, then, when `pool`
+    /// is not 0, max-pooling with kernel (= stride) `pool` and `pool_padding` ignored (at most
+    /// `host::MAX_CHOICE_KERNEL`). Returns the output, the statistics `[2, c]` (mean,
+    /// `1 / sqrt(var + eps)`) and each pool window's choice (`[n, c, h', w']`; empty without a
+    /// pool) for the backward pass.
     fn batch_norm_relu(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         eps: f64,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+        pool: usize,
+        pool_padding: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
-    /// The gradients `(dx, dgamma, dbeta)` of `batch_norm_relu`.
+    /// The gradients `(dx, dgamma, dbeta)` of `batch_norm_relu` from its input, statistics,
+    /// choices and output gradient.
+    #[allow(clippy::too_many_arguments)] // the forward pass's inputs, what it saved, the pool
     fn batch_norm_relu_backward(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         stats: FloatTensor<Self>,
+        choice: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        pool: usize,
+        pool_padding: usize,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// `conv2d(x, weight) + bias` (`[n, c, h, w]`, `[o, c, k, k]`, `[o]`; stride 1, `padding`
@@ -301,23 +316,36 @@ fn max_pool_composed(x: Tensor<4>, kernel: usize, padding: usize) -> Tensor<4> {
 }
 
 /// `relu(batch_norm(x))` with the batch's statistics (`BatchStatNorm`'s), `gamma` and `beta`
-/// per channel, as one operation on the CPU backends.
+/// per channel, then the max-pool `pool` (kernel = stride; 0 for none) with `pool_padding`
+/// ignored: one operation on the CPU backends, `None` elsewhere. With a pool, the output
+/// before pooling is computed one plane at a time and never stored whole
+/// (`norm::batch_norm_relu_pool`).
 pub(crate) fn batch_norm_relu(
     x: Tensor<4>,
     gamma: Tensor<1>,
     beta: Tensor<1>,
     eps: f64,
+    pool: usize,
+    pool_padding: usize,
 ) -> Option<Tensor<4>> {
     if !use_kernels(&x.device(), x.dtype()) {
         return None;
     }
-    let (y, _) = <Dispatch as KernelOps>::batch_norm_relu(
+    let fused = pool <= host::MAX_CHOICE_KERNEL;
+    let (y, _, _) = <Dispatch as KernelOps>::batch_norm_relu(
         x.into_dispatch(),
         gamma.into_dispatch(),
         beta.into_dispatch(),
         eps,
+        if fused { pool } else { 0 },
+        pool_padding,
     );
-    Some(Tensor::from_dispatch(y))
+    let y = Tensor::from_dispatch(y);
+    Some(if fused || pool == 0 {
+        y
+    } else {
+        max_pool(y, pool, pool_padding)
+    })
 }
 
 /// `tanh(x)` as one operation on the CPU backends, with the values and gradient of

@@ -179,7 +179,63 @@ fn batch_norm_case(
 }
 
 fn fused(x: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>) -> Tensor<4> {
-    batch_norm_relu(x, gamma, beta, 1e-5).expect("a CPU device")
+    batch_norm_relu(x, gamma, beta, 1e-5, 0, 0).expect("a CPU device")
+}
+
+/// The values' bits, so that NaNs compare equal.
+fn bits(values: &[Vec<f64>]) -> Vec<Vec<u64>> {
+    values
+        .iter()
+        .map(|v| v.iter().map(|f| f.to_bits()).collect())
+        .collect()
+}
+
+#[test]
+fn batch_norm_relu_with_its_pool_is_the_two_kernels_bit_for_bit() {
+    // Windows that tile the planes, that leave rows and columns out, padded ones, and a
+    // kernel too wide to record choices (`host::MAX_CHOICE_KERNEL`: two kernels after all).
+    let cases = [
+        ([4, 3, 6, 8], 2, 0),
+        ([2, 2, 7, 5], 2, 0),
+        ([2, 2, 7, 5], 2, 1),
+        ([3, 2, 8, 7], 3, 1),
+        ([2, 3, 5, 6], 3, 0),
+        ([2, 1, 17, 16], 16, 0),
+    ];
+    for device in cpu_devices() {
+        for (shape, pool, padding) in cases {
+            for dtype in [FloatDType::F32, FloatDType::F64] {
+                for nan in [false, true] {
+                    let case = |op: &dyn Fn(Tensor<4>, Tensor<1>, Tensor<1>) -> Tensor<4>| {
+                        let op = |x: Tensor<4>, gamma, beta| {
+                            // A NaN in the first channel of the second sample's first row.
+                            let x = if nan {
+                                let [_, _, _, w] = shape;
+                                let mask =
+                                    Tensor::<4>::zeros(shape, &x.device()).bool().slice_assign(
+                                        [1..2, 0..1, 0..1, 0..w],
+                                        Tensor::<4>::ones([1, 1, 1, w], &x.device()).bool(),
+                                    );
+                                x.mask_fill(mask, f64::NAN)
+                            } else {
+                                x
+                            };
+                            op(x, gamma, beta)
+                        };
+                        bits(&batch_norm_case(&device, shape, dtype, op))
+                    };
+                    let one = case(&|x, gamma, beta| {
+                        batch_norm_relu(x, gamma, beta, 1e-5, pool, padding).expect("a CPU device")
+                    });
+                    let two =
+                        case(&|x, gamma, beta| max_pool(fused(x, gamma, beta), pool, padding));
+                    let what =
+                        format!("{device:?} {shape:?} pool {pool} p{padding} {dtype:?} nan {nan}");
+                    assert_eq!(one, two, "{what}");
+                }
+            }
+        }
+    }
 }
 
 #[test]
@@ -219,6 +275,11 @@ fn batch_norm_relu_is_the_same_on_ndarray_and_flex_and_keeps_nan() {
     assert_eq!(
         batch_norm_case(&ndarray, shape, FloatDType::F32, fused),
         batch_norm_case(&flex, shape, FloatDType::F32, fused)
+    );
+    let pooled = |x, gamma, beta| batch_norm_relu(x, gamma, beta, 1e-5, 2, 0).expect("a CPU");
+    assert_eq!(
+        batch_norm_case(&ndarray, shape, FloatDType::F32, pooled),
+        batch_norm_case(&flex, shape, FloatDType::F32, pooled)
     );
     // A NaN input poisons its channel's statistics, so the whole channel is NaN, as in
     // Burn's own operations: a diverged run is never hidden by ReLU.
@@ -368,19 +429,21 @@ type ImageOp = fn(Tensor<4>) -> Tensor<4>;
 
 #[test]
 fn every_kernel_gives_the_same_bits_in_halves_as_whole() {
-    let ops: [(&str, ImageOp); 4] = [
+    fn norm(x: Tensor<4>, pool: usize) -> Tensor<4> {
+        let c = x.dims()[1];
+        let device = x.device();
+        let gamma = Tensor::<1>::from_data(TensorData::new(vec![1.5f32; c], [c]), &device);
+        let beta = Tensor::<1>::from_data(TensorData::new(vec![0.25f32; c], [c]), &device);
+        batch_norm_relu(x, gamma, beta, 1e-5, pool, 0).expect("a CPU device")
+    }
+    let ops: [(&str, ImageOp); 5] = [
         ("im2col", |x| {
             let [n, c, h, w] = x.dims();
             im2col(x, 3, 1).reshape([n, c * 9, h, w])
         }),
         ("max_pool", |x| max_pool(x, 2, 0)),
-        ("batch_norm_relu", |x| {
-            let c = x.dims()[1];
-            let device = x.device();
-            let gamma = Tensor::<1>::from_data(TensorData::new(vec![1.5f32; c], [c]), &device);
-            let beta = Tensor::<1>::from_data(TensorData::new(vec![0.25f32; c], [c]), &device);
-            fused(x, gamma.cast(FloatDType::F32), beta.cast(FloatDType::F32))
-        }),
+        ("batch_norm_relu", |x| norm(x, 0)),
+        ("batch_norm_relu with a pool", |x| norm(x, 2)),
         ("tanh", |x| tanh(x).expect("a CPU device")),
     ];
     for device in cpu_devices() {
