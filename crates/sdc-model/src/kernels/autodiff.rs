@@ -137,15 +137,16 @@ impl<B: Backend + KernelOps> Backward<B, 3> for BatchNormRelu {
 struct ConvBias;
 
 impl<B: Backend + KernelOps> Backward<B, 3> for ConvBias {
-    /// The patch matrix, the weights as `[1, o, c k k]`, and the input's geometry.
+    /// The input, the weights as `[1, o, c k k]`, and the input's geometry.
     type State = (FloatTensor<B>, FloatTensor<B>, ConvGeometry);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [x_parent, weight_parent, bias_parent] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (cols, weight_rows, geometry) = ops.state;
+        let (input, weight_rows, geometry) = ops.state;
         let want_x = x_parent.is_some();
-        let (dx, dweight, dbias) = B::conv_bias_backward(cols, weight_rows, grad, geometry, want_x);
+        let (dx, dweight, dbias) =
+            B::conv_bias_backward(input, weight_rows, grad, geometry, want_x);
         let parents = [x_parent, weight_parent, bias_parent];
         register_each::<B, _, 3>(grads, parents, [dx, dweight, dbias], |node| node.id);
     }
@@ -379,19 +380,19 @@ impl<B: Backend + KernelOps, C: CheckpointStrategy> KernelOps for Autodiff<B, C>
                 padding,
             )
         };
-        let (out, cols, weight_rows) = match ConvBias.prepare::<C>(nodes).compute_bound().stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (out, cols, weight_rows) = run(x, weight, bias);
-                let state = (cols.clone(), weight_rows.clone(), geometry);
-                (prep.finish(state, out), cols, weight_rows)
-            }
-            OpsKind::UnTracked(prep) => {
-                let (out, cols, weight_rows) = run(x, weight, bias);
-                (prep.finish(out), cols, weight_rows)
-            }
-        };
-        (out, Self::from_inner(cols), Self::from_inner(weight_rows))
+        let (out, input, weight_rows) =
+            match ConvBias.prepare::<C>(nodes).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => {
+                    let (out, input, weight_rows) = run(x, weight, bias);
+                    let state = (input.clone(), weight_rows.clone(), geometry);
+                    (prep.finish(state, out), input, weight_rows)
+                }
+                OpsKind::UnTracked(prep) => {
+                    let (out, input, weight_rows) = run(x, weight, bias);
+                    (prep.finish(out), input, weight_rows)
+                }
+            };
+        (out, Self::from_inner(input), Self::from_inner(weight_rows))
     }
 
     fn dense(
@@ -488,7 +489,7 @@ impl<B: Backend + KernelOps, C: CheckpointStrategy> KernelOps for Autodiff<B, C>
     }
 
     fn conv_bias_backward(
-        _cols: FloatTensor<Self>,
+        _input: FloatTensor<Self>,
         _weight_rows: FloatTensor<Self>,
         _grad: FloatTensor<Self>,
         _geometry: ConvGeometry,

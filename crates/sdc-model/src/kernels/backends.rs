@@ -404,7 +404,7 @@ fn host_conv_bias<B: Host + KernelOps>(
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let (out, saved) =
         convolution::forward::<B>(x, weight, bias, padding, B::SPLITS, host_add_bias::<B>);
-    (out, saved.cols, saved.weight_rows)
+    (out, saved.input, saved.weight_rows)
 }
 
 fn host_conv_bias_backward<B: Host + KernelOps>(
@@ -490,13 +490,13 @@ macro_rules! host_kernel_ops {
             }
 
             fn conv_bias_backward(
-                cols: FloatTensor<Self>,
+                input: FloatTensor<Self>,
                 weight_rows: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
                 geometry: ConvGeometry,
                 want_x: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                let saved = Saved { cols, weight_rows };
+                let saved = Saved { input, weight_rows };
                 host_conv_bias_backward::<Self>(saved, grad, geometry, want_x)
             }
 

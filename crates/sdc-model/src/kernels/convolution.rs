@@ -1,6 +1,7 @@
 //! A convolution with a bias as one operation on the CPU backends: the patch matrix
 //! ([`super::im2col`]), the weights' product with each sample's patches, and the bias, with
-//! the backward pass Burn's autodiff records for those operations.
+//! the backward pass Burn's autodiff records for those operations. The patch matrix is built
+//! per part of the batch, and again in the backward pass, instead of being kept.
 //!
 //! Every product and sum is the very operation Burn's composition runs (the backend's
 //! `matmul` per half of the batch, its `sum_dim` and `sum_dims`), on the same operands in the
@@ -53,10 +54,21 @@ pub struct ConvGeometry {
 
 /// What a convolution's forward pass keeps for its backward pass.
 pub(crate) struct Saved<B: Backend> {
-    /// The patch matrix `[n, c k k, h' w']`.
-    pub cols: FloatTensor<B>,
+    /// The input `[n, c, h, w]`: the backward pass builds the patch matrix again, part by
+    /// part, rather than keep it (`c k k` times the input's size) between the two passes.
+    pub input: FloatTensor<B>,
     /// The weights as `[1, o, c k k]`.
     pub weight_rows: FloatTensor<B>,
+}
+
+/// The patch matrix `[n_i, c k k, h' w']` of the samples `range` of `x`.
+fn patches<B: Backend + KernelOps>(
+    x: &FloatTensor<B>,
+    range: Range<usize>,
+    kernel: usize,
+    padding: usize,
+) -> FloatTensor<B> {
+    B::im2col(samples::<B>(x, range), kernel, padding)
 }
 
 /// `conv(x) + bias` for `x` `[n, c, h, w]`, `weight` `[o, c, k, k]` and `bias` `[o]`, stride 1,
@@ -75,10 +87,11 @@ pub(crate) fn forward<B: Backend + KernelOps>(
     let [o, c, k, _] = weight.shape().dims();
     let [n, _, h, w] = x.shape().dims();
     let (ho, wo) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
-    let cols = B::im2col(x, k, padding);
     let weight_rows = B::float_reshape(weight, Shape::new([1, o, c * k * k]));
+    // Each part builds its own patch matrix: no buffer the size of the whole batch's is
+    // zeroed on one core before the parts start.
     let mut products = on_parts(n, split, n * o * c * k * k * ho * wo, |range| {
-        B::float_matmul(weight_rows.clone(), samples::<B>(&cols, range))
+        B::float_matmul(weight_rows.clone(), patches::<B>(&x, range, k, padding))
     });
     let out = if products.len() == 1 {
         // Whole: Burn's broadcast `+` itself (in place on flex).
@@ -88,7 +101,13 @@ pub(crate) fn forward<B: Backend + KernelOps>(
         add_bias(products, bias)
     };
     let out = B::float_reshape(out, Shape::new([n, o, ho, wo]));
-    (out, Saved { cols, weight_rows })
+    (
+        out,
+        Saved {
+            input: x,
+            weight_rows,
+        },
+    )
 }
 
 /// The gradients `(dx, dweight, dbias)` of [`forward`] given what it saved and the output
@@ -100,7 +119,7 @@ pub(crate) fn backward<B: Backend + KernelOps>(
     want_x: bool,
     split: bool,
 ) -> (Option<FloatTensor<B>>, FloatTensor<B>, FloatTensor<B>) {
-    let Saved { cols, weight_rows } = saved;
+    let Saved { input, weight_rows } = saved;
     let [n, o, ho, wo] = grad.shape().dims();
     let ConvGeometry {
         chw: [c, h, w],
@@ -115,7 +134,7 @@ pub(crate) fn backward<B: Backend + KernelOps>(
     let halves = on_parts(n, split, 2 * n * o * rows * ho * wo, |range| {
         let g = samples::<B>(&grad, range.clone());
         // matmul's backward pass: `grad cols^T` per sample, and `weight^T grad` for the patches.
-        let cols_t = B::float_transpose(samples::<B>(&cols, range));
+        let cols_t = B::float_transpose(patches::<B>(&input, range, kernel, padding));
         let dweight = B::float_matmul(g.clone(), cols_t);
         let dx = want_x.then(|| {
             let dcols = B::float_matmul(weight_t.clone(), g);

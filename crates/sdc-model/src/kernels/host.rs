@@ -129,31 +129,41 @@ fn valid_outputs(d: usize, padding: usize, side: usize, out: usize) -> (usize, u
 
 /// The patch matrix `[n, c k k, h' w']` of a stride-1 convolution: row `(ci k + di) k + dj` of
 /// sample `b` holds input pixel `(i + di - p, j + dj - p)` of channel `ci` at column `i w' + j`,
-/// zero where that falls in the padding.
+/// zero where that falls in the padding. Each row is written once, in order, with no zeroed
+/// buffer first.
 pub(crate) fn im2col<E: Real>(x: &[E], g: Window) -> Vec<E> {
     let (ho, wo) = g.conv_out();
     let k = g.kernel;
+    let zero = E::default();
     // The patch rows of one input plane, `k k` rows of `h' w'`.
     let per_plane = k * k * ho * wo;
-    let mut cols = vec![E::default(); g.n * g.c * per_plane];
-    let values = cols.len();
-    fill_items(&mut cols, per_plane, values, |first, part| {
-        for (i, rows) in part.chunks_exact_mut(per_plane).enumerate() {
-            let plane = &x[(first + i) * g.plane()..][..g.plane()];
-            for di in 0..k {
-                let (i0, i1) = valid_outputs(di, g.padding, g.h, ho);
-                for dj in 0..k {
-                    let (j0, j1) = valid_outputs(dj, g.padding, g.w, wo);
-                    let dst = &mut rows[(di * k + dj) * ho * wo..][..ho * wo];
-                    for oi in i0..i1 {
-                        let src = (oi + di - g.padding) * g.w + j0 + dj - g.padding;
-                        dst[oi * wo + j0..oi * wo + j1].copy_from_slice(&plane[src..src + j1 - j0]);
+    let planes = g.n * g.c;
+    collect_items(
+        planes,
+        per_plane,
+        planes * per_plane,
+        |first, count, out| {
+            for plane in x[first * g.plane()..].chunks_exact(g.plane()).take(count) {
+                for di in 0..k {
+                    // Clamped to the output: a kernel wider than the padded input reads padding
+                    // only.
+                    let clamp = |(a, b): (usize, usize), side: usize| (a.min(side), b.min(side));
+                    let (i0, i1) = clamp(valid_outputs(di, g.padding, g.h, ho), ho);
+                    for dj in 0..k {
+                        let (j0, j1) = clamp(valid_outputs(dj, g.padding, g.w, wo), wo);
+                        out.resize(out.len() + i0 * wo, zero);
+                        for oi in i0..i1 {
+                            let src = (oi + di - g.padding) * g.w + j0 + dj - g.padding;
+                            out.resize(out.len() + j0, zero);
+                            out.extend_from_slice(&plane[src..src + j1 - j0]);
+                            out.resize(out.len() + wo - j1, zero);
+                        }
+                        out.resize(out.len() + (ho - i1) * wo, zero);
                     }
                 }
             }
-        }
-    });
-    cols
+        },
+    )
 }
 
 /// The adjoint of [`im2col`]: every patch entry added back onto the pixel it was read from

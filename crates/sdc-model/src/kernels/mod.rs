@@ -113,8 +113,8 @@ pub(crate) trait KernelOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// `conv2d(x, weight) + bias` (`[n, c, h, w]`, `[o, c, k, k]`, `[o]`; stride 1, `padding`
-    /// zeros): the output, and the patch matrix and the weights as `[1, o, c k k]` that the
-    /// backward pass needs (`convolution.rs`).
+    /// zeros): the output, and the input and the weights as `[1, o, c k k]` that the backward
+    /// pass needs (`convolution.rs`).
     fn conv_bias(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -122,10 +122,10 @@ pub(crate) trait KernelOps: Backend {
         padding: usize,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
-    /// The gradients `(dx, dweight, dbias)` of `conv_bias` from its patch matrix, weights and
-    /// output gradient; `dx` is an empty tensor unless `want_x`.
+    /// The gradients `(dx, dweight, dbias)` of `conv_bias` from its input, weights and output
+    /// gradient; `dx` is an empty tensor unless `want_x`.
     fn conv_bias_backward(
-        cols: FloatTensor<Self>,
+        input: FloatTensor<Self>,
         weight_rows: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         geometry: ConvGeometry,
