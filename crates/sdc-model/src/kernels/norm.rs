@@ -175,9 +175,16 @@ enum Work<'a, E> {
     },
 }
 
-impl<E: Real> Pass<'_, E> {
-    fn run(self) {
-        pulp::Arch::new().dispatch(self);
+impl<'a, E: Real> Work<'a, E> {
+    /// This work on the planes `first..first + count` of `x`, in the widest SIMD the CPU offers.
+    fn run(self, x: &'a [E], p: Planes, first: usize, count: usize) {
+        pulp::Arch::new().dispatch(Pass {
+            x,
+            p,
+            first,
+            count,
+            work: self,
+        });
     }
 }
 
@@ -359,14 +366,7 @@ fn channel_sums<E: Real>(x: &[E], p: Planes, centre: Option<&[E]>) -> Vec<E> {
     fill_items(&mut planes, 1, x.len(), |first, out| {
         let count = out.len();
         let work = Work::Sums { centre, out };
-        Pass {
-            x,
-            p,
-            first,
-            count,
-            work,
-        }
-        .run();
+        work.run(x, p, first, count);
     });
     sum_per_channel(&planes, p.c)
 }
@@ -406,14 +406,7 @@ pub(crate) fn batch_norm_relu<E: Real>(
             channels: &channels,
             out,
         };
-        Pass {
-            x,
-            p,
-            first,
-            count,
-            work,
-        }
-        .run();
+        work.run(x, p, first, count);
     });
     (y, stats)
 }
@@ -444,14 +437,7 @@ pub(crate) fn batch_norm_relu_pool<E: Real>(
             out,
             choice,
         };
-        Pass {
-            x,
-            p,
-            first,
-            count,
-            work,
-        }
-        .run();
+        work.run(x, p, first, count);
     });
     (out, stats, choice)
 }
@@ -479,14 +465,7 @@ pub(crate) fn batch_norm_relu_backward<E: Real>(
             channels: &channels,
             out,
         };
-        Pass {
-            x,
-            p,
-            first,
-            count,
-            work,
-        }
-        .run();
+        work.run(x, p, first, count);
     });
     let mut dbeta = vec![zero; p.c];
     let mut dgamma = vec![zero; p.c];
@@ -509,14 +488,7 @@ pub(crate) fn batch_norm_relu_backward<E: Real>(
             means: &means,
             out,
         };
-        Pass {
-            x,
-            p,
-            first,
-            count,
-            work,
-        }
-        .run();
+        work.run(x, p, first, count);
     });
     (dx, dgamma, dbeta)
 }
