@@ -408,15 +408,22 @@ fn conv_bias_is_the_composition_bit_for_bit_in_halves_or_whole() {
         for case in cases {
             for dtype in [FloatDType::F32, FloatDType::F64] {
                 let burns = conv_case(&device, case, dtype, conv_bias_composed);
-                for lend in [true, false] {
+                // Runs of the patch matrix's size (the default at these sizes), of one sample
+                // and of two.
+                for (lend, run) in [true, false]
+                    .into_iter()
+                    .flat_map(|l| [(l, 0), (l, 1), (l, 2)])
+                {
                     let _lending = sdc_io::cores::lending(lend);
                     let _any_size = halves::any_size();
+                    let _runs = convolution::runs_of(run);
                     let ours = conv_case(&device, case, dtype, conv_bias);
                     for (what, (a, b)) in ["output", "dx", "dweight", "dbias"]
                         .iter()
                         .zip(ours.iter().zip(&burns))
                     {
-                        assert_eq!(a, b, "{what} {device:?} {case:?} {dtype:?} lent {lend}");
+                        let how = format!("lent {lend}, runs of {run}");
+                        assert_eq!(a, b, "{what} {device:?} {case:?} {dtype:?} {how}");
                     }
                 }
             }
