@@ -90,18 +90,19 @@ pub(crate) fn runs_of(samples: usize) -> impl Drop {
     Restore(RUN_SAMPLES.swap(samples, SeqCst))
 }
 
-/// `range` in runs of samples whose patch matrices take at most [`PATCH_RUN_BYTES`] (one sample
-/// at least).
-fn runs(range: Range<usize>, bytes_per_sample: usize) -> impl Iterator<Item = Range<usize>> {
-    #[allow(unused_mut)] // a test may choose the length
-    let mut len = (PATCH_RUN_BYTES / bytes_per_sample.max(1)).max(1);
+/// Samples per run: as many as [`PATCH_RUN_BYTES`] holds, one at least (or a test's choice).
+fn run_len(bytes_per_sample: usize) -> usize {
     #[cfg(test)]
-    {
-        let samples = RUN_SAMPLES.load(std::sync::atomic::Ordering::SeqCst);
-        if samples > 0 {
-            len = samples;
-        }
+    match RUN_SAMPLES.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => {}
+        samples => return samples,
     }
+    (PATCH_RUN_BYTES / bytes_per_sample.max(1)).max(1)
+}
+
+/// `range` in runs of [`run_len`] samples (the last one shorter).
+fn runs(range: Range<usize>, bytes_per_sample: usize) -> impl Iterator<Item = Range<usize>> {
+    let len = run_len(bytes_per_sample);
     range
         .clone()
         .step_by(len)

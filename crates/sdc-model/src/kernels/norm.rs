@@ -427,7 +427,7 @@ pub(crate) fn batch_norm_relu_pool<E: Real>(
     let channels = Channel::all(&stats, gamma, beta);
     let (ho, wo) = window.pool_out();
     let mut out = vec![E::default(); p.n * p.c * ho * wo];
-    let mut choice = out.clone();
+    let mut choice = vec![E::default(); out.len()];
     let (pooled, choices) = ((&mut out[..], ho * wo), (&mut choice[..], ho * wo));
     fill_items_of_two(pooled, choices, x.len(), |first, out, choice| {
         let count = out.len() / (ho * wo);
