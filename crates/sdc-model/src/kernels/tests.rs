@@ -36,6 +36,26 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
     t.try_into_vec_as::<f64>().expect("a float tensor")
 }
 
+/// Each of `ours` within `tolerance * (1 + |reference|)` of `reference`, value by value, with as
+/// many values; `names` name the vectors in the messages.
+fn assert_close<const N: usize>(
+    names: [&str; N],
+    ours: &[Vec<f64>],
+    reference: &[Vec<f64>],
+    tolerance: f64,
+    case: &str,
+) {
+    for (what, (got, want)) in names.iter().zip(ours.iter().zip(reference)) {
+        assert_eq!(got.len(), want.len(), "{case} {what}: lengths");
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() <= tolerance * (1.0 + w.abs()),
+                "{case} {what}: {g} vs {w}"
+            );
+        }
+    }
+}
+
 /// The output and the input gradient of `op` under the loss `sum(op(x) * r)`.
 fn forward_backward<const D: usize>(
     x: &Tensor<4>,
@@ -552,17 +572,14 @@ fn dense_layers_are_the_matrix_product_and_the_same_bits_on_both_cpu_backends() 
                 "{shape:?} {dtype:?}: ndarray and flex differ"
             );
             let reference = dense_case(shape, &flex, FloatDType::F64, true, relu);
-            for (what, (got, want)) in ["out", "dx", "dw", "db"]
-                .iter()
-                .zip(ours.iter().zip(&reference))
-            {
-                for (g, w) in got.iter().zip(want) {
-                    assert!(
-                        (g - w).abs() <= tolerance * (1.0 + w.abs()),
-                        "{shape:?} relu {relu} {dtype:?} {what}: {g} vs {w}"
-                    );
-                }
-            }
+            let case = format!("{shape:?} relu {relu} {dtype:?}");
+            assert_close(
+                ["out", "dx", "dw", "db"],
+                &ours,
+                &reference,
+                tolerance,
+                &case,
+            );
         }
     }
 }
@@ -625,18 +642,9 @@ fn the_attention_head_is_burns_softmax_and_average_and_the_same_bits_on_both_cpu
                 "{shape:?} {dtype:?}: ndarray and flex differ"
             );
             let reference = attention_case(shape, &flex, FloatDType::F64, true);
-            for (what, (got, want)) in ["alpha", "average", "dz", "dx"]
-                .iter()
-                .zip(ours.iter().zip(&reference))
-            {
-                assert_eq!(got.len(), want.len());
-                for (g, w) in got.iter().zip(want) {
-                    assert!(
-                        (g - w).abs() <= tolerance * (1.0 + w.abs()),
-                        "{shape:?} {dtype:?} {what}: {g} vs {w}"
-                    );
-                }
-            }
+            let case = format!("{shape:?} {dtype:?}");
+            let names = ["alpha", "average", "dz", "dx"];
+            assert_close(names, &ours, &reference, tolerance, &case);
         }
     }
 }
